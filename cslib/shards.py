@@ -1,0 +1,132 @@
+"""Parquet shards and their manifest: the contract with `ner` (see docs/shards.md).
+
+Every file is written to a temporary name in the same directory and renamed into place,
+so a shard that exists is complete. `manifest.json` is written last; a directory without it
+is an unfinished build (resumable), never a dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import CslibError
+
+FORMAT = "cslib-shards"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+_str_list = pa.list_(pa.string())
+SCHEMAS: dict[str, pa.Schema] = {
+    "codeswitch": pa.schema([
+        ("id", pa.string()), ("src_lang", pa.string()), ("tgt_lang", pa.string()),
+        ("src_tokens", _str_list), ("src_tags", _str_list),
+        ("cs_tokens", _str_list), ("cs_tags", _str_list), ("cs_langs", _str_list),
+        ("cs_src_index", pa.list_(pa.int32())), ("method", pa.string()), ("n_switched", pa.int32()),
+    ]),
+    "unlabeled": pa.schema([("id", pa.string()), ("lang", pa.string()), ("tokens", _str_list)]),
+}
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.parquet"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_shard(path: Path, kind: str, rows: dict[str, list]) -> str:
+    """Write one shard atomically; returns its sha256. Deterministic bytes for equal rows."""
+    table = pa.Table.from_pydict(rows, schema=SCHEMAS[kind])
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    data = sink.getvalue().to_pybytes()
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_manifest(directory: Path, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    atomic_write_bytes(directory / MANIFEST, text.encode("utf-8"))
+
+
+def read_manifest(directory: str | Path) -> dict:
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise CslibError(f"{directory}: no such shard directory")
+    if not path.exists():
+        raise CslibError(f"{path}: missing; {directory} is not a finished shard set "
+                         f"(an interrupted build? re-run the same build command to resume)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CslibError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    if manifest.get("format") != FORMAT or manifest.get("kind") not in SCHEMAS:
+        raise CslibError(f"{path}: not a {FORMAT} manifest (format={manifest.get('format')!r}, "
+                         f"kind={manifest.get('kind')!r})")
+    return manifest
+
+
+def check_schema(path: Path, kind: str) -> None:
+    """Fail with one line naming the file and the first missing or mistyped column."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise CslibError(f"{path}: not a readable Parquet file ({exc})") from None
+    for fld in SCHEMAS[kind]:
+        if fld.name not in schema.names:
+            raise CslibError(f"{path}: missing column {fld.name!r} required for {kind} shards")
+        got = schema.field(fld.name).type
+        if not got.equals(fld.type) and not (pa.types.is_list(got) and pa.types.is_list(fld.type)
+                                             and got.value_type.equals(fld.type.value_type)):
+            raise CslibError(f"{path}: column {fld.name!r} has type {got}, expected {fld.type}")
+
+
+def shard_paths(directory: str | Path, verify_checksums: bool = False) -> tuple[dict, list[Path]]:
+    """Manifest and shard paths of a finished set, schema-checked (and checksummed if asked)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    paths = []
+    for entry in manifest["shards"]:
+        path = directory / entry["file"]
+        if not path.exists():
+            raise CslibError(f"{path}: listed in {directory / MANIFEST} but missing")
+        check_schema(path, manifest["kind"])
+        if verify_checksums:
+            got = hashlib.sha256(path.read_bytes()).hexdigest()
+            if got != entry["sha256"]:
+                raise CslibError(f"{path}: sha256 {got[:12]}… differs from the manifest's {entry['sha256'][:12]}…")
+        paths.append(path)
+    return manifest, paths
+
+
+def iter_rows(directory: str | Path) -> Iterator[dict]:
+    """Rows of a finished shard set as dicts, in order."""
+    _, paths = shard_paths(directory)
+    for path in paths:
+        yield from pq.read_table(path).to_pylist()
+
+
+def read_table(directory: str | Path) -> pa.Table:
+    """The whole set as one Arrow table (`.to_pandas()` for notebooks)."""
+    _, paths = shard_paths(directory)
+    return pa.concat_tables(pq.read_table(p) for p in paths)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("CSLIB_DATA_ROOT") or REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The local data mirror (../shared/data); the tests run on real data."""
+    if not (MIRROR / "panx" / "train-en.tsv").exists():
+        pytest.fail(f"data mirror not found at {MIRROR}: set CSLIB_DATA_ROOT")
+    return MIRROR
