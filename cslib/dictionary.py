@@ -49,9 +49,13 @@ class Dictionary:
 
         Filtered: identity pairs (MUSE lists 'was→was' for ja), phrases without a letter, and,
         for targets not written in Latin script, targets with no non-ASCII letter (untranslated
-        English left in the dictionary would switch nothing).
+        English left in the dictionary would switch nothing). Acronym sources ("IT", "WHO", "US")
+        too: lookup is case-blind, so they would turn "it", "who", "us" into 信息技术, 世卫, 美国.
         """
-        words = tuple(w.lower() for w in (src.split() if isinstance(src, str) else src))
+        raw = src.split() if isinstance(src, str) else list(src)
+        if any(len(w) > 1 and w.isupper() for w in raw):
+            return False
+        words = tuple(w.lower() for w in raw)
         tgt = tgt.strip()
         if not words or not tgt or not any(_has_letter(w) for w in words):
             return False

@@ -51,6 +51,8 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--max-subwords", "model.max_subwords", {"type": int, "metavar": "N", "help": "encoder row length (default 256)"}),
     ("--dropout", "model.dropout", {"type": float, "help": "head dropout (default 0.2)"}),
     ("--proj-dim", "model.proj_dim", {"type": int, "metavar": "D", "help": "contrastive projection size (default 128)"}),
+    ("--train-embeddings", "freeze_embeddings", {"action": "store_false",
+                                                 "help": "also fine-tune the sub-word embeddings (frozen by default)"}),
     ("--no-src", "use_src", {"action": "store_false", "help": "drop CE on the source view"}),
     ("--no-cs", "use_cs", {"action": "store_false", "help": "drop CE on the code-switched view"}),
     ("--semantic-weight", "semantic_weight", {"type": float, "metavar": "W", "help": "sentence-level contrastive weight, 0 = off (default 0.5)"}),

@@ -165,7 +165,11 @@ def collate_step(model: NerModel, items: list[Example], needs_cs: bool) -> tuple
 
 
 def param_groups(model: NerModel, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Encoder at `encoder_lr`, head and projections at `lr`; no weight decay on biases and norms."""
+    """Encoder at `encoder_lr`, head and projections at `lr`; no weight decay on biases and norms.
+
+    With `freeze_embeddings` the sub-word embedding matrix is frozen here (requires_grad off).
+    """
+    model.encoder.model.get_input_embeddings().requires_grad_(not cfg.freeze_embeddings)
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -477,6 +481,7 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     device = resolve_device(cfg.device)
     amp = amp_dtype(cfg.amp, device)
     model.to(device)
+    groups = param_groups(model, cfg)  # before DDP: it fixes which parameters need gradients
     weights = LossWeights.from_config(cfg)
     generator = torch.Generator().manual_seed(cfg.seed + rank)
     loss_module = MclLoss(model, weights, generator)
@@ -488,7 +493,7 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
         wrapped = nn.parallel.DistributedDataParallel(
             loss_module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
         )
-    optimizer = torch.optim.AdamW(param_groups(model, cfg))
+    optimizer = torch.optim.AdamW(groups)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(total, cfg.warmup))
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     state = TrainState()

@@ -89,6 +89,9 @@ def test_dictionary_filters_untranslated_entries():
     assert d.add("water", "水", "muse") and not d.add("water", "水", "other")  # dedup
     de = Dictionary("en", "de")
     assert de.add("house", "Haus", "muse")
+    zh = Dictionary("en", "zh")  # case-blind lookup would turn "it is" into 信息技术 是
+    assert not zh.add("IT", "信息技术", "cedict") and not zh.add("the WHO", "世卫", "cedict")
+    assert zh.add("It", "它", "muse") and zh.lookup(["it"])[0].text == "它"
 
 
 def test_same_seed_same_output():

@@ -180,3 +180,18 @@ def test_sigint_stops_after_the_step_with_a_checkpoint(tiny_encoder: Path, shard
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     train(cfg)
     assert [m["step"] for m in metrics(tmp_path / "run")] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_embeddings_frozen_by_default(tiny_encoder: Path, shards: Path, tmp_path: Path, freeze: bool) -> None:
+    from transformers import AutoModel
+
+    from ner.model import NerModel
+
+    run = train(tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=2, freeze_embeddings=freeze))
+    before = AutoModel.from_pretrained(tiny_encoder).get_input_embeddings().weight
+    after = NerModel.load(run / "model").encoder.model.get_input_embeddings().weight
+    assert torch.equal(before, after) is freeze
+    layer0 = "encoder.layer.0.attention.self.query.weight"  # the layers above always train
+    assert not torch.equal(AutoModel.from_pretrained(tiny_encoder).state_dict()[layer0],
+                           NerModel.load(run / "model").encoder.model.state_dict()[layer0])

@@ -1,0 +1,190 @@
+"""A pipeline recipe: one YAML file that fixes data, encoder, steps budget and rows of a comparison.
+
+Sections pass straight through to the library configs (`codeswitch:` → `cslib.BuildConfig`,
+`unlabeled:` → `cslib.UnlabeledConfig`, `train:` → `ner.config.TrainConfig`, `self_train:` →
+`ner.config.SelfTrainConfig`), so a key means the same thing here as on the command line of
+`cslib build` / `ner train`. Every key is checked when the recipe is loaded, not an hour into the
+run: a typo in an ablation setting would silently change the experiment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cslib import BuildConfig, UnlabeledConfig
+from cslib.errors import CslibError
+from cslib.languages import get_language
+from ner.config import SelfTrainConfig, TrainConfig, from_dict
+from ner.errors import NerError
+
+from .rows import ROWS
+
+
+class RecipeError(Exception):
+    """A recipe that cannot run; the message is one line naming the file and key."""
+
+
+# Keys a recipe may not set in a section because the pipeline owns them.
+_OWNED = {
+    "codeswitch": {"src", "tgt", "out", "data_root", "seed", "workers", "overwrite"},
+    "unlabeled": {"lang", "out", "data_root", "workers", "overwrite", "file"},
+    "train": {"shards", "out", "seed", "data_root", "pseudo", "init_from", "resume"},
+    "self_train": {"teacher", "unlabeled", "out"},
+}
+
+
+@dataclass
+class EvalSettings:
+    split: str = "dev"
+    limit: int | None = None  # sentences per language (None = the whole split)
+    batch_size: int = 64
+
+
+@dataclass
+class Recipe:
+    name: str
+    targets: list[str]
+    src: str = "en"
+    description: str = ""
+    out: str | None = None  # default runs/NAME
+    data_root: str | None = None  # default $CSLIB_DATA_ROOT, then the remote sources
+    seed: int = 13
+    workers: int = 2  # processes for shard building
+    rows: list[str] = field(default_factory=lambda: list(ROWS))
+    codeswitch: dict[str, Any] = field(default_factory=dict)  # BuildConfig fields for every target
+    codeswitch_by_lang: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-target extras
+    unlabeled: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    self_train: dict[str, Any] = field(default_factory=dict)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+    path: str = ""  # where it was loaded from (not a YAML key)
+
+    def out_dir(self) -> Path:
+        return Path(self.out or f"runs/{self.name}")
+
+    def eval_langs(self) -> list[str]:
+        return [self.src] + [t for t in self.targets if t != self.src]
+
+    # --- configs for the library ------------------------------------------------------------------
+
+    def build_config(self, tgt: str, mode: str) -> BuildConfig:
+        fields = {**self.codeswitch, **self.codeswitch_by_lang.get(tgt, {})}
+        fields.setdefault("mode", mode)
+        return BuildConfig(src=self.src, tgt=tgt, out=str(self.out_dir() / "data" / "cs" / f"{self.src}-{tgt}"),
+                           data_root=self.data_root, seed=self.seed, workers=self.workers, **fields)
+
+    def unlabeled_config(self, lang: str) -> UnlabeledConfig:
+        return UnlabeledConfig(lang=lang, out=str(self.out_dir() / "data" / "unlabeled" / lang),
+                               data_root=self.data_root, workers=self.workers, **self.unlabeled)
+
+    def train_config(self, row: str, shards: list[str]) -> TrainConfig:
+        settings = _merge(self.train, ROWS[row].train_overrides)
+        cfg = from_dict(TrainConfig, settings, self.path or "recipe", prefix="train.")
+        cfg.shards = shards
+        cfg.out = str(self.out_dir() / "rows" / row)
+        cfg.seed = self.seed
+        cfg.data_root = self.data_root
+        if cfg.eval_langs is None:
+            cfg.eval_langs = [self.src]  # model selection on source dev only: no target labels are used
+        return cfg
+
+    def self_train_config(self, teacher: str, unlabeled: list[str], student: TrainConfig) -> SelfTrainConfig:
+        settings = dict(self.self_train)
+        student_overrides = settings.pop("train", {}) or {}
+        cfg = from_dict(SelfTrainConfig, settings, self.path or "recipe", prefix="self_train.")
+        cfg.teacher, cfg.unlabeled = teacher, unlabeled
+        cfg.out = str(self.out_dir() / "rows" / "self_training")
+        student_dict = _merge(dataclasses.asdict(student), student_overrides)
+        cfg.train = from_dict(TrainConfig, student_dict, self.path or "recipe", prefix="self_train.train.")
+        return cfg
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def mirror_languages(data_root: str | None) -> list[str]:
+    """PAN-X languages with a dev split in the local mirror (for `targets: all`)."""
+    root = data_root or os.environ.get("CSLIB_DATA_ROOT")
+    if not root:
+        raise RecipeError("targets: all needs a local mirror (--data-root or $CSLIB_DATA_ROOT)")
+    return sorted(p.stem[4:] for p in (Path(root) / "panx").glob("dev-*.tsv"))
+
+
+def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
+    """Read and check a recipe; `overrides` (out, data_root, ...) replace top-level keys."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"{p}: recipe not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RecipeError(f"{p}{f':{mark.line + 1}' if mark else ''}: {getattr(exc, 'problem', None) or 'invalid YAML'}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{p}: a recipe is a mapping of settings")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(Recipe)} - {"path"}
+    for key in data:
+        if key not in known:
+            raise RecipeError(f"{p}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+    for key in ("name", "targets"):
+        if key not in data:
+            raise RecipeError(f"{p}: missing required key {key!r}")
+    ev = data.pop("eval", None) or {}
+    try:
+        recipe = Recipe(**data, eval=EvalSettings(**ev), path=str(p))
+    except TypeError as exc:
+        raise RecipeError(f"{p}: eval: {exc}") from None
+    if recipe.targets == "all":
+        recipe.targets = [lang for lang in mirror_languages(recipe.data_root) if lang != recipe.src]
+    if not isinstance(recipe.targets, list) or not recipe.targets:
+        raise RecipeError(f"{p}: targets must be a non-empty list of language codes or 'all'")
+    try:
+        for lang in [recipe.src, *recipe.targets, *recipe.codeswitch_by_lang]:
+            get_language(lang)
+    except CslibError as exc:
+        raise RecipeError(f"{p}: {exc}") from None
+    for row in recipe.rows:
+        if row not in ROWS:
+            raise RecipeError(f"{p}: rows: unknown row {row!r} (known: {', '.join(ROWS)})")
+    if "self_training" in recipe.rows and "relation_contrastive" not in recipe.rows:
+        raise RecipeError(f"{p}: rows: self_training needs relation_contrastive (its teacher)")
+    for section, owned in _OWNED.items():
+        for key in getattr(recipe, section):
+            if key in owned:
+                raise RecipeError(f"{p}: {section}.{key} is set by the pipeline, not the recipe")
+    _check_sections(recipe, p)
+    return recipe
+
+
+def _check_sections(recipe: Recipe, p: Path) -> None:
+    """Build every library config once so that a bad key fails now, naming the section."""
+    for section, make in (("codeswitch", lambda: recipe.build_config(recipe.targets[0], "dict")),
+                          ("unlabeled", lambda: recipe.unlabeled_config(recipe.targets[0]))):
+        try:
+            make()
+        except TypeError as exc:
+            raise RecipeError(f"{p}: {section}: {str(exc).split('__init__() ')[-1]}") from None
+    for lang in recipe.codeswitch_by_lang:
+        try:
+            recipe.build_config(lang, "dict")
+        except TypeError as exc:
+            raise RecipeError(f"{p}: codeswitch_by_lang.{lang}: {str(exc).split('__init__() ')[-1]}") from None
+    try:
+        for row in recipe.rows:
+            cfg = recipe.train_config(row, ["-"])
+            cfg.validate()
+        if "self_training" in recipe.rows:
+            recipe.self_train_config("-", ["-"], recipe.train_config("relation_contrastive", ["-"])).validate()
+    except NerError as exc:
+        raise RecipeError(str(exc) if str(exc).startswith(str(p)) else f"{p}: {exc}") from None

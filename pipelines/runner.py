@@ -1,0 +1,209 @@
+"""Run a recipe as a chain of cached steps: shards → unlabeled → one training per row → eval → report.
+
+Each step has a fingerprint (its own config plus the fingerprints of the steps it reads). A step
+whose marker `OUT/steps/NAME.json` holds the same fingerprint is skipped; a step that was started
+but not finished is resumed by the library itself (`cslib build` keeps finished shards, `ner train`
+restarts from its last checkpoint); a step whose fingerprint changed is redone from scratch, and so
+is everything downstream of it, because their fingerprints include it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cslib import build_codeswitch, build_unlabeled
+from cslib.datasets import has_muse
+from cslib.errors import CslibError
+from cslib.languages import get_language
+from cslib.manifests import load_manifest
+from ner.config import to_dict
+from ner.evaluate import evaluate_langs
+from ner.self_training import self_train
+from ner.train import train
+
+from .recipe import Recipe
+from .report import write_report
+
+log = logging.getLogger("pipelines")
+
+
+def fingerprint(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class StepRecord:
+    name: str
+    fingerprint: str
+    seconds: float = 0.0
+    cached: bool = False
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class Steps:
+    """Markers under OUT/steps: `NAME.started.json` before the work, `NAME.json` after it."""
+
+    def __init__(self, out: Path, force: set[str]) -> None:
+        self.dir = out / "steps"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.force = force
+        self.records: dict[str, StepRecord] = {}
+
+    def _path(self, name: str, started: bool = False) -> Path:
+        return self.dir / (name.replace("/", "__") + (".started.json" if started else ".json"))
+
+    def run(self, name: str, config: Any, work: Callable[[bool], dict[str, Any]], output: Path | None = None) -> StepRecord:
+        """`work(fresh)` does the step; `fresh` is True when its earlier output must be discarded."""
+        fp = fingerprint(config)
+        done = self._path(name)
+        if done.is_file() and not any(name == f or name.startswith(f + "/") for f in self.force):
+            rec = json.loads(done.read_text(encoding="utf-8"))
+            if rec.get("fingerprint") == fp and (output is None or output.exists()):
+                log.info("[cached] %s (%.0fs when it ran)", name, rec.get("seconds", 0.0))
+                record = StepRecord(name, fp, rec.get("seconds", 0.0), True, rec.get("result", {}))
+                self.records[name] = record
+                return record
+        started = self._path(name, started=True)
+        fresh = True
+        if started.is_file() and json.loads(started.read_text(encoding="utf-8")).get("fingerprint") == fp \
+                and name not in self.force:
+            fresh = False  # an interrupted run of this very step: let the library resume it
+            log.info("[resume] %s", name)
+        else:
+            log.info("[run] %s", name)
+        if fresh and output is not None and output.exists():
+            shutil.rmtree(output) if output.is_dir() else output.unlink()
+        done.unlink(missing_ok=True)
+        _write_json(started, {"fingerprint": fp, "config": config})
+        t0 = time.time()
+        result = work(fresh)
+        seconds = time.time() - t0
+        _write_json(done, {"fingerprint": fp, "seconds": round(seconds, 1), "result": result, "config": config})
+        log.info("[done] %s in %.0fs", name, seconds)
+        record = StepRecord(name, fp, seconds, False, result)
+        self.records[name] = record
+        return record
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def switch_mode(src: str, tgt: str, requested: str | None) -> str | None:
+    """The code-switching mode a target gets: the recipe's, else MUSE if it exists, else aligned Tatoeba.
+
+    None means no bilingual resource at all: that target is evaluated but gets no code-switched data.
+    """
+    if requested:
+        return requested
+    if has_muse(src, tgt):
+        return "dict"
+    iso3 = get_language(tgt).iso3
+    try:
+        if iso3:
+            load_manifest("tatoeba", f"{iso3}-eng")
+            return "align"
+    except CslibError:
+        pass
+    return None
+
+
+def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
+    """Run every step of `recipe` that is not cached; returns the report path."""
+    out = recipe.out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    steps = Steps(out, force or set())
+    t_start = time.time()
+
+    # 1. code-switched shards, one set per target that has a dictionary or parallel text
+    cs_dirs: dict[str, str] = {}
+    skipped: list[str] = []
+    for tgt in recipe.targets:
+        mode = switch_mode(recipe.src, tgt, (recipe.codeswitch_by_lang.get(tgt, {}) or {}).get("mode")
+                           or recipe.codeswitch.get("mode"))
+        if mode is None:
+            skipped.append(tgt)
+            log.warning("%s: no MUSE dictionary and no parallel text; evaluated without code-switched data", tgt)
+            continue
+        cfg = recipe.build_config(tgt, mode)
+
+        def build(fresh: bool, cfg=cfg) -> dict[str, Any]:
+            cfg.overwrite = fresh
+            path = build_codeswitch(cfg)
+            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+            return {"dir": str(path), "rows": manifest["counts"]["rows"], "mode": cfg.mode,
+                    "switched_fraction": manifest["counts"]["switched_fraction"]}
+
+        rec = steps.run(f"codeswitch/{tgt}", {k: v for k, v in asdict(cfg).items() if k not in ("workers", "overwrite")},
+                        build, output=Path(cfg.out))
+        cs_dirs[tgt] = rec.result["dir"]
+    if not cs_dirs:
+        raise CslibError("no target has a dictionary or parallel text: nothing to code-switch")
+    cs_fp = {t: steps.records[f"codeswitch/{t}"].fingerprint for t in cs_dirs}
+
+    # 2. unlabeled target text for self-training
+    unl_dirs: list[str] = []
+    if "self_training" in recipe.rows:
+        for tgt in recipe.targets:
+            ucfg = recipe.unlabeled_config(tgt)
+
+            def unl(fresh: bool, ucfg=ucfg) -> dict[str, Any]:
+                ucfg.overwrite = fresh
+                path = build_unlabeled(ucfg)
+                manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+                return {"dir": str(path), "rows": manifest["counts"]["rows"]}
+
+            rec = steps.run(f"unlabeled/{tgt}", {k: v for k, v in asdict(ucfg).items()
+                                                 if k not in ("workers", "overwrite")}, unl, output=Path(ucfg.out))
+            unl_dirs.append(rec.result["dir"])
+
+    # 3. one training per row, 4. its evaluation
+    shards = [cs_dirs[t] for t in recipe.targets if t in cs_dirs]
+    models: dict[str, str] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for row in recipe.rows:
+        if row == "self_training":
+            teacher = models["relation_contrastive"]
+            student = recipe.train_config("relation_contrastive", shards)
+            scfg = recipe.self_train_config(teacher, unl_dirs, student)
+            config = {"self_train": to_dict(scfg), "teacher": steps.records["train/relation_contrastive"].fingerprint,
+                      "unlabeled": [steps.records[f"unlabeled/{t}"].fingerprint for t in recipe.targets]}
+
+            def work(fresh: bool, scfg=scfg) -> dict[str, Any]:
+                return {"model": str(self_train(scfg))}
+
+            rec = steps.run(f"train/{row}", config, work, output=Path(scfg.out))
+        else:
+            tcfg = recipe.train_config(row, shards)
+            config = {"train": to_dict(tcfg), "shards": cs_fp}
+
+            def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
+                return {"model": str(train(tcfg))}
+
+            rec = steps.run(f"train/{row}", config, work, output=Path(tcfg.out))
+        models[row] = rec.result["model"]
+        ev = recipe.eval
+        eval_out = out / "eval" / row
+
+        def evaluate(fresh: bool, model=models[row], eval_out=eval_out, ev=ev) -> dict[str, Any]:
+            summary = evaluate_langs(model, recipe.eval_langs(), split=ev.split, data_root=recipe.data_root,
+                                     limit=ev.limit, out=eval_out, batch_size=ev.batch_size, echo=False)
+            return {"languages": {k: v["f1"] for k, v in summary["languages"].items()}, "dir": str(eval_out)}
+
+        erec = steps.run(f"eval/{row}", {"model": rec.fingerprint, "eval": asdict(ev), "langs": recipe.eval_langs()},
+                         evaluate, output=eval_out)
+        results[row] = erec.result["languages"]
+        log.info("row %s: %s", row, " ".join(f"{k}={100 * v:.1f}" for k, v in results[row].items()))
+
+    # 5. the report (always rewritten: it is cheap and reflects every step's record)
+    return write_report(recipe, results, steps.records, skipped, time.time() - t_start)

@@ -1,0 +1,113 @@
+"""pipelines: a real recipe end to end on the mirror (tiny encoder, a few steps), caching and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ner.testing import tiny_encoder_dir
+from pipelines import RecipeError, load_recipe, run_recipe
+from pipelines.cli import main, recipes
+from pipelines.rows import ROWS
+
+TINY_MODEL = {"max_subwords": 64, "dist_emb": 8, "region_emb": 8, "conv_hidden": 16, "dilations": [1, 2],
+              "biaffine_size": 32, "ffn_size": 32, "proj_dim": 16}
+
+
+def write_recipe(path: Path, encoder: Path, data_root: Path, **extra) -> Path:
+    recipe = {
+        "name": "tiny", "targets": ["ja", "de"], "out": str(path.parent / "out"), "data_root": str(data_root),
+        "workers": 1, "codeswitch": {"limit": 24}, "codeswitch_by_lang": {"ja": {"extra_dicts": ["jmdict"]}},
+        "unlabeled": {"limit": 12},
+        "train": {"max_steps": 2, "batch_size": 4, "eval_every": 0, "dev_limit": 8, "log_every": 1,
+                  "model": {"encoder": str(encoder), **TINY_MODEL}},
+        "self_train": {"threshold": 0.0, "train": {"max_steps": 1}},
+        "eval": {"limit": 10, "batch_size": 8},
+    }
+    recipe.update(extra)
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder-pipelines", seed=0)
+
+
+def test_shipped_recipes_load(data_root: Path) -> None:
+    names = {p.name for p in recipes()}
+    assert {"panx_quick.yaml", "panx_full.yaml", "panx_all.yaml"} <= names
+    quick = load_recipe(Path("pipelines/panx_quick.yaml"), data_root=str(data_root))
+    assert {"de", "es", "nl", "zh", "ja", "id", "ar", "hi", "ru", "fr"} <= set(quick.targets)
+    assert quick.rows == list(ROWS) and [ROWS[r].number for r in quick.rows] == [1, 2, 3, 4, 5, 6]
+    everything = load_recipe(Path("pipelines/panx_all.yaml"), data_root=str(data_root))
+    assert len(everything.targets) >= 30 and "en" not in everything.targets
+
+
+def test_rows_differ_only_in_their_ingredient(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+    r = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root))
+    cfgs = {row: r.train_config(row, ["x"]) for row in ROWS if row != "self_training"}
+    assert cfgs["zero_shot"].model.head == "token" and not cfgs["zero_shot"].use_cs
+    assert cfgs["relation_en"].model.head == "relation" and not cfgs["relation_en"].use_cs
+    assert cfgs["codeswitch"].use_cs and cfgs["codeswitch"].semantic_weight == 0
+    assert cfgs["semantic"].semantic_weight > 0 and cfgs["semantic"].effective_relation_weight() == 0
+    assert cfgs["relation_contrastive"].effective_relation_weight() > 0
+    assert {c.max_steps for c in cfgs.values()} == {2} and {tuple(c.eval_langs) for c in cfgs.values()} == {("en",)}
+
+
+def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root))
+    report = run_recipe(recipe)
+    out = tmp_path / "out"
+    data = json.loads((out / "report.json").read_text())
+    assert list(data["rows"]) == list(ROWS)
+    for row in data["rows"].values():
+        assert set(row["f1"]) == {"en", "ja", "de"} and all(0.0 <= v <= 1.0 for v in row["f1"].values())
+    assert (out / "f1.png").stat().st_size > 1000
+    text = report.read_text()
+    assert "| 6 | + self-training (full mCL-NER) |" in text and "## Wall time per stage" in text
+    assert "torch:" in text and "codeswitch_by_lang" in text
+    # the shards are real cslib output with the per-language extra dictionary
+    manifest = json.loads((out / "data" / "cs" / "en-ja" / "manifest.json").read_text())
+    assert manifest["counts"]["rows"] == 24 and manifest["config"]["extra_dicts"] == ["jmdict"]
+    assert json.loads((out / "rows" / "self_training" / "self_training.json").read_text())["rounds"]
+    stages = data["stages"]
+    assert {"codeswitch/ja", "unlabeled/de", "train/zero_shot", "train/self_training", "eval/semantic"} <= set(stages)
+
+    # Second run: everything cached, results identical.
+    mtime = (out / "rows" / "semantic" / "model" / "model.pt").stat().st_mtime_ns
+    run_recipe(load_recipe(tmp_path / "r.yaml"))
+    again = json.loads((out / "report.json").read_text())
+    assert all(s["cached"] for s in again["stages"].values())
+    assert again["rows"] == data["rows"]
+    assert (out / "rows" / "semantic" / "model" / "model.pt").stat().st_mtime_ns == mtime
+
+    # Changing one row's inputs reruns that row and what depends on it, nothing else.
+    write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, self_train={"threshold": 0.5, "train": {"max_steps": 1}})
+    run_recipe(load_recipe(tmp_path / "r.yaml"))
+    third = json.loads((out / "report.json").read_text())["stages"]
+    rerun = {name for name, s in third.items() if not s["cached"]}
+    assert rerun == {"train/self_training", "eval/self_training"}
+
+
+def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        ({"tragets": ["ja"]}, "unknown key 'tragets'"),
+        ({"targets": ["xx"]}, "xx"),
+        ({"rows": ["zero_shot", "self_training"]}, "self_training needs relation_contrastive"),
+        ({"train": {"max_step": 3}}, "unknown key 'train.max_step'"),
+        ({"codeswitch": {"ratoi": 0.5}}, "codeswitch: got an unexpected keyword argument 'ratoi'"),
+        ({"train": {"shards": ["a"]}}, "train.shards is set by the pipeline"),
+    ]
+    for extra, message in cases:
+        path = write_recipe(tmp_path / "bad.yaml", tiny_encoder, data_root, **extra)
+        with pytest.raises(RecipeError, match=message) as exc:
+            load_recipe(path)
+        assert "\n" not in str(exc.value) and str(path) in str(exc.value)
+    assert main(["run", str(tmp_path / "bad.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pipelines: error: ") and err.count("\n") == 1
