@@ -7,7 +7,7 @@ export CSLIB_DATA_ROOT ?= $(DATA_ROOT)
 export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo shards quick test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,9 +19,16 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-demo: setup
+# The main job: an en->ja code-switched shard set with examples, then the quick mCL-NER recipe
+# (10 PAN-X targets, 6 ablation rows, report in runs/panx_quick/report.md; ~17 min on 2 cores).
+demo: shards quick
+
+shards: setup
 	$(BIN)/cslib build --src en --tgt ja --out data/cs/en-ja --workers 2 --examples 10
 	$(BIN)/cslib validate data/cs/en-ja
+
+quick: setup
+	$(BIN)/python -m pipelines run pipelines/panx_quick.yaml
 
 test: setup
 	$(BIN)/ruff check .

@@ -92,7 +92,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     setting = CONFIGS[args.worker]
     model_cfg = ModelConfig(encoder=args.encoder, head=setting["head"])
     cfg = TrainConfig(model=model_cfg, shards=["-"], semantic_weight=setting["semantic_weight"],
-                      relation_weight=setting["relation_weight"])
+                      relation_weight=setting["relation_weight"], freeze_embeddings=not args.train_embeddings)
     items = [Example(str(i), **b) for i, b in enumerate(json.loads(Path(args.batch_file).read_text()))]
     model = NerModel(model_cfg, ["LOC", "ORG", "PER"]).to(device)
     weights = LossWeights.from_config(cfg)
@@ -149,6 +149,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--train-embeddings", action="store_true",
+                    help="also update the sub-word embeddings (frozen by default, as in `ner train`)")
     ap.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
     ap.add_argument("--batch-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -173,7 +175,7 @@ def main() -> None:
         for name in args.configs:
             cmd = [sys.executable, __file__, "--worker", name, "--batch-file", str(batch_file), "--encoder",
                    args.encoder, "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device,
-                   "--threads", str(args.threads)]
+                   "--threads", str(args.threads)] + (["--train-embeddings"] if args.train_embeddings else [])
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 sys.exit(f"{name} failed:\n{proc.stderr[-3000:]}")

@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minimum score of every entity in a kept sentence (default 0.9)")
     p.add_argument("--top-fraction", dest="cfg:top_fraction", type=float, metavar="F", default=argparse.SUPPRESS,
                    help="fraction of the candidate sentences kept per entity type (default 0.5)")
+    p.add_argument("--per-language", dest="cfg:per_language", action="store_true", default=argparse.SUPPRESS,
+                   help="rank candidates per language and type (default: per type over all languages)")
     p.add_argument("--negative-ratio", dest="cfg:negative_ratio", type=float, metavar="R", default=argparse.SUPPRESS,
                    help="entity-free sentences kept, per kept sentence with entities (default 0.2)")
     p.add_argument("--max-unlabeled", dest="cfg:max_unlabeled", type=int, metavar="N", default=argparse.SUPPRESS,

@@ -59,6 +59,9 @@ class WordEncoder(nn.Module):
         self.unk_id = tok.unk_token_id
         if self.bos_id is None or self.eos_id is None or self.unk_id is None:
             raise ValueError(f"{name_or_path}: tokenizer lacks a cls/bos, sep/eos or unk token")
+        # Whole sentences are tokenized at once and then cut into rows of max_subwords here, so the
+        # tokenizer's own length warning ("698 > 512 ... indexing errors") would be a false alarm.
+        self.tokenizer.model_max_length = 1 << 30
 
     def _subwords(self, batch_words: list[list[str]]) -> list[list[list[int]]]:
         """Sub-word ids per word; a word that tokenizes to nothing (control chars, "") becomes [unk]."""

@@ -9,10 +9,11 @@ Filter (why each step):
 1. *Threshold*: a sentence is a candidate only if **every** entity predicted in it has score
    >= `threshold`. One doubtful span makes the whole sentence's tags doubtful, including its
    O tags, which are also training signal.
-2. *Top fraction per type*: for each type T the candidates containing T are ranked by their
-   lowest entity score and the best `top_fraction` are selected for T; a sentence is kept when
-   it is selected for every type it contains. A single global cut would keep mostly the
-   easiest type (PER in PAN-X) and starve the others; ranking per type keeps the class mix.
+2. *Top fraction per type* (and per language with `per_language`): the candidates containing
+   type T are ranked by their lowest entity score and the best `top_fraction` are selected for
+   T; a sentence is kept when it is selected for every type it contains. A single global cut
+   would keep mostly the easiest type (PER in PAN-X) and starve the others. Ranking per
+   language too forces every language in, including those whose pseudo-labels are worst.
 3. *Negatives*: sentences with no predicted entity teach the model what is not an entity, but
    most sentences look like that and a low-recall teacher would flood the student with false
    negatives, so they are kept at random, at most `negative_ratio` x the kept positives.
@@ -54,8 +55,13 @@ def select_pseudo_labels(
     top_fraction: float,
     negative_ratio: float,
     seed: int = 0,
+    per_language: bool = False,
 ) -> tuple[list[Example], dict[str, Any]]:
-    """Apply the documented filter; returns kept examples (input order) and per-type statistics."""
+    """Apply the documented filter; returns kept examples (input order) and per-type statistics.
+
+    `per_language`: rank within each (language, type) rather than each type, so that every language
+    contributes; a global ranking instead favours the languages the teacher is most sure of.
+    """
     candidates: list[tuple[int, float, set[str]]] = []
     negatives: list[int] = []
     predicted: Counter[str] = Counter()
@@ -66,13 +72,17 @@ def select_pseudo_labels(
         elif min(e.score for e in ents) >= threshold:
             candidates.append((i, min(e.score for e in ents), {e.type for e in ents}))
     types = sorted({t for _, _, ts in candidates for t in ts})
-    selected: dict[str, set[int]] = {}
-    n_candidates: dict[str, int] = {}
-    for t in types:
-        ranked = sorted((c for c in candidates if t in c[2]), key=lambda c: (-c[1], c[0]))
-        n_candidates[t] = len(ranked)
-        selected[t] = {c[0] for c in ranked[: math.ceil(top_fraction * len(ranked))]}
-    kept_pos = [i for i, _, ts in candidates if all(i in selected[t] for t in ts)]
+
+    def group(i: int) -> str:
+        return (sentences[i].lang or "") if per_language else ""
+
+    selected: dict[tuple[str, str], set[int]] = {}
+    n_candidates: Counter[str] = Counter()
+    for key in sorted({(group(i), t) for i, _, ts in candidates for t in ts}):
+        ranked = sorted((c for c in candidates if key[1] in c[2] and group(c[0]) == key[0]), key=lambda c: (-c[1], c[0]))
+        n_candidates[key[1]] += len(ranked)
+        selected[key] = {c[0] for c in ranked[: math.ceil(top_fraction * len(ranked))]}
+    kept_pos = [i for i, _, ts in candidates if all(i in selected[(group(i), t)] for t in ts)]
     n_neg = min(len(negatives), math.floor(negative_ratio * len(kept_pos)))
     kept_neg = random.Random(seed).sample(negatives, n_neg)
     keep = sorted(kept_pos + kept_neg)
@@ -91,7 +101,9 @@ def select_pseudo_labels(
         "sentences": len(sentences), "with_entities": len(sentences) - len(negatives),
         "passed_threshold": len(candidates), "kept_with_entities": len(kept_pos),
         "kept_negatives": n_neg, "kept": len(keep), "per_type": per_type,
-        "filter": {"threshold": threshold, "top_fraction": top_fraction, "negative_ratio": negative_ratio},
+        "kept_per_language": dict(sorted(Counter(sentences[i].lang or "" for i in kept_pos).items())),
+        "filter": {"threshold": threshold, "top_fraction": top_fraction, "negative_ratio": negative_ratio,
+                   "per_language": per_language},
     }
     return examples, stats
 
@@ -109,7 +121,7 @@ def _label_round(cfg: SelfTrainConfig, teacher: Path, unlabeled: list[UnlabeledS
     ents = predict_entities(model, [u.tokens for u in unlabeled], cfg.label_batch_size, amp_dtype(cfg.train.amp, device))
     del model
     examples, stats = select_pseudo_labels(unlabeled, ents, cfg.threshold, cfg.top_fraction, cfg.negative_ratio,
-                                           seed=cfg.train.seed + round_no)
+                                           seed=cfg.train.seed + round_no, per_language=cfg.per_language)
     stats.update({"round": round_no, "teacher": str(teacher)})
     rdir.mkdir(parents=True, exist_ok=True)
     write_pseudo(rdir / "pseudo.jsonl", examples)

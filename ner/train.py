@@ -164,6 +164,13 @@ def collate_step(model: NerModel, items: list[Example], needs_cs: bool) -> tuple
 # --- optimisation -------------------------------------------------------------------------------
 
 
+def pseudo_repeat(n_pairs: int, n_pseudo: int, fraction: float | None, cap: int = 20) -> int:
+    """Copies of each pseudo-labeled row so that they make up about `fraction` of the pool."""
+    if not n_pseudo or not fraction:
+        return 1
+    return max(1, min(cap, round(fraction * n_pairs / ((1.0 - fraction) * n_pseudo))))
+
+
 def param_groups(model: NerModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Encoder at `encoder_lr`, head and projections at `lr`; no weight decay on biases and norms.
 
@@ -362,7 +369,8 @@ def _check_resumable(run: Path, cfg: TrainConfig) -> None:
     if not saved_path.is_file():
         return
     saved = from_dict(TrainConfig, read_yaml(saved_path), str(saved_path))
-    keys = ["init_from" if cfg.init_from else "model", "shards", "pseudo", "seed", "batch_size", "limit"]
+    keys = ["init_from" if cfg.init_from else "model", "shards", "pseudo", "pseudo_fraction", "seed", "batch_size",
+            "limit", "freeze_embeddings"]
     for key in keys:
         old, new = getattr(saved, key), getattr(cfg, key)
         if key == "model":
@@ -462,8 +470,9 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     seed_everything(cfg.seed + rank)
     examples, types = load_pairs(cfg.shards, limit=cfg.limit)
     n_pairs = len(examples)
-    for path in cfg.pseudo:
-        examples += load_pseudo(path)
+    pseudo = [ex for path in cfg.pseudo for ex in load_pseudo(path)]
+    repeat = pseudo_repeat(n_pairs, len(pseudo), cfg.pseudo_fraction)
+    examples += pseudo * repeat
     per_epoch = batches_per_epoch(len(examples), cfg.batch_size, world_size)
     total = cfg.max_steps or cfg.epochs * per_epoch
     progress = _checkpoint_dir(run) / PROGRESS
@@ -513,8 +522,8 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     write_metrics = _metrics_writer(run / "metrics.jsonl", state.step if resuming else None) if main else None
     start_step = state.step
     log.info(
-        "training %s: %d pairs + %d pseudo-labeled, types %s, %d step(s) (%d per epoch), world %d, device %s, amp %s",
-        run, n_pairs, len(examples) - n_pairs, types, total, per_epoch, world_size, device, amp,
+        "training %s: %d pairs + %d pseudo-labeled (x%d), types %s, %d step(s) (%d per epoch), world %d, device %s, amp %s",
+        run, n_pairs, len(pseudo), repeat, types, total, per_epoch, world_size, device, amp,
     )
     log.info("losses: src=%s cs=%s semantic=%g relation=%g; dev: %s", weights.use_src, weights.use_cs,
              weights.semantic, weights.relation, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")

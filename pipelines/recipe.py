@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cslib import BuildConfig, UnlabeledConfig
 from cslib.errors import CslibError
 from cslib.languages import get_language
-from ner.config import SelfTrainConfig, TrainConfig, from_dict
+from ner.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
 from ner.errors import NerError
 
 from .rows import ROWS
@@ -124,14 +122,9 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
     """Read and check a recipe; `overrides` (out, data_root, ...) replace top-level keys."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecipeError(f"{p}: recipe not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RecipeError(f"{p}{f':{mark.line + 1}' if mark else ''}: {getattr(exc, 'problem', None) or 'invalid YAML'}") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"{p}: a recipe is a mapping of settings")
+        data = read_yaml(p)
+    except NerError as exc:
+        raise RecipeError(str(exc).replace("config file", "recipe")) from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in dataclasses.fields(Recipe)} - {"path"}
     for key in data:

@@ -124,14 +124,15 @@ def chart(recipe: Recipe, summary: dict[str, Any], path: Path) -> None:
     langs = recipe.eval_langs() + ["avg"]
     rows = list(summary["rows"].values())
     width = 0.8 / max(1, len(rows))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(langs) + 2), 3.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(langs) + 2), 4.6))
     for i, r in enumerate(rows):
         ys = [100 * (r["avg_targets"] if lang == "avg" else r["f1"].get(lang, 0.0)) for lang in langs]
         ax.bar([x + i * width for x in range(len(langs))], ys, width, label=f"{r['number']}. {r['label']}")
     ax.set_xticks([x + width * (len(rows) - 1) / 2 for x in range(len(langs))], langs)
     ax.set_ylabel("entity F1 (%)")
     ax.set_title(f"{recipe.name}: PAN-X {recipe.eval.split} F1 by language and row")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -85,6 +85,13 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     assert again["rows"] == data["rows"]
     assert (out / "rows" / "semantic" / "model" / "model.pt").stat().st_mtime_ns == mtime
 
+    # A step interrupted after its work started (marker of completion missing) resumes, not restarts.
+    (out / "steps" / "train__semantic.json").unlink()
+    run_recipe(load_recipe(tmp_path / "r.yaml"))
+    resumed = json.loads((out / "report.json").read_text())["stages"]
+    assert not resumed["train/semantic"]["cached"] and resumed["eval/semantic"]["cached"]
+    assert (out / "rows" / "semantic" / "model" / "model.pt").stat().st_mtime_ns == mtime  # ner train: nothing left to do
+
     # Changing one row's inputs reruns that row and what depends on it, nothing else.
     write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, self_train={"threshold": 0.5, "train": {"max_steps": 1}})
     run_recipe(load_recipe(tmp_path / "r.yaml"))

@@ -48,6 +48,17 @@ def test_filter_threshold_top_fraction_and_negatives() -> None:
     assert len(select_pseudo_labels(sents, ents, 0.0, 1.0, 10.0)[0]) == 10
 
 
+def test_ranking_per_language_on_request() -> None:
+    # An over-confident language (ja) would take the whole PER quota under one global ranking.
+    sents = [UnlabeledSentence(f"{lang}:{i}", lang, ["a", "b", "c"]) for lang in ("ja", "de") for i in range(4)]
+    ents = [[Entity(0, 0, "PER", 0.99 - i / 100)] for i in range(4)] + [[Entity(0, 0, "PER", 0.95 - i / 100)] for i in range(4)]
+    per_lang, stats = select_pseudo_labels(sents, ents, 0.9, 0.5, 0.0, per_language=True)
+    assert [e.id for e in per_lang] == ["ja:0", "ja:1", "de:0", "de:1"]
+    assert stats["kept_per_language"] == {"de": 2, "ja": 2} and stats["filter"]["per_language"]
+    global_, _ = select_pseudo_labels(sents, ents, 0.9, 0.5, 0.0)
+    assert [e.id for e in global_] == ["ja:0", "ja:1", "ja:2", "ja:3"]
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("st")
@@ -94,7 +105,7 @@ def test_pseudo_labels_train_as_single_view_examples(setup: dict[str, Path], tmp
     run = train(cfg)
     rows = metrics(run)
     assert all("ce_cs" in r and "ce_src" not in r for r in rows) and any("ce_pseudo" in r for r in rows)
-    assert "32 pairs + 6 pseudo-labeled" in (run / "train.log").read_text()
+    assert "32 pairs + 6 pseudo-labeled (x2)" in (run / "train.log").read_text()  # oversampled to ~30%
 
 
 def test_cli_self_train_errors(setup: dict[str, Path], tmp_path: Path, capsys) -> None:

@@ -195,3 +195,12 @@ def test_embeddings_frozen_by_default(tiny_encoder: Path, shards: Path, tmp_path
     layer0 = "encoder.layer.0.attention.self.query.weight"  # the layers above always train
     assert not torch.equal(AutoModel.from_pretrained(tiny_encoder).state_dict()[layer0],
                            NerModel.load(run / "model").encoder.model.state_dict()[layer0])
+
+
+def test_pseudo_rows_are_oversampled_to_their_fraction() -> None:
+    from ner.train import pseudo_repeat
+
+    assert pseudo_repeat(15000, 388, 0.3) == 17  # 6,596 of 21,596 rows: 30.5%
+    assert pseudo_repeat(15000, 388, None) == pseudo_repeat(15000, 0, 0.3) == 1
+    assert pseudo_repeat(15000, 5, 0.3) == 20  # capped: five sentences are not repeated 1,286 times
+    assert pseudo_repeat(100, 400, 0.3) == 1
