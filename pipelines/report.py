@@ -6,11 +6,12 @@ import dataclasses
 import json
 import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from cslib.build import versions as package_versions
 
 from .recipe import Recipe
 from .rows import ROWS
@@ -20,13 +21,7 @@ PACKAGES = ("xner", "torch", "transformers", "tokenizers", "pyarrow", "seqeval",
 
 
 def versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    return {"python": sys.version.split()[0], "platform": platform.platform(), **package_versions(PACKAGES)}
 
 
 def _mean(values: list[float]) -> float:

@@ -24,6 +24,7 @@ from cslib.datasets import has_muse
 from cslib.errors import CslibError
 from cslib.languages import get_language
 from cslib.manifests import load_manifest
+from cslib.shards import atomic_write_bytes
 from ner.config import to_dict
 from ner.evaluate import evaluate_langs
 from ner.self_training import self_train
@@ -64,7 +65,8 @@ class Steps:
         """`work(fresh)` does the step; `fresh` is True when its earlier output must be discarded."""
         fp = fingerprint(config)
         done = self._path(name)
-        if done.is_file() and not any(name == f or name.startswith(f + "/") for f in self.force):
+        forced = any(name == f or name.startswith(f + "/") for f in self.force)
+        if done.is_file() and not forced:
             rec = json.loads(done.read_text(encoding="utf-8"))
             if rec.get("fingerprint") == fp and (output is None or output.exists()):
                 log.info("[cached] %s (%.0fs when it ran)", name, rec.get("seconds", 0.0))
@@ -73,8 +75,7 @@ class Steps:
                 return record
         started = self._path(name, started=True)
         fresh = True
-        if started.is_file() and json.loads(started.read_text(encoding="utf-8")).get("fingerprint") == fp \
-                and name not in self.force:
+        if not forced and started.is_file() and json.loads(started.read_text(encoding="utf-8")).get("fingerprint") == fp:
             fresh = False  # an interrupted run of this very step: let the library resume it
             log.info("[resume] %s", name)
         else:
@@ -94,9 +95,7 @@ class Steps:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def switch_mode(src: str, tgt: str, requested: str | None) -> str | None:
