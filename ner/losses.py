@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .relation_head import PairFeatures
+
 IGNORE_INDEX = -100
 NONE_LABEL = 0  # id of the NONE relation (ner.grid.NONE_ID)
 
@@ -122,20 +124,23 @@ def supervised_contrastive(features: Tensor, labels: Tensor, tau: float) -> Tens
     z = F.normalize(features, dim=-1)
     sim = z @ z.T / tau
     self_mask = torch.eye(n, dtype=torch.bool, device=sim.device)
-    log_prob = sim - torch.logsumexp(sim.masked_fill(self_mask, float("-inf")), dim=1, keepdim=True)
     positives = (labels[:, None] == labels[None, :]) & ~self_mask
     num_pos = positives.sum(1)
     anchors = num_pos > 0
     if not bool(anchors.any()):
         return features.sum() * 0.0
-    mean_log_prob_pos = (log_prob * positives).sum(1)[anchors] / num_pos[anchors]
+    # mean over positives of log p = (sum of positive similarities) / |P| - logsumexp over others;
+    # written this way the [N, N] log-probability matrix is never formed.
+    log_norm = torch.logsumexp(sim.masked_fill(self_mask, float("-inf")), dim=1)
+    pos_sim = (sim * positives.to(sim.dtype)).sum(1)
+    mean_log_prob_pos = pos_sim[anchors] / num_pos[anchors] - log_norm[anchors]
     return -mean_log_prob_pos.mean()
 
 
 def relation_contrastive(
-    pair_src: Tensor,
+    pair_src: Tensor | PairFeatures,
     gold_src: Tensor,
-    pair_cs: Tensor,
+    pair_cs: Tensor | PairFeatures,
     gold_cs: Tensor,
     tau: float,
     max_none_per_sentence: int = 32,
@@ -145,7 +150,8 @@ def relation_contrastive(
     """Supervised contrastive loss over word-pair representations of both languages.
 
     Pairs are drawn from the source grid ``pair_src`` ``[B, W, W, D]`` and the code-switched grid
-    ``pair_cs`` ``[B', W', W', D]`` with :func:`sample_pairs` (all relation cells, capped
+    ``pair_cs`` ``[B', W', W', D]`` (dense tensors, or the packed :class:`PairFeatures` the
+    relation head returns) with :func:`sample_pairs` (all relation cells, capped
     ``NONE`` cells), pooled, and fed to :func:`supervised_contrastive` with their gold relation
     labels: a ``THW-PER`` pair of an English sentence is a positive for a ``THW-PER`` pair of a
     code-switched one, which is how label semantics are shared across languages.
@@ -159,15 +165,17 @@ def relation_contrastive(
     for pair, gold in ((pair_src, gold_src), (pair_cs, gold_cs)):
         if pair.shape[:3] != gold.shape:
             raise ValueError(f"pair repr {tuple(pair.shape)} does not match gold {tuple(gold.shape)}")
-        b, i, j, lab = sample_pairs(gold.to(pair.device), max_none_per_sentence, generator)
-        feats.append(pair[b, i, j])
+        device = pair.index.device if isinstance(pair, PairFeatures) else pair.device
+        b, i, j, lab = sample_pairs(gold.to(device), max_none_per_sentence, generator)
+        feats.append(pair.at(b, i, j) if isinstance(pair, PairFeatures) else pair[b, i, j])
         labels.append(lab)
     features = torch.cat(feats)
     if project is not None:
         features = project(features)
     if features.shape[0] < 2:
         # Keep both inputs in the graph so callers can always call backward().
-        return (pair_src.sum() + pair_cs.sum()) * 0.0 + features.sum() * 0.0
+        anchors = [sum(t.sum() for t in p.parts) if isinstance(p, PairFeatures) else p.sum() for p in (pair_src, pair_cs)]
+        return (anchors[0] + anchors[1]) * 0.0 + features.sum() * 0.0
     return supervised_contrastive(features, torch.cat(labels), tau)
 
 

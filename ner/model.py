@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ner.encoder import WordEncoder
 from ner.grid import Entity, RelationSchema, decode_grid, entities_to_tags, tags_to_grid
 from ner.losses import IGNORE_INDEX, PairProjector, grid_cross_entropy, token_cross_entropy
-from ner.relation_head import RelationHead
+from ner.relation_head import PairFeatures, RelationHead
 from ner.token_head import TagSchema, TokenHead, decode_tag_probs
 
 CONFIG_FILE = "config.json"
@@ -70,12 +70,13 @@ class ModelConfig:
 @dataclass
 class NerOutput:
     """Forward result.  ``logits``: ``[B, W, W, C]`` (relation) or ``[B, W, T]`` (token);
-    ``word_mask``: ``[B, W]`` bool; ``sentence``: ``[B, H]``; ``pair_repr``: ``[B, W, W, D]`` or None."""
+    ``word_mask``: ``[B, W]`` bool; ``sentence``: ``[B, H]``; ``pair_repr``: the relation head's
+    packed word-pair features (:class:`PairFeatures`, ``.dense()`` is ``[B, W, W, D]``) or None."""
 
     logits: Tensor
     word_mask: Tensor
     sentence: Tensor
-    pair_repr: Tensor | None
+    pair_repr: PairFeatures | None
 
 
 class NerModel(nn.Module):

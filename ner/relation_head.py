@@ -13,14 +13,18 @@ Pipeline over word vectors ``h`` (``[B, W, H]``):
 4. Co-predictor: a biaffine scorer on head/tail MLPs of the words plus an MLP on the conv
    features; their logits are summed.
 
-The conv output (``[B, W, W, conv_hidden * len(dilations)]``) is returned as ``pair_repr`` for
-the relation-level contrastive loss.  Memory is dominated by the ``[B, W, W, H]`` CLN tensor
-(32 x 64 x 64 x 384 floats = 200 MB), which is materialised once and not kept for backward.
+How it is computed (same function, cheaper): every per-cell layer -- the 1x1 projection of
+``[dist; region; CLN]``, the co-predictor MLP and the output sum -- runs on the real cells of the
+padded batch only (a padded grid is often half padding), and the projection is taken in factored
+form (:meth:`RelationHead.project_cells`) so the ``[B, W, W, H + 40]`` input tensor is never
+built.  Only the convolutions see the dense grid.  The conv outputs of the real cells are returned
+packed as :class:`PairFeatures` for the relation-level contrastive loss.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +54,43 @@ def region_ids(word_mask: Tensor) -> Tensor:
     return (1 + lower.long())[None] * mask2d.long()
 
 
+def take_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for a 2-D ``x`` and 1-D ``index``: ``gather`` backpropagates faster than
+    ``index_select`` (and than boolean masks) on CPU for the cell tensors of the grid."""
+    return x.gather(0, index[:, None].expand(-1, x.shape[1]))
+
+
+class FastDropout(nn.Module):
+    """Inverted element dropout with a cheaper mask on CPU.
+
+    torch's CPU Bernoulli sampler costs about 8 ns per element; on the grid's cell features it was
+    the largest single cost of the head.  One 64-bit draw of the (seeded) default
+    generator gives four 16-bit uniforms, so the rate is quantised to 1/65536 -- otherwise this is
+    plain inverted dropout.  Other devices use ``F.dropout``.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout rate must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, True)
+        dropped = round(self.p * 65536)
+        n = x.numel()
+        bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
+        uniform16 = bits.view(torch.int16)[:n].view(x.shape)
+        mask = (uniform16 >= dropped - 32768).to(x.dtype).mul_(65536 / (65536 - dropped))
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class ConditionalLayerNorm(nn.Module):
     """Layer norm of ``x_j`` whose gain and bias are shifted by linear functions of ``cond_i``.
 
@@ -76,33 +117,84 @@ class ConditionalLayerNorm(nn.Module):
 
 
 class DilatedConv(nn.Module):
-    """1x1 projection followed by a stack of depthwise dilated 3x3 convs; outputs concatenated."""
+    """1x1 projection followed by a stack of depthwise dilated 3x3 convs; outputs concatenated.
+
+    The 1x1 projection (:attr:`proj`, over ``[dist; region; CLN]`` channels, with channel dropout
+    on its input as W2NER's Dropout2d) is applied by :meth:`RelationHead.project_cells`, which
+    computes it in factored form on real cells only; this module runs the convolutions.
+    """
 
     def __init__(self, in_channels: int, channels: int, dilations: Sequence[int], dropout: float) -> None:
         super().__init__()
         self.dropout = dropout
-        # A 1x1 conv is a per-cell linear map; doing it channels-last avoids a [B, C, W, W] copy.
         self.proj = nn.Linear(in_channels, channels)
         self.convs = nn.ModuleList(
             nn.Conv2d(channels, channels, kernel_size=3, groups=channels, dilation=d, padding=d)
             for d in dilations
         )
 
-    def forward(self, x: Tensor, mask2d: Tensor) -> Tensor:
-        """``[B, W, W, C_in]`` and pad mask ``[B, W, W]`` -> ``[B, W, W, channels * len(dilations)]``.
+    def forward(self, h: Tensor, mask2d: Tensor, cells: Tensor) -> tuple[Tensor, ...]:
+        """Dense ``[B, W, W, channels]`` (zero on padding), pad mask ``[B, W, W]`` and flat indices
+        of the real cells ``[N]`` -> each layer's output at the real cells, ``[N, channels]``.
 
-        Padding cells are zeroed after every layer (biases and GELU would otherwise make them
+        Padding cells are zeroed between layers (biases and GELU would otherwise make them
         non-zero), so a sentence's output does not depend on how much it was padded in a batch.
+        Channels-last throughout: the permutes are views, not copies.
         """
-        keep = mask2d[:, None].to(x.dtype)
-        # Channel dropout (Dropout2d) as in W2NER; the permutes are views.
-        x = F.dropout2d(x.permute(0, 3, 1, 2), self.dropout, self.training).permute(0, 2, 3, 1)
-        h = F.gelu(self.proj(x)).permute(0, 3, 1, 2) * keep
+        keep = mask2d[:, None].to(h.dtype)
+        h = h.permute(0, 3, 1, 2)
+        channels = h.shape[1]
         outs = []
-        for conv in self.convs:
-            h = F.gelu(conv(h)) * keep
-            outs.append(h)
-        return torch.cat(outs, dim=1).permute(0, 2, 3, 1)
+        for k, conv in enumerate(self.convs):
+            h = F.gelu(conv(h))
+            if k + 1 < len(self.convs):  # the last layer's padding is never read
+                h = h * keep
+            outs.append(take_rows(h.permute(0, 2, 3, 1).reshape(-1, channels), cells))
+        return tuple(outs)
+
+
+@dataclass(frozen=True)
+class PairFeatures:
+    """Word-pair representations of the real cells of a padded batch, stored packed.
+
+    Row ``index[b, i, j]`` of the feature matrix (the conv layers' outputs side by side, kept as
+    separate ``parts`` so no ``[N, D]`` concatenation is paid unless asked for) represents cell
+    ``(i, j)`` of sentence ``b``; ``index`` is ``-1`` on padding, which :meth:`at` refuses.
+    Packed because only real cells are ever read and a padded grid is often mostly padding.
+    """
+
+    parts: tuple[Tensor, ...]  # each [N, D_k]
+    index: Tensor  # [B, W, W] long
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """``(B, W, W, D)``, the shape of the equivalent dense grid."""
+        b, w, _ = self.index.shape
+        return b, w, w, sum(p.shape[-1] for p in self.parts)
+
+    @property
+    def values(self) -> Tensor:
+        """All real cells' features ``[N, D]``."""
+        return torch.cat(self.parts, dim=-1)
+
+    def at(self, b: Tensor, i: Tensor, j: Tensor) -> Tensor:
+        """Representations of cells ``(b, i, j)`` (1-D index tensors) -> ``[len(b), D]``."""
+        rows = self.index[b, i, j]
+        if bool((rows < 0).any()):
+            raise IndexError("PairFeatures.at: a requested cell is padding")
+        return torch.cat([take_rows(p, rows) for p in self.parts], dim=-1)
+
+    def rows(self, rows: slice) -> PairFeatures:
+        """The same features restricted to sentences ``rows`` of the batch."""
+        return PairFeatures(self.parts, self.index[rows])
+
+    def dense(self) -> Tensor:
+        """``[B, W, W, D]`` with zeros on padding (for inspection; training never needs it)."""
+        flat = self.index.reshape(-1)
+        real = (flat >= 0).nonzero(as_tuple=True)[0]
+        values = self.values
+        out = values.new_zeros(flat.shape[0], values.shape[-1])
+        return out.index_copy(0, real, values.index_select(0, flat[real])).view(self.shape)
 
 
 class Biaffine(nn.Module):
@@ -120,10 +212,10 @@ class Biaffine(nn.Module):
 
 
 class RelationHead(nn.Module):
-    """Word vectors ``[B, W, H]`` -> (grid logits ``[B, W, W, C]``, pair repr ``[B, W, W, D]``).
+    """Word vectors ``[B, W, H]`` -> (grid logits ``[B, W, W, C]``, :class:`PairFeatures`).
 
-    ``D = conv_hidden * len(dilations)`` (exposed as :attr:`pair_dim`).  Padding cells of both
-    outputs are zero; the loss ignores them through the ``-100`` gold.
+    ``D = conv_hidden * len(dilations)`` (exposed as :attr:`pair_dim`) is the pair feature size.
+    Padding cells of the logits are zero; the loss ignores them through the ``-100`` gold.
     """
 
     def __init__(
@@ -144,35 +236,89 @@ class RelationHead(nn.Module):
             raise ValueError("dilations must not be empty")
         self.num_labels = num_labels
         self.pair_dim = conv_hidden * len(dilations)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
         self.cln = ConditionalLayerNorm(hidden)
         self.dist_emb = nn.Embedding(NUM_DISTANCE_BUCKETS, dist_emb)
         self.region_emb = nn.Embedding(NUM_REGIONS, region_emb)
         self.conv = DilatedConv(hidden + dist_emb + region_emb, conv_hidden, dilations, dropout)
-        self.head_mlp = nn.Sequential(nn.Linear(hidden, biaffine_size), nn.GELU(), nn.Dropout(dropout))
-        self.tail_mlp = nn.Sequential(nn.Linear(hidden, biaffine_size), nn.GELU(), nn.Dropout(dropout))
+        self.head_mlp = nn.Sequential(nn.Linear(hidden, biaffine_size), nn.GELU(), FastDropout(dropout))
+        self.tail_mlp = nn.Sequential(nn.Linear(hidden, biaffine_size), nn.GELU(), FastDropout(dropout))
         self.biaffine = Biaffine(biaffine_size, num_labels)
-        self.pair_mlp = nn.Sequential(nn.Linear(self.pair_dim, ffn_size), nn.GELU(), nn.Dropout(dropout))
+        self.pair_mlp = nn.Sequential(nn.Linear(self.pair_dim, ffn_size), nn.GELU(), FastDropout(dropout))
         self.pair_out = nn.Linear(ffn_size, num_labels)
 
-    def forward(self, words: Tensor, word_mask: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, words: Tensor, word_mask: Tensor) -> tuple[Tensor, PairFeatures]:
         batch, num_words, _ = words.shape
-        if num_words == 0:  # a batch of empty sentences; convs cannot run on a 0x0 grid
-            connected = words.sum() * 0.0
-            return (
-                words.new_zeros(batch, 0, 0, self.num_labels) + connected,
-                words.new_zeros(batch, 0, 0, self.pair_dim) + connected,
-            )
         word_mask = word_mask.bool()
-        mask2d = (word_mask[:, :, None] & word_mask[:, None, :]).unsqueeze(-1)
+        mask2d = word_mask[:, :, None] & word_mask[:, None, :]
+        b, i, j = mask2d.nonzero(as_tuple=True)
+        cells = (b * num_words + i) * num_words + j
+        index = torch.full((batch * num_words * num_words,), -1, dtype=torch.long, device=words.device)
+        index = index.index_copy_(0, cells, torch.arange(cells.shape[0], device=words.device))
+        index = index.view(batch, num_words, num_words)
+        if cells.shape[0] == 0:  # only empty sentences; convs cannot run on a 0x0 grid
+            connected = words.sum() * 0.0
+            logits = words.new_zeros(batch, num_words, num_words, self.num_labels) + connected
+            return logits, PairFeatures((words.new_zeros(0, self.pair_dim) + connected,), index)
+
         words = self.dropout(words)
+        pre = self.project_cells(words, b, i, j)
+        grid = pre.new_zeros(batch * num_words * num_words, pre.shape[-1]).index_copy(0, cells, F.gelu(pre))
+        parts = self.conv(grid.view(batch, num_words, num_words, -1), mask2d, cells)
 
-        dist = self.dist_emb(distance_buckets(num_words, words.device))
-        region = self.region_emb(region_ids(word_mask))
-        grid = torch.cat([dist.expand(batch, -1, -1, -1), region, self.cln(words, words)], dim=-1)
-        grid.masked_fill_(~mask2d, 0.0)  # in place: the concatenation is not saved for backward
-        pair_repr = self.conv(grid, mask2d.squeeze(-1))
+        biaffine = self.biaffine(self.head_mlp(words), self.tail_mlp(words)).reshape(-1, self.num_labels)
+        cell_logits = take_rows(biaffine, cells) + self.pair_out(self.pair_mlp_cells(parts))
+        logits = cell_logits.new_zeros(batch * num_words * num_words, self.num_labels).index_copy(0, cells, cell_logits)
+        return logits.view(batch, num_words, num_words, self.num_labels), PairFeatures(parts, index)
 
-        logits = self.biaffine(self.head_mlp(words), self.tail_mlp(words))
-        logits = logits + self.pair_out(self.pair_mlp(pair_repr))
-        return logits.masked_fill(~mask2d, 0.0), pair_repr
+    def pair_mlp_cells(self, parts: Sequence[Tensor]) -> Tensor:
+        """``pair_mlp(cat(parts))`` without the concatenation: the first linear layer is split by
+        input block (a concatenated copy would cost as much as the layer on CPU)."""
+        linear, *rest = self.pair_mlp
+        blocks = linear.weight.split([p.shape[-1] for p in parts], dim=1)
+        h = F.linear(parts[0], blocks[0], linear.bias)
+        for part, block in zip(parts[1:], blocks[1:], strict=True):
+            h = h.addmm_(part.to(h.dtype), block.t().to(h.dtype))  # in place: no copy of the sum
+        for layer in rest:
+            h = layer(h)
+        return h
+
+    def project_cells(self, words: Tensor, b: Tensor, i: Tensor, j: Tensor) -> Tensor:
+        """Pre-activation of the 1x1 projection at cells ``(b, i, j)``: ``[N, conv_hidden]``.
+
+        Equal to ``proj(dropout2d([dist_ij; region_ij; gamma_i * norm(h_j) + beta_i]))`` but never
+        builds that ``[B, W, W, H + dist + region]`` tensor: the projection is linear, so
+        ``beta_i``, the distance and the region embeddings are projected once per word / per
+        table row, and the channel-dropout mask (one per sentence and channel, Dropout2d) is
+        folded into ``gamma``, ``beta`` and the tables.  Only ``gamma_i * norm(h_j)`` is formed
+        per cell, which is what makes the grid cheap enough to train next to the encoder.
+        """
+        batch, num_words, hidden = words.shape
+        cln, proj = self.cln, self.conv.proj
+        n_dist, n_region = self.dist_emb.embedding_dim, self.region_emb.embedding_dim
+        w_dist, w_region, w_cln = proj.weight.split([n_dist, n_region, hidden], dim=1)
+        normed = F.layer_norm(words, (hidden,), eps=cln.eps)
+        gamma = cln.weight + cln.gain(words)
+        beta = cln.bias + cln.shift(words)
+        dist_table = self.dist_emb.weight.expand(batch, -1, -1)
+        region_table = self.region_emb.weight.expand(batch, -1, -1)
+        if self.training and self.conv.dropout > 0:
+            rate = self.conv.dropout
+            keep = torch.empty(batch, n_dist + n_region + hidden, device=words.device, dtype=words.dtype)
+            keep = keep.bernoulli_(1 - rate).div_(1 - rate)
+            keep_dist, keep_region, keep_cln = keep.split([n_dist, n_region, hidden], dim=1)
+            dist_table = dist_table * keep_dist[:, None]
+            region_table = region_table * keep_region[:, None]
+            gamma = gamma * keep_cln[:, None]
+            beta = beta * keep_cln[:, None]
+        rows = b * num_words + i
+        x = take_rows(gamma.reshape(-1, hidden), rows) * take_rows(normed.reshape(-1, hidden), b * num_words + j)
+        out = F.linear(x, w_cln)
+        channels = out.shape[-1]
+        out = out + take_rows(F.linear(beta, w_cln, proj.bias).reshape(-1, channels), rows)
+        # One table per sentence of every (distance bucket, region) combination, projected.
+        table = F.linear(dist_table, w_dist)[:, :, None] + F.linear(region_table, w_region)[:, None]
+        dist_ids = distance_buckets(num_words, words.device).reshape(-1).index_select(0, i * num_words + j)
+        region = 1 + (i >= j).long()  # real cells only: 1 above the diagonal, 2 on / below it
+        key = (b * NUM_DISTANCE_BUCKETS + dist_ids) * NUM_REGIONS + region
+        return out + take_rows(table.reshape(-1, channels), key)

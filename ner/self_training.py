@@ -25,6 +25,7 @@ and student runs resume from their checkpoints.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -142,11 +143,11 @@ def self_train(cfg: SelfTrainConfig) -> Path:
     """Run `cfg.rounds` rounds of self-training; returns the final student's run directory."""
     cfg.validate()
     created = init_distributed()
-    try:
-        return _self_train(cfg)
-    finally:
-        if created:
-            dist.destroy_process_group()
+    run = _self_train(cfg)
+    if created:  # only on success, after the DDP modules are gone: see ner.train.train
+        gc.collect()
+        dist.destroy_process_group()
+    return run
 
 
 def _self_train(cfg: SelfTrainConfig) -> Path:

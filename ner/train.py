@@ -27,6 +27,7 @@ only rank 0 logs, evaluates and writes files.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -95,7 +96,7 @@ class LossWeights:
 
 
 def _rows(out: NerOutput, rows: slice) -> NerOutput:
-    pair = out.pair_repr[rows] if out.pair_repr is not None else None
+    pair = out.pair_repr.rows(rows) if out.pair_repr is not None else None
     return NerOutput(out.logits[rows], out.word_mask[rows], out.sentence[rows], pair)
 
 
@@ -139,8 +140,8 @@ class MclLoss(nn.Module):
                 if out_src.pair_repr is None or out_cs.pair_repr is None:
                     raise NerError("the relation contrastive loss needs --head relation")
                 parts["relation"] = w.relation * relation_contrastive(
-                    out_src.pair_repr[head], src["gold"][head].to(out_src.pair_repr.device), out_cs.pair_repr,
-                    cs["gold"].to(out_cs.pair_repr.device), w.tau_relation, w.max_none_pairs, self.generator,
+                    out_src.pair_repr.rows(head), src["gold"][head].to(out_src.logits.device), out_cs.pair_repr,
+                    cs["gold"].to(out_cs.logits.device), w.tau_relation, w.max_none_pairs, self.generator,
                     project=model.project_pairs,
                 )
         if not parts:
@@ -438,11 +439,13 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> Pat
     cfg = replace(cfg)
     cfg.validate()
     created_group = init_distributed()
-    try:
-        return _train(cfg, on_step)
-    finally:
-        if created_group:
-            dist.destroy_process_group()
+    run = _train(cfg, on_step)  # returns after its DDP module is freed
+    if created_group:
+        # Only on success, as torchtitan does: tearing a group down while another rank is still in
+        # a collective, or under a live DDP reducer, can hang (pytorch/pytorch#75097).
+        gc.collect()  # a reference cycle could still hold the DDP module
+        dist.destroy_process_group()
+    return run
 
 
 def _train(cfg: TrainConfig, on_step: Callable[[int], None] | None) -> Path:

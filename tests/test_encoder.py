@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -121,5 +122,9 @@ def test_ddp_backward_reaches_every_parameter(tiny: str, tmp_path: Path) -> None
             words, mask, sent = model(**enc.collate([LONG, SHORT]))
             (words[mask].pow(2).mean() + sent.pow(2).mean()).backward()
         assert all(p.grad is not None for p in enc.parameters())
+        # The DDP reducer must be freed before its process group: freed after it, Gloo's
+        # destructor hung the whole test session once in a while (pytorch/pytorch#75097).
+        del model, words, mask, sent
+        gc.collect()
     finally:
         dist.destroy_process_group()

@@ -16,7 +16,7 @@ from ner.losses import (
     supervised_contrastive,
     token_cross_entropy,
 )
-from ner.relation_head import RelationHead, distance_buckets, region_ids
+from ner.relation_head import FastDropout, RelationHead, distance_buckets, region_ids
 from ner.token_head import TokenHead
 
 SCHEMA = RelationSchema(("LOC", "PER"))
@@ -93,6 +93,24 @@ def test_supcon_lower_when_same_labels_cluster() -> None:
     assert supervised_contrastive(clustered, labels, 0.2) < supervised_contrastive(scattered, labels, 0.2)
 
 
+def test_supcon_equals_the_per_anchor_definition() -> None:
+    """Khosla et al.'s L_out written anchor by anchor; anchors without a positive are skipped."""
+    g = torch.Generator().manual_seed(2)
+    feats = torch.randn(9, 5, generator=g)
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 0, 3, 1])  # label 2 and 3 anchors have no positive
+    tau = 0.3
+    z = F.normalize(feats, dim=-1)
+    terms = []
+    for a in range(9):
+        others = [k for k in range(9) if k != a]
+        pos = [k for k in others if labels[k] == labels[a]]
+        if not pos:
+            continue
+        denom = torch.logsumexp(torch.stack([z[a] @ z[k] / tau for k in others]), 0)
+        terms.append(-torch.stack([z[a] @ z[p] / tau - denom for p in pos]).mean())
+    assert torch.allclose(supervised_contrastive(feats, labels, tau), torch.stack(terms).mean(), atol=1e-5)
+
+
 def test_relation_contrastive_clustered_vs_random_and_grad() -> None:
     g = torch.Generator().manual_seed(0)
     gold_src = padded_gold([["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-LOC", "I-LOC", "O"]])
@@ -147,8 +165,15 @@ def test_heads_shapes_masking_and_grad() -> None:
     logits, pair = head(words, mask)
     assert head.pair_dim == 16
     assert logits.shape == (2, 5, 5, SCHEMA.num_labels) and pair.shape == (2, 5, 5, 16)
-    assert bool((logits[1, 3:] == 0).all()) and bool((pair[1, :, 3:] == 0).all())
-    (logits.sum() + pair.sum()).backward()
+    assert pair.values.shape == (25 + 9, 16) and int((pair.index < 0).sum()) == 16
+    dense = pair.dense()
+    assert bool((logits[1, 3:] == 0).all()) and bool((dense[1, :, 3:] == 0).all())
+    b, i, j = torch.tensor([0, 1, 1]), torch.tensor([4, 0, 2]), torch.tensor([1, 2, 2])
+    assert torch.equal(pair.at(b, i, j), dense[b, i, j])
+    assert torch.equal(pair.rows(slice(1, 2)).dense(), dense[1:2])
+    with pytest.raises((IndexError, RuntimeError)):
+        pair.at(torch.tensor([1]), torch.tensor([4]), torch.tensor([0]))  # a padding cell
+    (logits.sum() + pair.values.sum()).backward()
     assert words.grad is not None and all(p.grad is not None for p in head.parameters())
     # The real words of sentence 1 do not see its padding.
     head.eval()
@@ -158,6 +183,96 @@ def test_heads_shapes_masking_and_grad() -> None:
     assert torch.allclose(full, padded[:, :3, :3], atol=1e-5)
     tok = TokenHead(16, 5)
     assert tok(words, mask).shape == (2, 5, 5)
+
+
+def literal_w2ner(head: RelationHead, words: torch.Tensor, mask: torch.Tensor, channel_keep: torch.Tensor | None):
+    """The head written as W2NER describes it: build the dense ``[B, W, W, dist+region+H]`` grid
+    (CLN of every pair, distance and region embeddings), channel dropout, 1x1 projection, convs,
+    co-predictor over every cell.  The real head must compute the same function."""
+    n = words.shape[1]
+    mask2d = mask[:, :, None] & mask[:, None, :]
+    dist = head.dist_emb(distance_buckets(n)).expand(words.shape[0], -1, -1, -1)
+    grid = torch.cat([dist, head.region_emb(region_ids(mask)), head.cln(words, words)], dim=-1)
+    if channel_keep is not None:
+        grid = grid * channel_keep[:, None, None, :]
+    keep = mask2d[:, None].float()
+    h = F.gelu(head.conv.proj(grid)).permute(0, 3, 1, 2) * keep
+    outs = []
+    for conv in head.conv.convs:
+        h = F.gelu(conv(h)) * keep
+        outs.append(h)
+    pair = torch.cat(outs, 1).permute(0, 2, 3, 1)
+    logits = head.biaffine(head.head_mlp(words), head.tail_mlp(words)) + head.pair_out(head.pair_mlp(pair))
+    return logits * mask2d[..., None], pair
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_relation_head_equals_the_literal_w2ner_computation(training: bool) -> None:
+    torch.manual_seed(1)
+    head = RelationHead(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2, 3), biaffine_size=12, ffn_size=10)
+    for p in head.parameters():  # CLN's conditional projections start at zero; make them matter
+        torch.nn.init.normal_(p, std=0.3)
+    words = torch.randn(3, 7, 16)
+    mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 6 + [0]], dtype=torch.bool)
+    head.train(training)
+    keep = None
+    if training:
+        # Element dropouts off; the channel dropout of the projection's input stays on: it is
+        # what the factored projection folds into gamma, beta and the embedding tables.
+        for m in head.modules():
+            if isinstance(m, FastDropout):
+                m.p = 0.0
+        head.conv.dropout = 0.5
+        torch.manual_seed(7)  # the head draws its [B, channels] mask first, like this
+        keep = torch.empty(3, 20 + 20 + 16).bernoulli_(0.5).div_(0.5)
+
+    def run_head() -> tuple[torch.Tensor, torch.Tensor]:
+        torch.manual_seed(7)
+        logits, pair = head(words, mask)
+        return logits, pair.dense()
+
+    for fn in (run_head, lambda: literal_w2ner(head, words, mask, keep)):
+        head.zero_grad()
+        logits, pair = fn()
+        g = torch.Generator().manual_seed(0)
+        (logits * torch.randn(logits.shape, generator=g)).sum().backward()
+        grads = {name: p.grad.clone() for name, p in head.named_parameters()}
+        if fn is run_head:
+            got = (logits.detach(), pair.detach(), grads)
+    assert torch.allclose(got[0], logits.detach(), atol=1e-4)
+    assert torch.allclose(got[1], pair.detach(), atol=1e-5)
+    for name, grad in grads.items():  # the factored projection gets the same gradients
+        assert torch.allclose(got[2][name], grad, atol=1e-3, rtol=1e-3), name
+
+
+def test_relation_head_under_bf16_autocast() -> None:
+    """The mixed-precision path of a GPU run, exercised with CPU autocast: dtypes line up."""
+    torch.manual_seed(0)
+    head = RelationHead(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2), biaffine_size=12, ffn_size=10)
+    words = torch.randn(2, 6, 16, requires_grad=True)
+    mask = torch.tensor([[1] * 6, [1] * 3 + [0] * 3], dtype=torch.bool)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, pair = head(words, mask)
+        loss = logits.float().sum() + pair.at(torch.tensor([0, 1]), torch.tensor([5, 2]), torch.tensor([0, 2])).sum()
+    loss.backward()
+    assert torch.isfinite(loss) and words.grad is not None and torch.isfinite(words.grad).all()
+
+
+def test_fast_dropout_rate_scale_and_seed() -> None:
+    drop = FastDropout(0.3)
+    x = torch.ones(200_000)
+    torch.manual_seed(0)
+    y = drop(x)
+    assert abs(float((y == 0).float().mean()) - 0.3) < 0.005
+    assert abs(float(y.mean()) - 1.0) < 0.01  # inverted dropout keeps the expectation
+    kept = y[y != 0]
+    assert torch.allclose(kept, torch.full_like(kept, 1 / 0.7), rtol=1e-4)
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # the default generator's seed decides the mask
+    drop.eval()
+    assert drop(x) is x
+    with pytest.raises(ValueError):
+        FastDropout(1.0)
 
 
 def test_distance_and_region_ids() -> None:

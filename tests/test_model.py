@@ -67,12 +67,16 @@ def test_forward_shapes(model: NerModel) -> None:
     if head == "relation":
         assert out.logits.shape == (b, w, w, 5) and batch["gold"].shape == (b, w, w)
         assert out.pair_repr is not None and out.pair_repr.shape == (b, w, w, 32)
-        assert model.project_pairs(out.pair_repr).shape == (b, w, w, 16)
-        # The contrastive views plug into the model's outputs and projectors.
+        dense = out.pair_repr.dense()
+        assert dense.shape == (b, w, w, 32) and model.project_pairs(dense).shape == (b, w, w, 16)
+        # The contrastive views plug into the model's outputs (packed or dense) and projectors.
         gold = batch["gold"]
-        rel = relation_contrastive(
-            out.pair_repr, gold, out.pair_repr.flip(0), gold.flip(0), tau=0.1, project=model.project_pairs
-        )
+        def rel_loss(pair: object) -> torch.Tensor:
+            return relation_contrastive(pair, gold, dense.flip(0), gold.flip(0), tau=0.1, project=model.project_pairs,
+                                        generator=torch.Generator().manual_seed(0))
+
+        rel = rel_loss(out.pair_repr)
+        assert torch.allclose(rel, rel_loss(dense))
         z = model.project_sentence(out.sentence)
         (rel + semantic_contrastive(z, z.flip(0), tau=0.1)).backward(retain_graph=True)
         assert model.pair_projector is not None
