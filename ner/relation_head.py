@@ -262,8 +262,8 @@ class RelationHead(nn.Module):
             return logits, PairFeatures((words.new_zeros(0, self.pair_dim) + connected,), index)
 
         words = self.dropout(words)
-        pre = self.project_cells(words, b, i, j)
-        grid = pre.new_zeros(batch * num_words * num_words, pre.shape[-1]).index_copy(0, cells, F.gelu(pre))
+        act = F.gelu(self.project_cells(words, b, i, j))
+        grid = act.new_zeros(batch * num_words * num_words, act.shape[-1]).index_copy(0, cells, act)
         parts = self.conv(grid.view(batch, num_words, num_words, -1), mask2d, cells)
 
         biaffine = self.biaffine(self.head_mlp(words), self.tail_mlp(words)).reshape(-1, self.num_labels)
