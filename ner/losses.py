@@ -162,20 +162,20 @@ def relation_contrastive(
     if pair_src.shape[-1] != pair_cs.shape[-1]:
         raise ValueError(f"pair dims differ: {pair_src.shape[-1]} vs {pair_cs.shape[-1]}")
     feats, labels = [], []
-    for pair, gold in ((pair_src, gold_src), (pair_cs, gold_cs)):
+    views = [p if isinstance(p, PairFeatures) else PairFeatures.from_dense(p) for p in (pair_src, pair_cs)]
+    for pair, gold in zip(views, (gold_src, gold_cs), strict=True):
         if pair.shape[:3] != gold.shape:
             raise ValueError(f"pair repr {tuple(pair.shape)} does not match gold {tuple(gold.shape)}")
-        device = pair.index.device if isinstance(pair, PairFeatures) else pair.device
-        b, i, j, lab = sample_pairs(gold.to(device), max_none_per_sentence, generator)
-        feats.append(pair.at(b, i, j) if isinstance(pair, PairFeatures) else pair[b, i, j])
+        b, i, j, lab = sample_pairs(gold.to(pair.index.device), max_none_per_sentence, generator)
+        feats.append(pair.at(b, i, j))
         labels.append(lab)
     features = torch.cat(feats)
     if project is not None:
         features = project(features)
     if features.shape[0] < 2:
         # Keep both inputs in the graph so callers can always call backward().
-        anchors = [sum(t.sum() for t in p.parts) if isinstance(p, PairFeatures) else p.sum() for p in (pair_src, pair_cs)]
-        return (anchors[0] + anchors[1]) * 0.0 + features.sum() * 0.0
+        connected = sum(t.sum() for view in views for t in view.parts)
+        return connected * 0.0 + features.sum() * 0.0
     return supervised_contrastive(features, torch.cat(labels), tau)
 
 

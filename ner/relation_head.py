@@ -108,11 +108,14 @@ class ConditionalLayerNorm(nn.Module):
         nn.init.zeros_(self.gain.weight)
         nn.init.zeros_(self.shift.weight)
 
+    def factors(self, cond: Tensor, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(gamma, beta, norm(x))``, each ``[B, W, H]``: the pair value is ``gamma_i * norm(x_j) + beta_i``."""
+        normed = F.layer_norm(x, x.shape[-1:], eps=self.eps)
+        return self.weight + self.gain(cond), self.bias + self.shift(cond), normed
+
     def forward(self, cond: Tensor, x: Tensor) -> Tensor:
         """``cond`` ``[B, W, H]`` (rows ``i``), ``x`` ``[B, W, H]`` (columns ``j``) -> ``[B, W, W, H]``."""
-        normed = F.layer_norm(x, x.shape[-1:], eps=self.eps)
-        gamma = self.weight + self.gain(cond)
-        beta = self.bias + self.shift(cond)
+        gamma, beta, normed = self.factors(cond, x)
         return gamma[:, :, None, :] * normed[:, None, :, :] + beta[:, :, None, :]
 
 
@@ -165,6 +168,13 @@ class PairFeatures:
 
     parts: tuple[Tensor, ...]  # each [N, D_k]
     index: Tensor  # [B, W, W] long
+
+    @classmethod
+    def from_dense(cls, grid: Tensor) -> PairFeatures:
+        """Wrap a dense ``[B, W, W, D]`` grid (every cell counts as real)."""
+        b, w, _, d = grid.shape
+        index = torch.arange(b * w * w, device=grid.device).view(b, w, w)
+        return cls((grid.reshape(-1, d),), index)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -251,8 +261,7 @@ class RelationHead(nn.Module):
         batch, num_words, _ = words.shape
         word_mask = word_mask.bool()
         mask2d = word_mask[:, :, None] & word_mask[:, None, :]
-        b, i, j = mask2d.nonzero(as_tuple=True)
-        cells = (b * num_words + i) * num_words + j
+        cells = mask2d.reshape(-1).nonzero(as_tuple=True)[0]  # flat (b * W + i) * W + j of the real cells
         index = torch.full((batch * num_words * num_words,), -1, dtype=torch.long, device=words.device)
         index = index.index_copy_(0, cells, torch.arange(cells.shape[0], device=words.device))
         index = index.view(batch, num_words, num_words)
@@ -262,7 +271,7 @@ class RelationHead(nn.Module):
             return logits, PairFeatures((words.new_zeros(0, self.pair_dim) + connected,), index)
 
         words = self.dropout(words)
-        act = F.gelu(self.project_cells(words, b, i, j))
+        act = F.gelu(self.project_cells(words, word_mask, cells))
         grid = act.new_zeros(batch * num_words * num_words, act.shape[-1]).index_copy(0, cells, act)
         parts = self.conv(grid.view(batch, num_words, num_words, -1), mask2d, cells)
 
@@ -283,8 +292,9 @@ class RelationHead(nn.Module):
             h = layer(h)
         return h
 
-    def project_cells(self, words: Tensor, b: Tensor, i: Tensor, j: Tensor) -> Tensor:
-        """Pre-activation of the 1x1 projection at cells ``(b, i, j)``: ``[N, conv_hidden]``.
+    def project_cells(self, words: Tensor, word_mask: Tensor, cells: Tensor) -> Tensor:
+        """Pre-activation of the 1x1 projection at the flat cell indices ``cells`` (``(b * W + i) * W + j``):
+        ``[N, conv_hidden]``.
 
         Equal to ``proj(dropout2d([dist_ij; region_ij; gamma_i * norm(h_j) + beta_i]))`` but never
         builds that ``[B, W, W, H + dist + region]`` tensor: the projection is linear, so
@@ -294,12 +304,10 @@ class RelationHead(nn.Module):
         per cell, which is what makes the grid cheap enough to train next to the encoder.
         """
         batch, num_words, hidden = words.shape
-        cln, proj = self.cln, self.conv.proj
+        proj = self.conv.proj
         n_dist, n_region = self.dist_emb.embedding_dim, self.region_emb.embedding_dim
         w_dist, w_region, w_cln = proj.weight.split([n_dist, n_region, hidden], dim=1)
-        normed = F.layer_norm(words, (hidden,), eps=cln.eps)
-        gamma = cln.weight + cln.gain(words)
-        beta = cln.bias + cln.shift(words)
+        gamma, beta, normed = self.cln.factors(words, words)
         dist_table = self.dist_emb.weight.expand(batch, -1, -1)
         region_table = self.region_emb.weight.expand(batch, -1, -1)
         if self.training and self.conv.dropout > 0:
@@ -311,14 +319,15 @@ class RelationHead(nn.Module):
             region_table = region_table * keep_region[:, None]
             gamma = gamma * keep_cln[:, None]
             beta = beta * keep_cln[:, None]
-        rows = b * num_words + i
+        rows, j = cells // num_words, cells % num_words
+        b = rows // num_words
         x = take_rows(gamma.reshape(-1, hidden), rows) * take_rows(normed.reshape(-1, hidden), b * num_words + j)
         out = F.linear(x, w_cln)
         channels = out.shape[-1]
         out = out + take_rows(F.linear(beta, w_cln, proj.bias).reshape(-1, channels), rows)
         # One table per sentence of every (distance bucket, region) combination, projected.
         table = F.linear(dist_table, w_dist)[:, :, None] + F.linear(region_table, w_region)[:, None]
-        dist_ids = distance_buckets(num_words, words.device).reshape(-1).index_select(0, i * num_words + j)
-        region = 1 + (i >= j).long()  # real cells only: 1 above the diagonal, 2 on / below it
+        dist_ids = distance_buckets(num_words, words.device).reshape(-1).index_select(0, cells % num_words**2)
+        region = region_ids(word_mask).reshape(-1).index_select(0, cells)
         key = (b * NUM_DISTANCE_BUCKETS + dist_ids) * NUM_REGIONS + region
         return out + take_rows(table.reshape(-1, channels), key)

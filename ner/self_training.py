@@ -25,7 +25,6 @@ and student runs resume from their checkpoints.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import math
@@ -44,7 +43,7 @@ from .errors import NerError
 from .evaluate import amp_dtype, load_model, predict_entities, resolve_device, resolve_model_dir
 from .grid import Entity, entities_to_tags
 from .model import CONFIG_FILE, ModelConfig
-from .train import init_distributed, train
+from .train import close_distributed, init_distributed, train
 
 log = logging.getLogger("ner.self_training")
 
@@ -144,9 +143,7 @@ def self_train(cfg: SelfTrainConfig) -> Path:
     cfg.validate()
     created = init_distributed()
     run = _self_train(cfg)
-    if created:  # only on success, after the DDP modules are gone: see ner.train.train
-        gc.collect()
-        dist.destroy_process_group()
+    close_distributed(created)
     return run
 
 

@@ -242,6 +242,17 @@ def init_distributed() -> bool:
     return True
 
 
+def close_distributed(created: bool) -> None:
+    """Destroy the process group `init_distributed` created, after a successful run only.
+
+    Only on success, as torchtitan does: tearing a group down while another rank is still in a
+    collective, or under a live DDP reducer, can hang (pytorch/pytorch#75097).
+    """
+    if created:
+        gc.collect()  # a reference cycle could still hold a DDP module
+        dist.destroy_process_group()
+
+
 def _barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
@@ -440,11 +451,7 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> Pat
     cfg.validate()
     created_group = init_distributed()
     run = _train(cfg, on_step)  # returns after its DDP module is freed
-    if created_group:
-        # Only on success, as torchtitan does: tearing a group down while another rank is still in
-        # a collective, or under a live DDP reducer, can hang (pytorch/pytorch#75097).
-        gc.collect()  # a reference cycle could still hold the DDP module
-        dist.destroy_process_group()
+    close_distributed(created_group)
     return run
 
 
