@@ -77,6 +77,7 @@ class Example:
     cs_tokens: list[str] | None = None
     cs_tags: list[str] | None = None
     lang: str = ""  # language of the second view (tgt_lang), or of the sentence for single views
+    src_lang: str = ""  # language of the labeled source view (what zero-shot model selection may use)
 
     @property
     def paired(self) -> bool:
@@ -245,7 +246,7 @@ def load_pairs(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None)
                 seen_ids[rid] = path
                 examples.append(
                     Example(rid, cols["src_tokens"][i], cols["src_tags"][i], cols["cs_tokens"][i],
-                            cols["cs_tags"][i], cols["tgt_lang"][i])
+                            cols["cs_tags"][i], cols["tgt_lang"][i], cols["src_lang"][i])
                 )
                 if limit is not None and len(examples) >= limit:
                     return examples, sorted(types)

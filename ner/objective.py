@@ -1,0 +1,106 @@
+"""The mCL-NER objective: every loss term of one training step, switchable for ablations.
+
+    CE(src) + CE(cs) + semantic_weight * L_sem(proj(s_src), proj(s_cs))
+                     + relation_weight * L_rel(proj(pairs_src), gold_src, proj(pairs_cs), gold_cs)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .config import TrainConfig
+from .data import Example
+from .errors import NerError
+from .losses import relation_contrastive, semantic_contrastive
+from .model import NerModel, NerOutput
+
+
+@dataclass
+class LossWeights:
+    use_src: bool = True
+    use_cs: bool = True
+    semantic: float = 0.0
+    relation: float = 0.0
+    tau_semantic: float = 0.1
+    tau_relation: float = 0.1
+    max_none_pairs: int = 32
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig) -> LossWeights:
+        return cls(cfg.use_src, cfg.use_cs, cfg.semantic_weight, cfg.effective_relation_weight(),
+                   cfg.tau_semantic, cfg.tau_relation, cfg.max_none_pairs)
+
+    @property
+    def needs_cs(self) -> bool:
+        return self.use_cs or self.semantic > 0 or self.relation > 0
+
+
+def _rows(out: NerOutput, rows: slice) -> NerOutput:
+    pair = out.pair_repr.rows(rows) if out.pair_repr is not None else None
+    return NerOutput(out.logits[rows], out.word_mask[rows], out.sentence[rows], pair)
+
+
+class MclLoss(nn.Module):
+    """The whole mCL-NER objective in one `forward`.
+
+    Why a module: DDP expects exactly one forward of the wrapped module per backward; running the
+    encoder on both views and the projection heads inside that one forward keeps gradient
+    synchronisation correct (and is also the shape `torch.compile` handles best).
+    """
+
+    def __init__(self, model: NerModel, weights: LossWeights, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.w = weights
+        self.generator = generator
+
+    def forward(self, src: dict[str, Tensor], cs: dict[str, Tensor] | None, n_pairs: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """`src` holds the n_pairs paired source views first, then single-view (pseudo-labeled) rows;
+        `cs` holds the n_pairs code-switched partners (None when no term needs them)."""
+        model, w = self.model, self.w
+        out_src = model(src)
+        n_rows = out_src.logits.shape[0]
+        parts: dict[str, Tensor] = {}
+        if w.use_src:
+            parts["ce_src"] = model.supervised_loss(out_src, src)
+        elif n_pairs < n_rows:  # pseudo-labeled rows are always supervised
+            tail = slice(n_pairs, None)
+            parts["ce_pseudo"] = model.supervised_loss(_rows(out_src, tail), {"gold": src["gold"][tail]})
+        if cs is not None and n_pairs > 0:
+            out_cs = model(cs)
+            if w.use_cs:
+                parts["ce_cs"] = model.supervised_loss(out_cs, cs)
+            head = slice(0, n_pairs)
+            if w.semantic > 0:
+                parts["semantic"] = w.semantic * semantic_contrastive(
+                    model.project_sentence(out_src.sentence[head]), model.project_sentence(out_cs.sentence),
+                    w.tau_semantic,
+                )
+            if w.relation > 0:
+                if out_src.pair_repr is None or out_cs.pair_repr is None:
+                    raise NerError("the relation contrastive loss needs --head relation")
+                parts["relation"] = w.relation * relation_contrastive(
+                    out_src.pair_repr.rows(head), src["gold"][head].to(out_src.logits.device), out_cs.pair_repr,
+                    cs["gold"].to(out_cs.logits.device), w.tau_relation, w.max_none_pairs, self.generator,
+                    project=model.project_pairs,
+                )
+        if not parts:
+            raise RuntimeError("no loss term active for this batch")
+        total = torch.stack([p.float() for p in parts.values()]).sum()
+        return total, {k: v.detach() for k, v in parts.items()}
+
+
+def collate_step(model: NerModel, items: list[Example], needs_cs: bool) -> tuple[dict, dict | None, int]:
+    """Collate one batch of examples into (src batch, cs batch or None, number of pairs)."""
+    paired = [e for e in items if e.paired]
+    single = [e for e in items if not e.paired]
+    rows = paired + single
+    src = model.collate([e.src_tokens for e in rows], [e.src_tags for e in rows])
+    cs = None
+    if needs_cs and paired:
+        cs = model.collate([e.cs_tokens or [] for e in paired], [e.cs_tags or [] for e in paired])
+    return src, cs, len(paired)
+
