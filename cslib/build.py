@@ -15,9 +15,11 @@ import multiprocessing as mp
 import random
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -26,7 +28,7 @@ from .datasets import has_muse, load_parallel, load_split, muse_path
 from .dictionary import Dictionary, read_muse
 from .errors import CslibError
 from .languages import get_language
-from .readers import LabeledSentence, read_labeled_file, read_text
+from .readers import LabeledSentence, effective_limit, read_labeled_file, read_text
 from .substitute import CodeSwitcher, SwitchConfig
 from .tokenizers import tokenize, word_tokenize
 from .validate import row_problem
@@ -318,13 +320,61 @@ class UnlabeledConfig:
     out: str | None = None  # default: data/unlabeled/{lang}
     data_root: str | None = None
     file: str | None = None  # raw text, one sentence a line; default: PAN-X train with labels dropped
-    limit: int | None = None
+    limit: int | None = None  # at most N sentences, counted after exclusion (0 = all)
     shard_size: int = 5000
     workers: int = 1
     overwrite: bool = False
+    # Evaluation sentences must never reach self-training: PAN-X train and dev overlap (26% of
+    # dev-id is in train-id), and a student trained on dev sentences with teacher labels is
+    # scored on them. The language's PAN-X dev split is excluded by default, plus any `exclude` file.
+    exclude_dev: bool = True
+    exclude: list[str] = field(default_factory=list)  # labeled (PAN-X / CoNLL) or raw-text files
 
     def out_dir(self) -> Path:
         return Path(self.out or f"data/unlabeled/{self.lang}")
+
+
+def sentence_key(tokens: Sequence[str]) -> str:
+    """Whitespace-free text of a sentence: the same sentence matches whatever its tokenization."""
+    return "".join("".join(t.split()) for t in tokens)
+
+
+def _exclusion_keys(cfg: UnlabeledConfig) -> tuple[set[str], list[dict[str, Any]]]:
+    """Keys of every sentence to keep out of the pool, and what each source contributed."""
+    keys: set[str] = set()
+    sources: list[dict[str, Any]] = []
+
+    def add(name: str, path: Path | None, sentences: list[list[str]]) -> None:
+        new = {sentence_key(s) for s in sentences} - {""}
+        keys.update(new)
+        entry: dict[str, Any] = {"source": name, "sentences": len(new)}
+        if path is not None:
+            entry.update(_file_digest(path))
+        sources.append(entry)
+
+    if cfg.exclude_dev:
+        from .manifests import resolve_file
+
+        try:
+            dev_path = resolve_file("panx", cfg.lang, "dev", cfg.data_root)
+        except CslibError as exc:  # a language without a PAN-X dev split has nothing to leak
+            log.info("no PAN-X dev split to exclude for %s (%s)", cfg.lang, exc)
+        else:
+            add(f"panx dev-{cfg.lang}", dev_path, [s.tokens for s in load_split("panx", cfg.lang, "dev", cfg.data_root)])
+    for name in cfg.exclude:
+        path = Path(name)
+        add(str(path), path, _read_exclude_file(path))
+    return keys, sources
+
+
+def _read_exclude_file(path: Path) -> list[list[str]]:
+    """A labeled file (PAN-X TSV / CoNLL) if it parses as one, else raw text, one sentence a line."""
+    if not path.is_file():
+        raise CslibError(f"{path}: exclude file not found")
+    try:
+        return [s.tokens for s in read_labeled_file(path)]
+    except CslibError:
+        return [line.split() for line in read_text(path)]
 
 
 def build_unlabeled(cfg: UnlabeledConfig) -> Path:
@@ -332,22 +382,30 @@ def build_unlabeled(cfg: UnlabeledConfig) -> Path:
     out = cfg.out_dir()
     if cfg.file:
         path = Path(cfg.file)
-        texts = [tokenize(line, cfg.lang) for line in read_text(path, cfg.limit)]
+        texts = [tokenize(line, cfg.lang) for line in read_text(path)]
         texts = [t for t in texts if t]
         inputs = [_file_digest(path)]
     else:
         from .manifests import resolve_file
 
-        texts = [s.tokens for s in load_split("panx", cfg.lang, "train", cfg.data_root, limit=cfg.limit)]
+        texts = [s.tokens for s in load_split("panx", cfg.lang, "train", cfg.data_root)]
         inputs = [_file_digest(resolve_file("panx", cfg.lang, "train", cfg.data_root))]
-    fingerprint = {"lang": cfg.lang, "limit": cfg.limit, "shard_size": cfg.shard_size,
-                   "inputs": [i["sha256"] for i in inputs]}
+    keys, excluded_from = _exclusion_keys(cfg)
+    kept = [t for t in texts if sentence_key(t) not in keys]
+    n_excluded = len(texts) - len(kept)
+    limit = effective_limit(cfg.limit)
+    texts = kept[:limit] if limit is not None else kept
+    if excluded_from:
+        log.info("unlabeled %s: excluded %d sentence(s) that occur in %s", cfg.lang, n_excluded,
+                 ", ".join(e["source"] for e in excluded_from))
+    fingerprint = {"lang": cfg.lang, "limit": limit, "shard_size": cfg.shard_size,
+                   "inputs": [i["sha256"] for i in inputs], "exclude": [e.get("sha256") for e in excluded_from]}
     _STATE.clear()
     _STATE.update(lang=cfg.lang, texts=texts, per_shard=cfg.shard_size)
     entries, stats, _ = _run_shards("unlabeled", out, len(texts), cfg.shard_size, fingerprint, cfg.workers,
                                     cfg.overwrite, f"unlabeled {cfg.lang}")
     shards.write_manifest(out, {
         "format": shards.FORMAT, "format_version": shards.FORMAT_VERSION, "kind": "unlabeled",
-        "lang": cfg.lang, "config": asdict(cfg), "counts": dict(sorted(stats.items())), "shards": entries,
-        "versions": versions(), "inputs": inputs})
+        "lang": cfg.lang, "config": asdict(cfg), "counts": {**dict(sorted(stats.items())), "excluded": n_excluded},
+        "excluded_from": excluded_from, "shards": entries, "versions": versions(), "inputs": inputs})
     return out

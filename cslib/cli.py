@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--segment", choices=["auto", "chars", "words"],
                    help="tokenization of inserted target text; auto = characters for zh/ja (as PAN-X)")
     b.add_argument("--variants", type=int, help="code-switched variants per sentence (1)")
-    b.add_argument("--limit", type=int, help="use only the first N source sentences")
+    b.add_argument("--limit", type=int, help="use only the first N source sentences (0 = all)")
     b.add_argument("--seed", type=int, help="random seed (13); same seed and inputs give identical shards")
     b.add_argument("--shard-size", type=int, help="rows per shard (5000)")
     b.add_argument("--workers", type=int, help="worker processes (1; 0 = all cores)")
@@ -57,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--file", help="raw text, one sentence a line (default: PAN-X train with labels dropped)")
     u.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT)")
     u.add_argument("--out", help="output directory (default data/unlabeled/LANG)")
-    u.add_argument("--limit", type=int, help="first N sentences only")
+    u.add_argument("--limit", type=int, help="first N sentences only (0 = all)")
+    u.add_argument("--exclude", nargs="+", metavar="FILE", default=None,
+                   help="also leave out every sentence of these files (your evaluation sets: PAN-X TSV, CoNLL "
+                        "or raw text); the language's PAN-X dev split is always left out")
+    u.add_argument("--keep-dev", dest="exclude_dev", action="store_const", const=False,
+                   help="do not leave out the PAN-X dev split (never for an evaluation you report)")
     u.add_argument("--shard-size", type=int)
     u.add_argument("--workers", type=int)
     u.add_argument("--overwrite", action="store_const", const=True)
@@ -112,7 +117,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "unlabeled":
         cfg = load_config(UnlabeledConfig, None, vars(args))
         out = build_unlabeled(cfg)
-        print(f"{out}: {report.stats(out)['rows']} sentences")
+        excluded = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"].get("excluded", 0)
+        print(f"{out}: {report.stats(out)['rows']} sentences ({excluded} left out: they occur in evaluation data)")
         return 0
     if args.cmd == "inspect":
         rows = report.examples(args.dir, args.n, switched_only=not args.all, offset=args.offset)

@@ -70,9 +70,14 @@ def _finish(path: Path, first: int, tokens: list[str], tags: list[str], on_inval
     return LabeledSentence(tokens, fixed, first, {"repaired": changed} if changed else {})
 
 
+def effective_limit(limit: int | None) -> int | None:
+    """The one `limit` rule of the toolkit: None, 0 or a negative number all mean "no limit"."""
+    return limit if limit is not None and limit > 0 else None
+
+
 def read_panx(path: str | Path, on_invalid: str = "repair", limit: int | None = None) -> list[LabeledSentence]:
     """PAN-X / XTREME TSV: `token<TAB>tag` a line, blank line between sentences."""
-    path = Path(path)
+    path, limit = Path(path), effective_limit(limit)
     out: list[LabeledSentence] = []
     for first, rows in _sentences(path, lambda s: s.split("\t"), {2}):
         out.append(_finish(path, first, [r[0] for r in rows], [r[1] for r in rows], on_invalid))
@@ -87,7 +92,7 @@ def read_conll(path: str | Path, on_invalid: str = "repair", limit: int | None =
     CoNLL-2003 is IOB1; the repair policy converts it to IOB2, so it is applied silently here
     unless `on_invalid="error"`.
     """
-    path = Path(path)
+    path, limit = Path(path), effective_limit(limit)
     out: list[LabeledSentence] = []
     for first, rows in _sentences(path, str.split, {2, 4}):
         out.append(_finish(path, first, [r[0] for r in rows], [r[-1] for r in rows], on_invalid))
@@ -142,4 +147,5 @@ def read_text(path: str | Path, limit: int | None = None) -> list[str]:
     out = [ln for ln in lines if ln]
     if not out:
         raise at(path, None, "no text lines (empty file?)")
+    limit = effective_limit(limit)
     return out[:limit] if limit is not None else out

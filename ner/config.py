@@ -49,8 +49,8 @@ class TrainConfig:
     freeze_embeddings: bool = True
     eval_every: int = 500  # steps between dev evaluations; 0 = end of every epoch
     save_every: int | None = None  # steps between checkpoints; None = with every evaluation
-    eval_langs: list[str] | None = None  # None = the shards' target languages; [] = no dev evaluation
-    dev_limit: int | None = 1000  # dev sentences per language (None = all)
+    eval_langs: list[str] | None = None  # None = the shards' source language (zero-shot); [] = no dev evaluation
+    dev_limit: int | None = 1000  # dev sentences per language (None or <= 0 = all)
     eval_batch_size: int = 64
     data_root: str | None = None  # PAN-X mirror (else $CSLIB_DATA_ROOT)
     # losses (mCL-NER): CE(src) + CE(cs) + semantic_weight * L_sem + relation_weight * L_rel
@@ -61,7 +61,7 @@ class TrainConfig:
     tau_semantic: float = 0.1
     tau_relation: float = 0.1
     max_none_pairs: int = 32  # NONE cells sampled per sentence for the relation contrast
-    limit: int | None = None  # use only the first N code-switched pairs (smoke tests)
+    limit: int | None = None  # use only the first N code-switched pairs (None or <= 0 = all)
     log_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16, else fp16, on CUDA; off on CPU) | bf16 | fp16 | off

@@ -218,12 +218,18 @@ def _tag_types(table: pa.Table, columns: Iterable[str]) -> set[str]:
     return types
 
 
+def effective_limit(limit: int | None) -> int | None:
+    """The toolkit's one `limit` rule (as in cslib): None, 0 or a negative number mean "no limit"."""
+    return limit if limit is not None and limit > 0 else None
+
+
 def load_pairs(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None) -> tuple[list[Example], list[str]]:
     """Read and combine code-switched shard directories (e.g. en→ja plus en→zh).
 
     Returns the examples, in directory then shard order, and the sorted union of entity types
-    (from the manifests and from the tags actually present).
+    (from the manifests and from the tags actually present). `limit` <= 0 means all.
     """
+    limit = effective_limit(limit)
     if not dirs:
         raise NerError("no shard directories given (use --shards DIR [DIR ...])")
     sets = [open_shard_dir(d, "codeswitch") for d in dirs]
@@ -270,6 +276,7 @@ def iter_unlabeled(dirs: Sequence[str | os.PathLike[str]]) -> Iterator[Unlabeled
 
 
 def load_unlabeled(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None) -> list[UnlabeledSentence]:
+    limit = effective_limit(limit)
     out: list[UnlabeledSentence] = []
     for sent in iter_unlabeled(dirs):
         out.append(sent)

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from .errors import NerError
-from .grid import Entity, entities_to_tags
+from .grid import Entity, entities_to_tags, tags_to_entities
 from .model import CONFIG_FILE, NerModel
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,18 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
             "support": micro["support"], "n_predicted": n_pred, "per_type": per_type}
 
 
+def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> list[list[int]]:
+    """Per sentence [true positives, predicted entities, gold entities], strict matching (type and
+    both boundaries): summed over any subset of sentences they give that subset's micro F1, which is
+    what a bootstrap over evaluation sentences needs (F1 itself is not a mean over sentences)."""
+    out = []
+    for g, p in zip(gold, pred, strict=True):
+        gs = {(e.start, e.end, e.type) for e in tags_to_entities(g, strict=False)}
+        ps = {(e.start, e.end, e.type) for e in tags_to_entities(p, strict=False)}
+        out.append([len(gs & ps), len(ps), len(gs)])
+    return out
+
+
 def format_table(metrics: dict[str, Any], title: str = "") -> str:
     lines = [title] if title else []
     lines.append(f"{'type':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
@@ -176,10 +189,10 @@ def format_table(metrics: dict[str, Any], title: str = "") -> str:
     return "\n".join(lines)
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _write_json(path: Path, data: Any, indent: int | None = 2) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
@@ -227,7 +240,9 @@ def evaluate(
         model = load_model(model_dir, dev)
     amp = amp_dtype("auto", model.device)
     tokens = [s.tokens for s in sents]
+    t0 = time.perf_counter()
     pred = predict_tags(model, tokens, batch_size, amp)
+    seconds = time.perf_counter() - t0
     metrics = entity_scores([s.tags for s in sents], pred)
     unknown = sorted({t[2:] for s in sents for t in s.tags if t != "O"} - set(model.entity_types))
     if unknown:
@@ -236,9 +251,12 @@ def evaluate(
         "f1": metrics["f1"], "precision": metrics["precision"], "recall": metrics["recall"],
         "per_type": metrics["per_type"], "lang": lang, "n_sentences": len(sents),
         "support": metrics["support"], "n_predicted": metrics["n_predicted"],
-        "model": str(resolve_model_dir(model_dir)), **source,
+        "model": str(resolve_model_dir(model_dir)), "predict_seconds": round(seconds, 3),
+        "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
     }
     out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
+    _write_json(out_dir / "sentence_counts.json", {"columns": ["tp", "predicted", "gold"],
+                                                    "counts": sentence_counts([s.tags for s in sents], pred)}, indent=None)
     _write_json(out_dir / "metrics.json", result)
     if echo:
         title = f"{lang or ''} {file or split}: {len(sents)} sentences".strip()
@@ -270,8 +288,11 @@ def evaluate_langs(
             batch_size=batch_size, model=model, echo=echo,
         )
     f1s = [m["f1"] for m in per_lang.values()]
+    n_sents = sum(m["n_sentences"] for m in per_lang.values())
+    seconds = sum(m["predict_seconds"] for m in per_lang.values())
     summary = {
         "split": split, "model": str(resolve_model_dir(model_dir)), "mean_f1": sum(f1s) / len(f1s),
+        "sentences_per_second": round(n_sents / max(seconds, 1e-9), 1),
         "languages": {lang: {k: m[k] for k in ("f1", "precision", "recall", "n_sentences")}
                       for lang, m in per_lang.items()},
     }
@@ -280,7 +301,8 @@ def evaluate_langs(
     if len(per_lang) > 1:
         bar_chart(per_lang, out_dir / "f1.png", title=f"entity F1 by language ({split})")
     if echo:
-        print(f"\nmean F1 over {len(per_lang)} language(s): {summary['mean_f1']:.4f}")
+        print(f"\nmean F1 over {len(per_lang)} language(s): {summary['mean_f1']:.4f} "
+              f"({n_sents} sentences, {summary['sentences_per_second']:.0f} sentences/s)")
         print(f"wrote {out_dir / 'table.md'}" + (f" and {out_dir / 'f1.png'}" if len(per_lang) > 1 else ""))
     return summary
 

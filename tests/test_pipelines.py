@@ -65,7 +65,8 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     data = json.loads((out / "report.json").read_text())
     assert list(data["rows"]) == list(ROWS)
     for row in data["rows"].values():
-        assert set(row["f1"]) == {"en", "ja", "de"} and all(0.0 <= v <= 1.0 for v in row["f1"].values())
+        assert set(row["f1"]) == {"en", "ja", "de"} and all(0.0 <= v["mean"] <= 1.0 for v in row["f1"].values())
+        assert row["seeds"] == [13] and row["zero_shot"] and row["selection_langs"] == ["en"]
     assert (out / "f1.png").stat().st_size > 1000
     text = report.read_text()
     assert "| 6 | + self-training (full mCL-NER) |" in text and "## Wall time per stage" in text
@@ -73,31 +74,32 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     # the shards are real cslib output with the per-language extra dictionary
     manifest = json.loads((out / "data" / "cs" / "en-ja" / "manifest.json").read_text())
     assert manifest["counts"]["rows"] == 24 and manifest["config"]["extra_dicts"] == ["jmdict"]
-    assert json.loads((out / "rows" / "self_training" / "self_training.json").read_text())["rounds"]
+    assert json.loads((out / "rows" / "self_training" / "seed-13" / "self_training.json").read_text())["rounds"]
     stages = data["stages"]
-    assert {"codeswitch/ja", "unlabeled/de", "train/zero_shot", "train/self_training", "eval/semantic"} <= set(stages)
+    assert {"codeswitch/ja", "unlabeled/de", "train/zero_shot/seed-13", "train/self_training/seed-13",
+            "eval/semantic/seed-13"} <= set(stages)
 
     # Second run: everything cached, results identical.
-    mtime = (out / "rows" / "semantic" / "model" / "model.pt").stat().st_mtime_ns
+    mtime = (out / "rows" / "semantic" / "seed-13" / "model" / "model.pt").stat().st_mtime_ns
     run_recipe(load_recipe(tmp_path / "r.yaml"))
     again = json.loads((out / "report.json").read_text())
     assert all(s["cached"] for s in again["stages"].values())
     assert again["rows"] == data["rows"]
-    assert (out / "rows" / "semantic" / "model" / "model.pt").stat().st_mtime_ns == mtime
+    assert (out / "rows" / "semantic" / "seed-13" / "model" / "model.pt").stat().st_mtime_ns == mtime
 
     # A step interrupted after its work started (marker of completion missing) resumes, not restarts.
-    (out / "steps" / "train__semantic.json").unlink()
+    (out / "steps" / "train__semantic__seed-13.json").unlink()
     run_recipe(load_recipe(tmp_path / "r.yaml"))
     resumed = json.loads((out / "report.json").read_text())["stages"]
-    assert not resumed["train/semantic"]["cached"] and resumed["eval/semantic"]["cached"]
-    assert (out / "rows" / "semantic" / "model" / "model.pt").stat().st_mtime_ns == mtime  # ner train: nothing left to do
+    assert not resumed["train/semantic/seed-13"]["cached"] and resumed["eval/semantic/seed-13"]["cached"]
+    assert (out / "rows" / "semantic" / "seed-13" / "model" / "model.pt").stat().st_mtime_ns == mtime  # ner train: nothing left to do
 
     # Changing one row's inputs reruns that row and what depends on it, nothing else.
     write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, self_train={"threshold": 0.5, "train": {"max_steps": 1}})
     run_recipe(load_recipe(tmp_path / "r.yaml"))
     third = json.loads((out / "report.json").read_text())["stages"]
     rerun = {name for name, s in third.items() if not s["cached"]}
-    assert rerun == {"train/self_training", "eval/self_training"}
+    assert rerun == {"train/self_training/seed-13", "eval/self_training/seed-13"}
 
 
 def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tmp_path: Path,
@@ -109,6 +111,8 @@ def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tm
         ({"train": {"max_step": 3}}, "unknown key 'train.max_step'"),
         ({"codeswitch": {"ratoi": 0.5}}, "codeswitch: got an unexpected keyword argument 'ratoi'"),
         ({"train": {"shards": ["a"]}}, "train.shards is set by the pipeline"),
+        ({"seeds": [13, 13]}, "seeds must be a non-empty list of distinct integers"),
+        ({"eval": {"bootstrap": -1}}, "eval.bootstrap must be an integer >= 0"),
     ]
     for extra, message in cases:
         path = write_recipe(tmp_path / "bad.yaml", tiny_encoder, data_root, **extra)
@@ -118,3 +122,35 @@ def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tm
     assert main(["run", str(tmp_path / "bad.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("pipelines: error: ") and err.count("\n") == 1
+
+
+def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+    rows = ["zero_shot", "relation_en", "codeswitch"]
+    path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, seeds=[13, 14], rows=rows,
+                        eval={"limit": 10, "batch_size": 8, "bootstrap": 200})
+    report = run_recipe(load_recipe(path))
+    out = tmp_path / "out"
+    data = json.loads((out / "report.json").read_text())
+    assert data["seeds"] == [13, 14] and list(data["rows"]) == rows
+    for name in rows:
+        for seed in (13, 14):
+            counts = json.loads((out / "eval" / name / f"seed-{seed}" / "ja" / "sentence_counts.json").read_text())
+            assert len(counts["counts"]) == 10
+    first = data["rows"]["zero_shot"]
+    for lang, stat in first["f1"].items():
+        per_seed = [json.loads((out / "eval" / "zero_shot" / f"seed-{s}" / lang / "metrics.json").read_text())["f1"]
+                    for s in (13, 14)]
+        assert stat["per_seed"] == per_seed
+        assert stat["mean"] == pytest.approx(sum(per_seed) / 2)
+        assert stat["sd"] == pytest.approx(abs(per_seed[0] - per_seed[1]) / 2 ** 0.5)
+    third = data["rows"]["codeswitch"]
+    for key, other in (("vs_first", "zero_shot"), ("vs_previous", "relation_en")):
+        gain = third[key]
+        assert gain["row"] == other
+        assert gain["avg_targets"] == pytest.approx(third["avg_targets"]["mean"] - data["rows"][other]["avg_targets"]["mean"])
+        ci = gain["interval"]
+        assert ci["ci_low"] <= ci["ci_high"] and ci["bootstrap_samples"] == 200
+        assert ci["diff"] == pytest.approx(gain["avg_targets"])
+        assert ci["significant"] == (ci["ci_low"] > 0 or ci["ci_high"] < 0)
+    text = report.read_text()
+    assert "± " in text and "paired bootstrap" in text and "| 3 | + code-switched data (CE only) |" in text
