@@ -9,6 +9,7 @@ import pytest
 from cslib import BuildConfig, CslibError, UnlabeledConfig, build_codeswitch, build_unlabeled, read_table
 from cslib import shards as shard_mod
 from cslib.cli import main
+from cslib.datasets import load_split
 from cslib.report import validate_dir
 
 
@@ -104,6 +105,41 @@ def test_unlabeled_from_panx_and_text(tmp_path, data_root):
     txt.write_text("東京は日本の首都です。\n\n大阪にも行きました。\n", encoding="utf-8")
     out2 = build_unlabeled(UnlabeledConfig(lang="ja", out=str(tmp_path / "u2"), file=str(txt)))
     assert read_table(out2).to_pydict()["tokens"][0][:2] == ["東", "京"]
+
+
+def test_unlabeled_pool_never_contains_dev_sentences(tmp_path, data_root, capsys):
+    from cslib.build import sentence_key
+
+    dev = {sentence_key(s.tokens) for s in load_split("panx", "id", "dev", str(data_root))}
+    out = build_unlabeled(UnlabeledConfig(lang="id", out=str(tmp_path / "u"), data_root=str(data_root), limit=3000))
+    rows = read_table(out).to_pydict()["tokens"]
+    assert len(rows) == 3000 and not any(sentence_key(t) in dev for t in rows)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["excluded"] > 0 and manifest["excluded_from"][0]["source"] == "panx dev-id"
+    # the same pool without the exclusion does contain dev sentences (the overlap is real)
+    leaky = build_unlabeled(UnlabeledConfig(lang="id", out=str(tmp_path / "v"), data_root=str(data_root),
+                                            limit=3000, exclude_dev=False))
+    assert sum(sentence_key(t) in dev for t in read_table(leaky).to_pydict()["tokens"]) > 300
+    # a user's own evaluation file (raw text, other tokenization) is left out too
+    own = tmp_path / "my-eval.txt"
+    own.write_text(" ".join(rows[0]) + "\n" + "".join(rows[1]) + "\n", encoding="utf-8")
+    assert main(["unlabeled", "--lang", "id", "--data-root", str(data_root), "--out", str(tmp_path / "w"),
+                 "--limit", "3000", "--exclude", str(own)]) == 0
+    kept = {sentence_key(t) for t in read_table(tmp_path / "w").to_pydict()["tokens"]}
+    assert sentence_key(rows[0]) not in kept and sentence_key(rows[1]) not in kept
+    assert "left out" in capsys.readouterr().out
+
+
+def test_limit_zero_or_negative_means_all(tmp_path, data_root):
+    from cslib.readers import read_panx, read_text
+
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tO\n\nb\tB-PER\n\nc\tO\n", encoding="utf-8")
+    assert [len(read_panx(path, limit=n)) for n in (None, 0, -1, 2)] == [3, 3, 3, 2]
+    txt = tmp_path / "t.txt"
+    txt.write_text("x\ny\nz\n", encoding="utf-8")
+    assert [len(read_text(txt, limit=n)) for n in (None, 0, -5, 1)] == [3, 3, 3, 1]
+    assert len(load_split("panx", "hi", "dev", str(data_root), limit=0)) == len(load_split("panx", "hi", "dev", str(data_root)))
 
 
 def test_cli_build_inspect_stats_validate(tmp_path, data_root, capsys):

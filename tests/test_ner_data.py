@@ -228,3 +228,9 @@ def test_epoch_batches_are_deterministic_and_cover_everything() -> None:
     assert len(a) == batches_per_epoch(50, 16) == 4
     loader = make_loader(PairDataset(list(range(50))), a[2:])  # type: ignore[arg-type]
     assert [len(b) for b in loader] == [16, 2]
+
+
+def test_limit_zero_or_negative_means_all(tmp_path: Path, sentences) -> None:
+    d = write_cs_shards(tmp_path / "en-ja", sentences)
+    n = len(load_pairs([d])[0])
+    assert [len(load_pairs([d], limit=k)[0]) for k in (0, -3, 2)] == [n, n, 2]

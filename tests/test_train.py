@@ -205,3 +205,20 @@ def test_pseudo_rows_are_oversampled_to_their_fraction() -> None:
     assert pseudo_repeat(15000, 388, None) == pseudo_repeat(15000, 0, 0.3) == 1
     assert pseudo_repeat(15000, 5, 0.3) == 20  # capped: five sentences are not repeated 1,286 times
     assert pseudo_repeat(100, 400, 0.3) == 1
+
+
+def test_default_selection_is_the_source_language_and_is_recorded(tiny_encoder: Path, shards: Path, tmp_path: Path,
+                                                                  data_root: Path) -> None:
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=2, eval_every=2, eval_langs=None,
+                      dev_limit=8, data_root=str(data_root))
+    run = train(cfg)
+    dev = json.loads((run / "dev_metrics.json").read_text())
+    assert set(dev["history"][0]["dev"]) == {"en"}  # the shards are en -> ja: ja gold labels are never read
+    assert dev["selection"]["langs"] == ["en"] and dev["selection"]["zero_shot"]
+    assert load_train_config(run / "config.yaml").eval_langs == ["en"]
+    assert "zero-shot" in (run / "train.log").read_text()
+    # naming a target language is allowed, and flagged everywhere it is recorded
+    run2 = train(replace(cfg, out=str(tmp_path / "run2"), eval_langs=["ja"]))
+    dev2 = json.loads((run2 / "dev_metrics.json").read_text())
+    assert not dev2["selection"]["zero_shot"] and "NOT zero-shot" in dev2["selection"]["note"]
+    assert "NOT zero-shot" in (run2 / "train.log").read_text()
