@@ -77,6 +77,10 @@ class WordEncoder(nn.Module):
         limit = self.max_subwords - 2
         return [[ids[:limit] if ids else [self.unk_id] for ids in sent] for sent in out]
 
+    def subword_lengths(self, batch_words: list[list[str]]) -> list[int]:
+        """Sub-words per sentence (specials excluded): what a padded encoder batch really costs."""
+        return [sum(len(ids) for ids in sent) for sent in self._subwords(batch_words)]
+
     def collate(self, batch_words: list[list[str]]) -> dict[str, Tensor]:
         """CPU tensors for a batch of pre-tokenized sentences.
 
