@@ -111,7 +111,7 @@ def check_resumable(run: Path, cfg: TrainConfig) -> None:
         return
     saved = from_dict(TrainConfig, read_yaml(saved_path), str(saved_path))
     keys = ["init_from" if cfg.init_from else "model", "shards", "pseudo", "pseudo_fraction", "seed", "batch_size",
-            "limit", "freeze_embeddings"]
+            "limit", "freeze_embeddings", "freeze_layers"]
     for key in keys:
         old, new = getattr(saved, key), getattr(cfg, key)
         if key == "model":

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -175,6 +177,29 @@ class NerModel(nn.Module):
         if self.cfg.head == "relation":
             return grid_cross_entropy(out.logits, gold)
         return token_cross_entropy(out.logits, gold)
+
+    def label_counts(self, tags: Sequence[Sequence[str]]) -> np.ndarray:
+        """How often each output class is the gold label, over the cells (relation head) or words
+        (token head) of these tag sequences."""
+        counts = np.zeros(len(self._labels()), dtype=np.float64)
+        for seq in tags:
+            if not seq:
+                continue
+            if self.cfg.head == "relation":
+                counts += np.bincount(tags_to_grid(seq, self.relation_schema).ravel(), minlength=len(counts))
+            else:
+                counts += np.bincount(self.tag_schema.encode(seq), minlength=len(counts))
+        return counts
+
+    @torch.no_grad()
+    def init_output_prior(self, counts: np.ndarray, smoothing: float = 1.0) -> None:
+        """Set the output layer's bias to the log label prior (Lin et al. 2017, "prior initialisation"),
+        so the first steps' loss is about the rare labels instead of re-learning the class balance."""
+        prior = torch.as_tensor(counts + smoothing, dtype=torch.float32)
+        bias = (prior / prior.sum()).log()
+        bias -= bias.mean()
+        layer = self.head.pair_out if isinstance(self.head, RelationHead) else self.head.classifier
+        layer.bias.copy_(bias.to(layer.bias.device, layer.bias.dtype))
 
     def project_sentence(self, z: Tensor) -> Tensor:
         """Project sentence vectors ``[B, H]`` for the semantic contrastive loss."""

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from .config import TrainConfig
+from .errors import NerError
 from .model import NerModel
 
 
@@ -18,12 +19,47 @@ def pseudo_repeat(n_pairs: int, n_pseudo: int, fraction: float | None, cap: int 
     return max(1, min(cap, round(fraction * n_pairs / ((1.0 - fraction) * n_pseudo))))
 
 
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The transformer blocks of a Hugging Face encoder, bottom first (BERT, XLM-R, ELECTRA, DeBERTa:
+    `encoder.layer`; DistilBERT: `transformer.layer`)."""
+    for path in ("encoder.layer", "transformer.layer", "layers"):
+        obj: Any = encoder
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, nn.ModuleList):
+            return obj
+    raise NerError(f"--freeze-layers: cannot find the transformer layers of {type(encoder).__name__}")
+
+
+def freeze(model: NerModel, freeze_embeddings: bool, freeze_layers: int) -> None:
+    """Turn off gradients of the sub-word embeddings and, with `freeze_layers` K > 0, of the whole
+    embedding block and the bottom K transformer layers.
+
+    Why freeze the bottom: lower layers of a multilingual encoder hold the cross-lingually aligned
+    representations, and English-only fine-tuning pulls them towards English (Wu & Dredze 2019
+    found freezing the bottom layers of mBERT helps zero-shot transfer); it also cuts the backward
+    pass, since autograd stops below the first trainable layer.
+    """
+    enc = model.encoder.model
+    enc.get_input_embeddings().requires_grad_(not freeze_embeddings)
+    if freeze_layers <= 0:
+        return
+    layers = encoder_layers(enc)
+    if freeze_layers > len(layers):
+        raise NerError(f"--freeze-layers {freeze_layers}: the encoder has only {len(layers)} layers")
+    embeddings = getattr(enc, "embeddings", None)
+    if embeddings is not None:
+        embeddings.requires_grad_(False)
+    for layer in layers[:freeze_layers]:
+        layer.requires_grad_(False)
+
+
 def param_groups(model: NerModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Encoder at `encoder_lr`, head and projections at `lr`; no weight decay on biases and norms.
 
-    With `freeze_embeddings` the sub-word embedding matrix is frozen here (requires_grad off).
+    Frozen parts (`freeze_embeddings`, `freeze_layers`) get requires_grad off here.
     """
-    model.encoder.model.get_input_embeddings().requires_grad_(not cfg.freeze_embeddings)
+    freeze(model, cfg.freeze_embeddings, cfg.freeze_layers)
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:

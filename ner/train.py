@@ -59,6 +59,7 @@ from .runtime import Interrupted, StopRequest, TqdmHandler, log_to
 from .selection import ModelSelector, load_dev, selection_for
 
 log = logging.getLogger("ner.train")
+PRIOR_SAMPLE = 2000  # training sentences whose labels set the output layer's initial bias
 
 
 def build_model(cfg: TrainConfig, entity_types: list[str]) -> NerModel:
@@ -130,6 +131,9 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     model = build_model(cfg, types)
     if cfg.init_from:
         cfg.model = model.cfg  # the student inherits the teacher's architecture
+    elif cfg.prior_init and not resuming:
+        sample = [e.src_tags for e in examples[:PRIOR_SAMPLE]]
+        model.init_output_prior(model.label_counts(sample))
     if main:
         dump_yaml(cfg, run / "config.yaml")
     device = resolve_device(cfg.device)

@@ -44,7 +44,7 @@ def metrics(run: Path) -> list[dict]:
 
 def test_tiny_run_writes_run_dir_and_learns(tiny_encoder: Path, shards: Path, tmp_path: Path, data_root: Path) -> None:
     cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=20, eval_every=10, eval_langs=["en"],
-                      dev_limit=20, data_root=str(data_root))
+                      dev_limit=20, data_root=str(data_root), prior_init=False)
     run = train(cfg)
     for name in ("config.yaml", "model/config.json", "model/model.pt", "last/trainer.pt", "train.log",
                  "metrics.jsonl", "dev_metrics.json"):
@@ -222,3 +222,17 @@ def test_default_selection_is_the_source_language_and_is_recorded(tiny_encoder: 
     dev2 = json.loads((run2 / "dev_metrics.json").read_text())
     assert not dev2["selection"]["zero_shot"] and "NOT zero-shot" in dev2["selection"]["note"]
     assert "NOT zero-shot" in (run2 / "train.log").read_text()
+
+
+def test_prior_init_starts_the_grid_at_the_label_balance(tiny_encoder: Path, shards: Path, tmp_path: Path) -> None:
+    import math
+
+    runs = {flag: train(tiny_config(tiny_encoder, shards, tmp_path / f"run-{flag}", max_steps=1, prior_init=flag,
+                                    semantic_weight=0.0, relation_weight=0.0)) for flag in (False, True)}
+    first = {flag: metrics(run)[0]["ce_src"] for flag, run in runs.items()}
+    assert first[False] > 0.8 * math.log(5)  # zero bias: about uniform over NONE, NNW and 3 THW labels
+    assert first[True] < 0.5 * first[False]  # prior bias: NONE cells (most of the grid) are cheap at once
+    from ner.model import NerModel
+
+    bias = NerModel.load(runs[True] / "model").head.pair_out.bias
+    assert int(bias.argmax()) == 0  # NONE is the most frequent label
