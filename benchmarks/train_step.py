@@ -93,7 +93,8 @@ def make_step(name: str, args: argparse.Namespace) -> tuple[Callable[[], float],
     setting = CONFIGS[name]
     model_cfg = ModelConfig(encoder=args.encoder, head=setting["head"])
     cfg = TrainConfig(model=model_cfg, shards=["-"], semantic_weight=setting["semantic_weight"],
-                      relation_weight=setting["relation_weight"], freeze_embeddings=not args.train_embeddings)
+                      relation_weight=setting["relation_weight"], freeze_embeddings=not args.train_embeddings,
+                      freeze_layers=args.freeze_layers)
     items = [Example(str(i), **b) for i, b in enumerate(json.loads(Path(args.batch_file).read_text()))]
     model = NerModel(model_cfg, ["LOC", "ORG", "PER"]).to(device)
     weights = LossWeights.from_config(cfg)
@@ -170,6 +171,7 @@ def run_worker(args: argparse.Namespace, mode: str, batch_file: Path) -> list[di
            "--threads", str(args.threads), "--configs", *args.configs]
     if args.train_embeddings:
         cmd.append("--train-embeddings")
+    cmd += ["--freeze-layers", str(args.freeze_layers)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{mode} failed:\n{proc.stderr[-3000:]}")
@@ -190,6 +192,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--freeze-layers", type=int, default=0, help="freeze the bottom K encoder layers (ner --freeze-layers)")
     ap.add_argument("--train-embeddings", action="store_true",
                     help="also update the sub-word embeddings (frozen by default, as in `ner train`)")
     ap.add_argument("--worker", choices=[*CONFIGS, "time"], help=argparse.SUPPRESS)
