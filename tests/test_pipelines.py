@@ -39,7 +39,11 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_shipped_recipes_load(data_root: Path) -> None:
     names = {p.name for p in recipes()}
-    assert {"panx_quick.yaml", "panx_full.yaml", "panx_all.yaml"} <= names
+    assert {"panx_quick.yaml", "panx_full.yaml", "panx_all.yaml", "panx_evidence.yaml"} <= names
+    evidence = load_recipe(Path("pipelines/panx_evidence.yaml"), data_root=str(data_root))
+    assert evidence.training_seeds() == [13, 14, 15] and len(evidence.targets) == 10
+    assert evidence.eval.limit >= 1000 and evidence.eval.bootstrap >= 1000 and evidence.rows == list(ROWS)
+    assert load_recipe(Path("pipelines/panx_full.yaml"), data_root=str(data_root)).training_seeds() == [13, 14, 15]
     quick = load_recipe(Path("pipelines/panx_quick.yaml"), data_root=str(data_root))
     assert {"de", "es", "nl", "zh", "ja", "id", "ar", "hi", "ru", "fr"} <= set(quick.targets)
     assert quick.rows == list(ROWS) and [ROWS[r].number for r in quick.rows] == [1, 2, 3, 4, 5, 6]
