@@ -2,7 +2,8 @@
 
 "before" is the previous inference path: batches sorted by *word* count under `torch.no_grad`;
 "after" is `ner.evaluate.predict_entities`: batches sorted by *sub-word* count with a padded-token
-budget, under `torch.inference_mode`; "int8" adds dynamic int8 quantization of the encoder's linear
+budget, under `torch.inference_mode`; "bf16" adds CPU autocast to bfloat16 (`ner evaluate --amp bf16`);
+"int8" adds dynamic int8 quantization of the encoder's linear
 layers (measured here only: it is not offered by `ner evaluate`, see `quantize_int8`). Timings of the three paths are interleaved per language so that a
 shared machine's load hits them alike, and F1 is reported for each, so the cost of int8 is visible.
 
@@ -88,6 +89,7 @@ def main() -> None:
         q = quantize_int8(copy.deepcopy(model))
         paths = {"before": lambda s, m=model: predict_before(m, s, args.batch_size),
                  "after": lambda s, m=model: predict_entities(m, s, args.batch_size),
+                 "bf16": lambda s, m=model: predict_entities(m, s, args.batch_size, amp=torch.bfloat16),
                  "int8": lambda s, m=q: predict_entities(m, s, args.batch_size)}
         total = {p: [0, 0.0] for p in paths}
         for lang, sents in data.items():

@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output directory (default RUN/eval/...)")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"],
+                   help="inference precision: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 also runs on CPUs "
+                        "with bfloat16 instructions (faster, F1 may move slightly: benchmarks/eval_throughput.py)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="tag raw text, one sentence per line",
@@ -200,7 +203,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .errors import NerError
     from .evaluate import evaluate, evaluate_langs
 
-    common = {"limit": args.limit, "out": args.out, "batch_size": args.batch_size, "device": args.device}
+    common = {"limit": args.limit, "out": args.out, "batch_size": args.batch_size, "device": args.device,
+              "amp": args.amp}
     if args.file:
         if len(args.lang) != 1:
             raise NerError("--file takes exactly one --lang")

@@ -141,7 +141,7 @@ class WordEncoder(nn.Module):
         picked = flat.index_select(0, sub_pos) * sub_weight.to(flat.dtype).unsqueeze(1)
         words = flat.new_zeros(n_sent * n_words, size).index_add(0, sub_word, picked)
         mask = attention_mask.to(hidden.dtype)
-        row_sum = torch.einsum("rlh,rl->rh", hidden, mask)
+        row_sum = torch.einsum("rlh,rl->rh", hidden, mask).to(hidden.dtype)  # autocast may return bf16
         sentence = hidden.new_zeros(n_sent, size).index_add(0, row_sentence, row_sum)
         count = mask.new_zeros(n_sent).index_add(0, row_sentence, mask.sum(1))
         sentence = sentence / count.clamp_min(1).unsqueeze(1)

