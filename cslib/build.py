@@ -320,7 +320,8 @@ def build_codeswitch(cfg: BuildConfig) -> Path:
     entities, entity_info = build_entity_lexicon(cfg)
     translit = build_transliterator(cfg)
     dict_inputs += entity_info.pop("inputs", [])
-    switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=entities, transliterator=translit)
+    switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=entities, transliterator=translit,
+                            zh_script=cfg.zh_script)
     fingerprint = {"config": cfg.fingerprint(), "inputs": [i["sha256"] for i in inputs + dict_inputs],
                    "dictionary_entries": len(dictionary), "entity_entries": len(entities) if entities else 0}
     per = max(1, cfg.shard_size // cfg.variants)

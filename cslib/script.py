@@ -1,8 +1,9 @@
 """Chinese script of switched text: Simplified, Traditional or both (OpenCC).
 
-MUSE en-zh is Traditional, CC-CEDICT gives Simplified, PAN-X zh mixes both. Converting the
-dictionary's targets (not the sentences) keeps every source word's translation but lets the
-inserted text match the script the model will be evaluated on.
+MUSE en-zh is Traditional, CC-CEDICT gives Simplified, PAN-X zh mixes both. The dictionary's
+targets are converted to one script (so MUSE's 國際 and CC-CEDICT's 国际 become one entry);
+with "both", each code-switched row draws one script for all its inserted text, so a row
+never mixes 麥克斯韋 and 麦克斯韦 the way a per-word choice would.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def to_simplified(text: str) -> str:
 
 def to_traditional(text: str) -> str:
     return _converter("s2t").convert(text)
+
+
+def dictionary_script(script: str) -> str:
+    """The one script a build's dictionary is converted to; "both" converts per row at switch time."""
+    return "traditional" if script == "traditional" else "simplified"
 
 
 def variants(text: str, script: str) -> list[str]:

@@ -65,19 +65,20 @@ def has_parallel(src: str, tgt: str) -> bool:
 def adjust_dictionary(d: Dictionary, cfg) -> None:
     """Chinese script conversion, then frequency-weighted senses (in place)."""
     if cfg.tgt == "zh" and cfg.zh_script != "keep":
-        from .script import variants
+        from .script import dictionary_script, to_simplified, to_traditional
 
+        conv = to_traditional if dictionary_script(cfg.zh_script) == "traditional" else to_simplified
         converted = 0
         for words, opts in d.entries.items():
             new, seen = [], set()
             for t in opts:
-                for v in variants(t.text, cfg.zh_script):
-                    if v not in seen:
-                        seen.add(v)
-                        new.append(type(t)(v, t.origin, t.weight))
-                        converted += v != t.text
+                v = conv(t.text)
+                converted += v != t.text
+                if v not in seen:
+                    seen.add(v)
+                    new.append(type(t)(v, t.origin, t.weight))
             d.entries[words] = new
-        log.info("zh script %s: %d translations converted or added", cfg.zh_script, converted)
+        log.info("zh script %s: %d translations converted", cfg.zh_script, converted)
     from .senses import SenseConfig, weigh_dictionary
 
     info = weigh_dictionary(d, SenseConfig(cfg.senses, cfg.sense_min_ratio))
@@ -95,13 +96,13 @@ def build_entity_lexicon(cfg):
     for name in names:
         part = load_entity_source(name)
         if cfg.tgt == "zh" and cfg.zh_script != "keep":
-            from .script import variants
+            from .script import dictionary_script, to_simplified, to_traditional
 
+            fn = to_traditional if dictionary_script(cfg.zh_script) == "traditional" else to_simplified
             conv = EntityLexicon()
             for words, items in part.entries.items():
                 for e in items:
-                    for v in variants(e.text, cfg.zh_script):
-                        conv.add(words, v, e.type, e.origin, e.weight)
+                    conv.add(words, fn(e.text), e.type, e.origin, e.weight)
             part = conv
         log.info("entity source %s: %d names", name, len(part))
         lex.update(part)

@@ -60,7 +60,7 @@ class CodeSwitcher:
     """
 
     def __init__(self, dictionary: Dictionary, config: SwitchConfig | None = None, entities=None,
-                 transliterator=None) -> None:
+                 transliterator=None, zh_script: str = "keep") -> None:
         self.dictionary = dictionary
         self.config = config or SwitchConfig()
         self.entities = entities
@@ -71,6 +71,8 @@ class CodeSwitcher:
         self._char = get_language(self.tgt).char_tokenized
         self._segment = lru_cache(maxsize=200_000)(lambda text: tuple(segment(text, self.tgt, self.config.segment)))
         self._pool = entities.by_type("replace") if entities is not None else {}
+        # "both": each row is drawn Traditional (dictionary converted to Simplified) with probability 1/2
+        self._both_scripts = self.tgt == "zh" and zh_script == "both"
 
     def _general_ok(self, typ: str) -> bool:
         """Whether the untyped dictionary may translate (parts of) an entity of type `typ`."""
@@ -154,6 +156,9 @@ class CodeSwitcher:
             out.src_index.extend(range(start, end))
             out.sources.extend([""] * (end - start))
 
+        convert = (lambda text: text)
+        if self._both_scripts and rng.random() < 0.5:
+            from .script import to_traditional as convert
         undrawn: list = []  # entities not drawn: checked for a translation only if the row stays unswitched
 
         i, n_tok = 0, len(tokens)
@@ -167,7 +172,7 @@ class CodeSwitcher:
                         out.n_translatable += tr is not None
                     else:
                         undrawn.append(span)
-                seg = self._segment(self._cased(tr.text, tokens[i])) if tr else ()
+                seg = self._segment(convert(self._cased(tr.text, tokens[i]))) if tr else ()
                 if seg:
                     emit(seg, span.start, span.end, span.type, tr.origin)
                 else:
@@ -182,7 +187,7 @@ class CodeSwitcher:
                 out.n_translatable += n > 0
                 if n and rng.random() < cfg.ratio:
                     tr = choose(options, rng)
-                    seg = self._segment(self._cased(tr.text, tokens[i]))
+                    seg = self._segment(convert(self._cased(tr.text, tokens[i])))
                     if seg:
                         emit(seg, i, i + n, None, tr.origin)
                     else:

@@ -6,7 +6,7 @@ numpy seq2seq models inside the wheel and runs offline; its "turbo" model is 7×
 "base" (3.6 ms vs 27 ms a word on one core) and as good on names. Only the letter runs of a
 token are transliterated (digits are kept: "Apollo 11" → アポロ11); results are cached.
 No package does this for Chinese, whose name transliteration picks characters by
-convention, so zh has none.
+convention; for zh the katakana reading is mapped onto those characters (`kana_hanzi`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from .entity_sources import fold
 _LETTERS = re.compile(r"[a-z]+")
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
 _KATAKANA = re.compile(r"^[\u30a0-\u30ff]+$")
-TRANSLITERATION_LANGS = ("ja",)
+TRANSLITERATION_LANGS = ("ja", "zh")
 # Small words inside names that a letter-by-letter model reads wrongly ("of" → オフ, "St" → スト).
 _FIXED = {"of": "オブ", "the": "ザ", "and": "アンド", "st": "セント", "mt": "マウント", "dr": "ドクター",
           "jr": "ジュニア", "sr": "シニア", "mr": "ミスター", "de": "ド", "von": "フォン", "van": "ヴァン",
-          "la": "ラ", "le": "ル", "du": "デュ", "fc": "FC", "ii": "2世", "iii": "3世"}
+          "la": "ラ", "le": "ル", "du": "デュ", "ii": "2世", "iii": "3世"}
 
 
 def available(tgt_lang: str) -> bool:
@@ -49,9 +49,18 @@ class Transliterator:
             raise MissingPackageError("transliteration needs the Python package 'e2k', which is not installed: "
                                       "pip install e2k") from None
         self._c2k = C2K(model=model)
+        self.tgt = tgt_lang
         self.word = lru_cache(maxsize=300_000)(self._word)
 
     def _word(self, word: str) -> str | None:
+        kana = self._kana(word)
+        if kana is None or self.tgt == "ja":
+            return kana
+        from .kana_hanzi import kana_to_hanzi
+
+        return kana_to_hanzi(kana) if not kana.isdigit() else kana
+
+    def _kana(self, word: str) -> str | None:
         text = fold(word)
         if not _LETTERS.search(text):
             return None
