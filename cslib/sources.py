@@ -100,9 +100,8 @@ def build_entity_lexicon(cfg):
 
             fn = to_traditional if dictionary_script(cfg.zh_script) == "traditional" else to_simplified
             conv = EntityLexicon()
-            for words, items in part.entries.items():
-                for e in items:
-                    conv.add(words, fn(e.text), e.type, e.origin, e.weight)
+            for k, e in part.items():
+                conv.add(k, fn(e.text), e.type, e.origin, e.weight)
             part = conv
         log.info("entity source %s: %d names", name, len(part))
         lex.update(part)

@@ -85,16 +85,19 @@ class CodeSwitcher:
         if self.config.entity_mode == "replace" and self._pool.get(typ):
             e = pick(self._pool[typ])
             return Translation(e.text, e.origin)
-        if self.entities is not None:
-            hits = self.entities.lookup(words, typ)
-            if hits:
-                e = pick(hits)
-                return Translation(e.text, e.origin)
         general = self._general_ok(typ)
+        # Whole-phrase candidates: typed names of this type, and (not for PER) the word dictionary,
+        # which knows Kyoto → 京都 and Japan → 日本 where JMnedict lists only ジャパン; weights decide.
+        options: list[Translation] = []
+        if self.entities is not None:
+            options = [Translation(e.text, e.origin, e.weight) for e in self.entities.lookup(words, typ)]
         if general:
-            whole = self.dictionary.lookup(words)
-            if whole:
-                return pick(whole)
+            options += self.dictionary.lookup(words)
+        if options:
+            if len(options) > 1:
+                top = max(o.weight for o in options)
+                options = [o for o in options if o.weight >= top * 0.05]
+            return pick(options)
         if not self.config.compose_entities or (len(words) == 1 and self.transliterator is None):
             return None
         parts: list[tuple[str, str]] = []  # (text, origin); origin "" for digits kept as they are
