@@ -86,6 +86,10 @@ class BuildConfig:
             raise CslibError(f"unknown --zh-script {self.zh_script!r} (expected one of {', '.join(ZH_SCRIPTS)})")
         if self.entity_mode == "replace" and not self.entity_lexicon:
             raise CslibError("--entity-mode replace needs --entity-lexicon FILE (target entities with their types)")
+        if self.entity_lexicon:  # fail before the slow dictionary loading, not after
+            from .entity_sources import read_entity_lexicon
+
+            read_entity_lexicon(self.entity_lexicon)
         try:
             self.switch_config()
             SenseConfig(self.senses, self.sense_min_ratio)

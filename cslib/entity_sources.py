@@ -130,12 +130,13 @@ def _name_gloss(text: str) -> str | None:
     return _SPLIT_POSSESSIVE.sub(r"\1 's", text)
 
 
-def jmnedict_entries(max_targets: int = 2) -> EntityLexicon:
+def jmnedict_entries(max_targets: int = 2, prefixes: Iterable[str] = ()) -> EntityLexicon:
     """Typed English name -> Japanese name entries from JMnedict, most frequent spelling first.
 
     Japanese person names ("Abe Shinzō") are also keyed in Western order ("Shinzo Abe"), as
     English Wikipedia writes them. Per (name, type) at most `max_targets` spellings are kept,
     ranked by wordfreq's Japanese frequency (kana before rare kanji when it has none).
+    `prefixes` limits the glosses read to those starting with one of them (tests, look-ups).
     """
     import sqlite3
 
@@ -143,19 +144,29 @@ def jmnedict_entries(max_targets: int = 2) -> EntityLexicon:
 
     con = sqlite3.connect(f"file:{jmdict_db_path()}?mode=ro", uri=True)
     try:
+        prefixes = list(prefixes)
+        where = " AND (" + " OR ".join("g.text LIKE ?" for _ in prefixes) + ")" if prefixes else ""
+        rows = con.execute("SELECT t.idseq, g.tid, g.text FROM NETransGloss g JOIN NETranslation t ON t.ID = g.tid "
+                           f"WHERE (g.lang = 'eng' OR g.lang = '' OR g.lang IS NULL){where} ORDER BY g.rowid",
+                           [p.replace("%", "") + "%" for p in prefixes]).fetchall()
+        # with prefixes, read only the rows of the entries found (a temp table keeps the SQL short)
+        only = ""
+        if prefixes:
+            con.execute("CREATE TEMP TABLE wanted (id INTEGER PRIMARY KEY)")
+            con.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(r[0],) for r in rows] + [(r[1],) for r in rows])
+            only = " WHERE {} IN (SELECT id FROM wanted)"
         kanji: dict[int, str] = {}
-        for idseq, text in con.execute("SELECT idseq, text FROM NEKanji ORDER BY ID"):
+        for idseq, text in con.execute("SELECT idseq, text FROM NEKanji" + only.format("idseq") + " ORDER BY ID"):
             kanji.setdefault(idseq, text)
         kana: dict[int, str] = {}
-        for idseq, text in con.execute("SELECT idseq, text FROM NEKana ORDER BY ID"):
+        for idseq, text in con.execute("SELECT idseq, text FROM NEKana" + only.format("idseq") + " ORDER BY ID"):
             kana.setdefault(idseq, text)
         types: dict[int, set[str]] = {}
-        for tid, text in con.execute("SELECT tid, text FROM NETransType"):
+        raw_types: dict[int, str] = {}
+        for tid, text in con.execute("SELECT tid, text FROM NETransType" + only.format("tid")):
+            raw_types[tid] = text
             if text in JMNEDICT_TYPES:
                 types.setdefault(tid, set()).add(JMNEDICT_TYPES[text])
-        rows = con.execute("SELECT t.idseq, g.tid, g.text FROM NETransGloss g JOIN NETranslation t ON t.ID = g.tid "
-                           "WHERE g.lang = 'eng' OR g.lang = '' OR g.lang IS NULL ORDER BY g.rowid").fetchall()
-        raw_types = {tid: text for tid, text in con.execute("SELECT tid, text FROM NETransType")}
     finally:
         con.close()
     freq = frequency_table("ja")
