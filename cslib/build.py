@@ -15,7 +15,7 @@ import multiprocessing as mp
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -144,8 +144,6 @@ def _file_digest(path: Path) -> dict:
 
 def alignment_pairs(cfg: BuildConfig) -> list[tuple[tuple[str, ...], str]]:
     """Extra (src phrase, tgt text) pairs from a word-aligned parallel corpus."""
-    from .align import build_alignment_lexicon
-
     if cfg.parallel:
         src_lines, tgt_lines = (read_text(p) for p in cfg.parallel)
         if len(src_lines) != len(tgt_lines):
@@ -157,8 +155,12 @@ def alignment_pairs(cfg: BuildConfig) -> list[tuple[tuple[str, ...], str]]:
         src_lines, tgt_lines = load_parallel(cfg.tgt, cfg.data_root)
     src_tok = [word_tokenize(s, cfg.src) for s in src_lines]
     tgt_tok = [word_tokenize(s, cfg.tgt) for s in tgt_lines]
-    entries = build_alignment_lexicon(src_tok, tgt_tok, method=cfg.aligner, model_path=cfg.aligner_model,
-                                      seed=cfg.seed)
+    from .align import align_corpus
+    from .align_precision import precise_lexicon
+
+    alignments = align_corpus(src_tok, tgt_tok, cfg.aligner, model_path=cfg.aligner_model, seed=cfg.seed)
+    entries = precise_lexicon(src_tok, tgt_tok, alignments)  # both directions, counts, no names for "the"
+    log.info("alignment lexicon (%s): %d entries from %d sentence pairs", cfg.aligner, len(entries), len(src_tok))
     joiner = "" if get_language(cfg.tgt).char_tokenized else " "
     return [(e.src, joiner.join(e.tgt)) for e in entries]
 

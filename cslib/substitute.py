@@ -24,6 +24,10 @@ ENTITY_MODES = ("unit", "keep", "replace")
 _NAME_DOT = {"ja": "・", "zh": "·"}
 
 
+def _same(text: str) -> str:
+    return text
+
+
 @dataclass(frozen=True)
 class SwitchConfig:
     ratio: float = 0.8  # probability that a translatable unit is switched
@@ -159,7 +163,7 @@ class CodeSwitcher:
             out.src_index.extend(range(start, end))
             out.sources.extend([""] * (end - start))
 
-        convert = (lambda text: text)
+        convert = _same
         if self._both_scripts and rng.random() < 0.5:
             from .script import to_traditional as convert
         undrawn: list = []  # entities not drawn: checked for a translation only if the row stays unswitched
@@ -175,7 +179,8 @@ class CodeSwitcher:
                         out.n_translatable += tr is not None
                     else:
                         undrawn.append(span)
-                seg = self._segment(convert(self._cased(tr.text, tokens[i]))) if tr else ()
+                text = (tr.text if tr.origin == "replace" else self._cased(tr.text, tokens[i])) if tr else ""
+                seg = self._segment(convert(text)) if tr else ()  # a mined entity is used as written
                 if seg:
                     emit(seg, span.start, span.end, span.type, tr.origin)
                 else:
