@@ -13,6 +13,7 @@ jieba) and combined as wordfreq does (1/f = Σ 1/f_i).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,8 +26,13 @@ FLOOR = 1e-9  # frequency of a word wordfreq does not know
 
 @dataclass(frozen=True)
 class SenseConfig:
-    mode: str = "freq"  # freq: weight by target frequency; uniform: every kept translation alike
+    mode: str = "freq"  # freq: weight by target frequency and drop rare senses; uniform: all kept, alike
     min_ratio: float = 0.05  # drop translations rarer than min_ratio × the phrase's most frequent one
+    # A very frequent source word (Zipf >= common_zipf: "in", "he", "after") is a function word;
+    # a translation more than max_zipf_gap below it is a wrong sense even when it is the only one
+    # (in → イン, he → 夫, his → 奥, after → アフター): it is dropped, and the word left unswitched.
+    common_zipf: float = 5.0
+    max_zipf_gap: float = 1.5
 
     def __post_init__(self) -> None:
         if self.mode not in SENSE_MODES:
@@ -80,25 +86,34 @@ def weigh_dictionary(d: Dictionary, cfg: SenseConfig) -> dict[str, int]:
     so a later uniform choice and a weighted one draw the same for them.
     """
     dropped = weighed = 0
-    if not frequency_table(d.tgt_lang):
-        return {"weighed": 0, "dropped": 0}
+    if cfg.mode == "uniform" or not frequency_table(d.tgt_lang):
+        return {"weighed": 0, "dropped": 0}  # every translation kept, chosen uniformly (as before senses)
+    src_table = frequency_table(d.src_lang)
     freq: dict[str, float] = {}
-    for words, options in d.entries.items():
+    for words in list(d.entries):
+        options = d.entries[words]
         for t in options:
             if t.text not in freq:
                 freq[t.text] = word_frequency(t.text, d.tgt_lang)
-        if len(options) < 2:
+        src_f = src_table.get(words[0], 0.0) if len(words) == 1 else 0.0
+        floor = 0.0
+        if src_f and math.log10(src_f) + 9 >= cfg.common_zipf:
+            floor = src_f / 10 ** cfg.max_zipf_gap
+        if len(options) < 2 and not floor:
             continue
         best = max(freq[t.text] for t in options)
         kept: list[Translation] = []
         for t in options:
             f = freq[t.text]
-            if best > FLOOR and f < best * cfg.min_ratio:
+            if (best > FLOOR and f < best * cfg.min_ratio) or f < floor:
                 dropped += 1
                 continue
             kept.append(Translation(t.text, t.origin, max(f, FLOOR) if cfg.mode == "freq" else 1.0))
             weighed += 1
-        d.entries[words] = kept
+        if kept:
+            d.entries[words] = kept
+        else:
+            del d.entries[words]
     return {"weighed": weighed, "dropped": dropped}
 
 

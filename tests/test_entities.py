@@ -124,21 +124,26 @@ def test_frequency_weighting_drops_far_rarer_senses():
 
     def make(mode: str) -> Dictionary:
         d = Dictionary("en", "ja")
-        for t in ("イン", "中", "内"):
-            d.add("in", t, "muse")
-        weigh_dictionary(d, SenseConfig(mode=mode))
+        for t in ("リバー", "川", "河"):  # wordfreq: 4.8e-6, 6.3e-5, 7.9e-6
+            d.add("river", t, "muse")
+        weigh_dictionary(d, SenseConfig(mode=mode, min_ratio=0.1))
         return d
 
     freq = make("freq")
-    options = freq.lookup(["in"])
-    assert "イン" not in [o.text for o in options] and "中" in [o.text for o in options]
+    options = freq.lookup(["river"])
+    assert [o.text for o in options] == ["川", "河"]  # リバー is 13x rarer than 川: dropped
     sw = CodeSwitcher(freq, SwitchConfig(ratio=1.0))
     rng = random.Random(0)
-    picks = [sw.switch(["in"], ["O"], rng).tokens[0] for _ in range(300)]
-    best = max(options, key=lambda o: o.weight).text
-    assert picks.count(best) > 300 / len(options)  # weighted towards the most frequent
-    uniform = make("uniform")
-    assert {o.weight for o in uniform.lookup(["in"])} == {1.0}
+    picks = [sw.switch(["river"], ["O"], rng).tokens[0] for _ in range(300)]
+    assert picks.count("川") > 240  # weighted: 6.3e-5 against 7.9e-6
+    uniform = make("uniform")  # the choice before senses: every translation, alike
+    assert [(o.text, o.weight) for o in uniform.lookup(["river"])] == [("リバー", 1.0), ("川", 1.0), ("河", 1.0)]
+    # a frequent (function) word keeps no translation far rarer than itself, even its only one
+    d = Dictionary("en", "zh")
+    d.add("he", "夫", "muse")
+    d.add("house", "房子", "muse")
+    weigh_dictionary(d, SenseConfig())
+    assert d.lookup(["he"]) == [] and [o.text for o in d.lookup(["house"])] == ["房子"]
 
 
 def test_zh_script_variants_and_one_script_per_row():
