@@ -342,10 +342,23 @@ def entity_sources_for(tgt_lang: str) -> list[str]:
 def load_entity_source(name: str, cache: bool = True) -> EntityLexicon:
     """A named source with its default settings. JMnedict takes ~20 s to build from its 740k
     names, so the result is cached (pickle under $XNER_CACHE_DIR/cslib, about 1 s to load)."""
-    import pickle
 
     if name not in _SOURCES:
         raise CslibError(f"unknown entity source {name!r} (known: {', '.join(sorted(_SOURCES))})")
+    if cache and name in _IN_PROCESS:
+        return _IN_PROCESS[name]  # never mutated by its users
+    lex = _load_entity_source(name, cache)
+    if cache:
+        _IN_PROCESS[name] = lex
+    return lex
+
+
+_IN_PROCESS: dict[str, EntityLexicon] = {}
+
+
+def _load_entity_source(name: str, cache: bool) -> EntityLexicon:
+    import pickle
+
     path = _cache_path(name) if cache else None
     if path is not None and path.is_file():
         try:

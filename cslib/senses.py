@@ -32,7 +32,7 @@ class SenseConfig:
     # a translation more than max_zipf_gap below it is a wrong sense even when it is the only one
     # (in → イン, he → 夫, his → 奥, after → アフター): it is dropped, and the word left unswitched.
     common_zipf: float = 5.0
-    max_zipf_gap: float = 1.5
+    max_zipf_gap: float = 2.0
 
     def __post_init__(self) -> None:
         if self.mode not in SENSE_MODES:
@@ -54,6 +54,7 @@ def frequency_table(lang: str) -> dict[str, float]:
     return wordfreq.get_frequency_dict(lang)
 
 
+@lru_cache(maxsize=1_000_000)
 def word_frequency(text: str, lang: str) -> float:
     """Frequency of `text` in `lang` (0 when wordfreq has no table for the language)."""
     table = frequency_table(lang)

@@ -133,4 +133,4 @@ def build_transliterator(cfg):
     if cfg.tgt not in transliterate.TRANSLITERATION_LANGS:
         raise CslibError(f"--transliterate: no transliterator for {cfg.tgt!r} "
                          f"(have: {', '.join(transliterate.TRANSLITERATION_LANGS)})")
-    return transliterate.Transliterator(cfg.tgt)
+    return transliterate.shared(cfg.tgt)

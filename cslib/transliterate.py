@@ -35,6 +35,12 @@ def available(tgt_lang: str) -> bool:
     return importlib.util.find_spec("e2k") is not None
 
 
+@lru_cache(maxsize=4)
+def shared(tgt_lang: str) -> Transliterator:
+    """One transliterator per language and process, so its word cache serves every build."""
+    return Transliterator(tgt_lang)
+
+
 class Transliterator:
     """English word → target-script text, or None when the word has nothing to transliterate."""
 
