@@ -77,8 +77,16 @@ class EntityLexicon:
                 yield k, EntityTranslation(*e)
 
     def update(self, other: EntityLexicon) -> None:
-        for k, e in other.items():
-            self.add(k, e.text, e.type, e.origin, e.weight)
+        """Add every entry of `other` (keys are already folded: no re-keying; `other` is not changed)."""
+        for k, items in other.entries.items():
+            have = self.entries.get(k)
+            if have is None:
+                self.entries[k] = list(items)
+                continue
+            for e in items:
+                if not any(h[0] == e[0] and h[1] == e[1] for h in have):
+                    have.append(e)
+        self.max_len = max(self.max_len, other.max_len)
 
     def lookup(self, words: Iterable[str], typ: str) -> list[EntityTranslation]:
         """Translations of the phrase usable for an entity of type `typ` (its own type or ANY)."""

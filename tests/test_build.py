@@ -13,8 +13,10 @@ from cslib.report import validate_dir
 
 
 def cfg(tmp_path, data_root, **kw) -> BuildConfig:
+    # MUSE only: these tests are about the build machinery; the default sources (JMdict, names,
+    # transliteration) are exercised by test_build_valid_on_real_data and tests/test_entities.py.
     base = dict(src="en", tgt="ja", out=str(tmp_path / "cs"), data_root=str(data_root), limit=400,
-                shard_size=150, seed=3)
+                shard_size=150, seed=3, extra_dicts=["none"], entity_sources=["none"], transliterate=False)
     base.update(kw)
     return BuildConfig(**base)
 
@@ -25,7 +27,8 @@ def shard_bytes(d):
 
 @pytest.mark.parametrize("tgt", ["ja", "zh", "de", "ar"])
 def test_build_valid_on_real_data(tmp_path, data_root, tgt):
-    out = build_codeswitch(cfg(tmp_path, data_root, tgt=tgt, variants=2))
+    out = build_codeswitch(cfg(tmp_path, data_root, tgt=tgt, variants=2, extra_dicts=None, entity_sources=None,
+                               transliterate=None))  # every installed source, the CLI's default
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["rows"] == 800 and manifest["counts"]["sentences"] == 400
     assert len(manifest["shards"]) == 6  # 75 sentences x 2 variants per shard

@@ -176,6 +176,13 @@ def test_default_build_uses_every_source_and_records_them(tmp_path, data_root, c
     assert set(st["unswitched_rows"]) <= {"not_drawn", "entity_only_no_entry", "no_entry_for_words_or_entities",
                                           "no_dictionary_hit"}
     assert main(["validate", str(out)]) == 0
+    two = tmp_path / "ja2"  # names and transliteration keep the bytes independent of the worker count
+    assert main(["build", "--tgt", "ja", "--data-root", str(data_root), "--out", str(two), "--limit", "300",
+                 "--workers", "2", "--shard-size", "150"]) == 0
+    one = tmp_path / "ja1"
+    assert main(["build", "--tgt", "ja", "--data-root", str(data_root), "--out", str(one), "--limit", "300",
+                 "--shard-size", "150"]) == 0
+    assert [p.read_bytes() for p in sorted(one.glob("shard-*"))] == [p.read_bytes() for p in sorted(two.glob("shard-*"))]
     # ner reads the shards: the new optional columns are ignored by its schema check
     from ner.data import load_pairs
 
