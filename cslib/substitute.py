@@ -16,15 +16,22 @@ from functools import lru_cache
 from .dictionary import Dictionary, Translation
 from .iob import span_tags, spans
 from .languages import get_language
+from .senses import choose
 from .tokenizers import segment
 
-ENTITY_MODES = ("unit", "keep")
+ENTITY_MODES = ("unit", "keep", "replace")
+# Separator between the parts of a composed person name: カール・オーヴェ, 卡尔·马克思.
+_NAME_DOT = {"ja": "・", "zh": "·"}
+
+
+def _same(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True)
 class SwitchConfig:
     ratio: float = 0.8  # probability that a translatable unit is switched
-    entity_mode: str = "unit"  # "unit": entities switched whole; "keep": entities never switched
+    entity_mode: str = "unit"  # "unit": entities switched whole; "keep": never; "replace": by a lexicon entity
     entity_ratio: float | None = None  # switch probability for entities (default: ratio)
     compose_entities: bool = True  # translate a multi-word entity phrase by phrase when no entry covers it whole
     segment: str = "auto"  # how inserted target text is tokenized: auto | chars | words
@@ -33,7 +40,7 @@ class SwitchConfig:
         if not 0.0 <= self.ratio <= 1.0:
             raise ValueError(f"ratio must be in [0, 1], got {self.ratio}")
         if self.entity_mode not in ENTITY_MODES:
-            raise ValueError(f"unknown entity mode {self.entity_mode!r} (expected unit or keep)")
+            raise ValueError(f"unknown entity mode {self.entity_mode!r} (expected unit, keep or replace)")
 
 
 @dataclass
@@ -44,38 +51,88 @@ class Switched:
     src_index: list[int]
     n_switched: int
     origins: set[str] = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)  # per cs token: the origin of its translation, "" if kept
+    n_translatable: int = 0  # units that had a translation (drawn or not): tells "not drawn" from "no entry"
 
 
 class CodeSwitcher:
-    """Switches sentences with one dictionary; reusable across sentences (segmentation is cached)."""
+    """Switches sentences with one dictionary; reusable across sentences (segmentation is cached).
 
-    def __init__(self, dictionary: Dictionary, config: SwitchConfig | None = None) -> None:
+    `entities` (typed names, `cslib.entity_sources`) and `transliterator` (`cslib.transliterate`)
+    serve entities only, and only under the entity's own type. With typed names present, a
+    PER is never translated through the untyped dictionary either ("Rice" is not 米).
+    """
+
+    def __init__(self, dictionary: Dictionary, config: SwitchConfig | None = None, entities=None,
+                 transliterator=None, zh_script: str = "keep") -> None:
         self.dictionary = dictionary
         self.config = config or SwitchConfig()
+        self.entities = entities
+        self.transliterator = transliterator
         self.tgt = dictionary.tgt_lang
         self.src = dictionary.src_lang
         self._latin = get_language(self.tgt).latin
         self._char = get_language(self.tgt).char_tokenized
         self._segment = lru_cache(maxsize=200_000)(lambda text: tuple(segment(text, self.tgt, self.config.segment)))
+        self._pool = entities.by_type("replace") if entities is not None else {}
+        # "both": each row is drawn Traditional (dictionary converted to Simplified) with probability 1/2
+        self._both_scripts = self.tgt == "zh" and zh_script == "both"
 
-    def _entity_translation(self, words: list[str], rng: random.Random) -> Translation | None:
-        whole = self.dictionary.lookup(words)
-        if whole:
-            return rng.choice(whole)
-        if not self.config.compose_entities or len(words) == 1:
+    def _general_ok(self, typ: str) -> bool:
+        """Whether the untyped dictionary may translate (parts of) an entity of type `typ`."""
+        return not (typ == "PER" and (self.entities is not None or self.transliterator is not None))
+
+    def _entity_translation(self, words: list[str], rng: random.Random | None, typ: str = "MISC"
+                            ) -> Translation | None:
+        """A translation of the entity, or None; `rng=None` only asks whether one exists (draws nothing)."""
+        pick = (lambda opts: opts[0]) if rng is None else (lambda opts: choose(opts, rng))
+        if self.config.entity_mode == "replace" and self._pool.get(typ):
+            e = pick(self._pool[typ])
+            return Translation(e.text, e.origin)
+        general = self._general_ok(typ)
+        # Whole-phrase candidates: typed names of this type, and (not for PER) the word dictionary,
+        # which knows Kyoto → 京都 and Japan → 日本 where JMnedict lists only ジャパン; weights decide.
+        options: list[Translation] = []
+        if self.entities is not None:
+            options = [Translation(e.text, e.origin, e.weight) for e in self.entities.lookup(words, typ)]
+        if general:
+            options += self.dictionary.lookup(words)
+        if options:
+            if len(options) > 1:
+                top = max(o.weight for o in options)
+                options = [o for o in options if o.weight >= top * 0.05]
+            return pick(options)
+        if not self.config.compose_entities or (len(words) == 1 and self.transliterator is None):
             return None
-        parts = []
+        parts: list[tuple[str, str]] = []  # (text, origin); origin "" for digits kept as they are
         lowered = [w.lower() for w in words]
         i = 0
-        while i < len(words):  # cover the entity with the longest dictionary phrases, or give up
-            n, options = self.dictionary.longest_match(lowered, i)
-            if not n:
+        while i < len(words):  # cover the entity with typed names, dictionary phrases, transliteration
+            n, opts = self.entities.longest_match(words, i, typ) if self.entities is not None else (0, [])
+            if not n and general:
+                n, opts = self.dictionary.longest_match(lowered, i)
+            if n:
+                t = pick(opts)
+                parts.append((t.text, t.origin))
+                i += n
+                continue
+            w = words[i]
+            if not any(c.isalpha() for c in w):
+                if w.isdigit():
+                    parts.append((w, ""))
+                i += 1  # punctuation inside a name is dropped
+                continue
+            text = self.transliterator.word(w) if self.transliterator is not None else None
+            if text is None:
                 return None
-            parts.append(rng.choice(options))
-            i += n
-        joiner = "" if self._char else " "
-        origin = "+".join(sorted({p.origin for p in parts}))
-        return Translation(joiner.join(p.text for p in parts), origin)
+            parts.append((text, self.transliterator.origin))
+            i += 1
+        origins = sorted({o for _, o in parts if o})
+        if not origins:
+            return None
+        dot = _NAME_DOT.get(self.tgt) if typ == "PER" else None
+        joiner = dot if dot and len(parts) > 1 else "" if self._char else " "
+        return Translation(joiner.join(t for t, _ in parts), "+".join(origins))
 
     def _cased(self, text: str, first_src: str) -> str:
         if self._latin and first_src[:1].isupper() and text[:1].islower():
@@ -95,6 +152,7 @@ class CodeSwitcher:
             out.tags.extend(span_tags(typ, m))
             out.langs.extend([self.tgt] * m)
             out.src_index.extend(start + (k * n) // m for k in range(m))
+            out.sources.extend([origin] * m)
             out.n_switched += n
             out.origins.add(origin)
 
@@ -103,15 +161,26 @@ class CodeSwitcher:
             out.tags.extend(tags[start:end])
             out.langs.extend([self.src] * (end - start))
             out.src_index.extend(range(start, end))
+            out.sources.extend([""] * (end - start))
+
+        convert = _same
+        if self._both_scripts and rng.random() < 0.5:
+            from .script import to_traditional as convert
+        undrawn: list = []  # entities not drawn: checked for a translation only if the row stays unswitched
 
         i, n_tok = 0, len(tokens)
         while i < n_tok:
             span = ent_at.get(i)
             if span is not None:
                 tr = None
-                if cfg.entity_mode == "unit" and rng.random() < ent_ratio:
-                    tr = self._entity_translation(tokens[span.start:span.end], rng)
-                seg = self._segment(self._cased(tr.text, tokens[i])) if tr else ()
+                if cfg.entity_mode != "keep":
+                    if rng.random() < ent_ratio:
+                        tr = self._entity_translation(tokens[span.start:span.end], rng, span.type)
+                        out.n_translatable += tr is not None
+                    else:
+                        undrawn.append(span)
+                text = (tr.text if tr.origin == "replace" else self._cased(tr.text, tokens[i])) if tr else ""
+                seg = self._segment(convert(text)) if tr else ()  # a mined entity is used as written
                 if seg:
                     emit(seg, span.start, span.end, span.type, tr.origin)
                 else:
@@ -123,9 +192,10 @@ class CodeSwitcher:
                 o_end += 1
             while i < o_end:
                 n, options = self.dictionary.longest_match(lowered[:o_end], i)
+                out.n_translatable += n > 0
                 if n and rng.random() < cfg.ratio:
-                    tr = rng.choice(options)
-                    seg = self._segment(self._cased(tr.text, tokens[i]))
+                    tr = choose(options, rng)
+                    seg = self._segment(convert(self._cased(tr.text, tokens[i])))
                     if seg:
                         emit(seg, i, i + n, None, tr.origin)
                     else:
@@ -134,4 +204,7 @@ class CodeSwitcher:
                 else:
                     keep(i, i + max(n, 1))
                     i += max(n, 1)
+        if not out.n_switched:
+            out.n_translatable += sum(self._entity_translation(tokens[s.start:s.end], None, s.type) is not None
+                                      for s in undrawn)
         return out

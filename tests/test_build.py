@@ -14,8 +14,10 @@ from cslib.report import validate_dir
 
 
 def cfg(tmp_path, data_root, **kw) -> BuildConfig:
+    # MUSE only: these tests are about the build machinery; the default sources (JMdict, names,
+    # transliteration) are exercised by test_build_valid_on_real_data and tests/test_entities.py.
     base = dict(src="en", tgt="ja", out=str(tmp_path / "cs"), data_root=str(data_root), limit=400,
-                shard_size=150, seed=3)
+                shard_size=150, seed=3, extra_dicts=["none"], entity_sources=["none"], transliterate=False)
     base.update(kw)
     return BuildConfig(**base)
 
@@ -26,7 +28,8 @@ def shard_bytes(d):
 
 @pytest.mark.parametrize("tgt", ["ja", "zh", "de", "ar"])
 def test_build_valid_on_real_data(tmp_path, data_root, tgt):
-    out = build_codeswitch(cfg(tmp_path, data_root, tgt=tgt, variants=2))
+    out = build_codeswitch(cfg(tmp_path, data_root, tgt=tgt, variants=2, extra_dicts=None, entity_sources=None,
+                               transliterate=None))  # every installed source, the CLI's default
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["rows"] == 800 and manifest["counts"]["sentences"] == 400
     assert len(manifest["shards"]) == 6  # 75 sentences x 2 variants per shard
@@ -158,7 +161,7 @@ def test_cli_build_inspect_stats_validate(tmp_path, data_root, capsys):
 
 @pytest.mark.parametrize("argv,needle", [
     (["build", "--tgt", "xx"], "unknown language code 'xx'"),
-    (["build", "--tgt", "sw"], "no MUSE dictionary for en-sw"),
+    (["build", "--tgt", "yo"], "no MUSE dictionary for en-yo"),
     (["build", "--tgt", "ja", "--input", "/nonexistent.tsv"], "/nonexistent.tsv: file not found"),
     (["build", "--tgt", "ja", "--dictionary", "/nonexistent.txt", "--limit", "5"], "dictionary file not found"),
     (["inspect", "/nonexistent"], "no such shard directory"),
