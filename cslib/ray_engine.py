@@ -1,8 +1,8 @@
 """Ray Data as the distributed engine of `cslib build --engine ray` (`pip install 'xner[ray]'`).
 
 The driver stages the checked input rows of every shard still to build as Parquet under
-`OUT/.ray/input`; Ray reads them (`ray.data.read_parquet`), runs `tasks.switch_batch` in a pool
-of actors that each hold the dictionary once, and writes the rows partitioned by shard
+`OUT/.ray/input`; Ray reads them (`ray.data.read_parquet`), runs `tasks.switch_batch` in Ray tasks
+fused with the read (each worker process unpickles the dictionary once), and writes the rows partitioned by shard
 (`Dataset.write_parquet(partition_cols=["_shard"])`). The driver then puts each shard's rows
 back in input order and writes the canonical shard, so a Ray build is byte-identical to a
 local one. On a cluster, OUT must be a path every node can read and write (a shared file
@@ -26,6 +26,8 @@ from .tasks import TaskSpec, switch_batch
 
 log = logging.getLogger(__name__)
 ORDER, SHARD = "_order", "_shard"
+ROW_GROUP = 500  # input rows per staged row group and per batch
+LOCAL_OBJECT_STORE = 1 << 30  # a local Ray started here: 1 GiB of shared memory (spills to disk beyond)
 
 
 def _import_ray():
@@ -37,24 +39,28 @@ def _import_ray():
     return ray
 
 
-class _Switch:
-    """A Ray actor: builds the switcher once, then switches Arrow batches."""
+_CACHE: dict = {}  # per Ray worker process: the switcher of the current build, built once
 
-    def __init__(self, payload) -> None:
-        import ray
 
-        if isinstance(payload, ray.ObjectRef):
-            payload = ray.get(payload)
-        dictionary, switch_config, spec, per = payload
-        self.switcher = CodeSwitcher(dictionary, switch_config)
-        self.spec, self.per = spec, per
+def _switch(batch: pa.Table, payload: list) -> pa.Table:
+    """Ray task body: `switch_batch` plus the shard and order columns the driver sorts by.
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        order = batch.column(ORDER).to_pylist()
-        out = switch_batch(batch.drop_columns([ORDER]), self.spec, self.switcher)
-        v = self.spec.variants
-        out = out.append_column(ORDER, pa.array([o * v + i for o in order for i in range(v)], pa.int64()))
-        return out.append_column(SHARD, pa.array([o // self.per for o in order for _ in range(v)], pa.int64()))
+    Tasks (not actors) so that Ray fuses them with the Parquet read: an actor pool holding
+    every CPU would starve the read tasks of a small cluster.
+    """
+    import ray
+
+    ref = payload[0]
+    if ref.hex() not in _CACHE:
+        _CACHE.clear()
+        dictionary, switch_config, spec, per = ray.get(ref)
+        _CACHE[ref.hex()] = (CodeSwitcher(dictionary, switch_config), spec, per)
+    switcher, spec, per = _CACHE[ref.hex()]
+    order = batch.column(ORDER).to_pylist()
+    out = switch_batch(batch.drop_columns([ORDER]), spec, switcher)
+    v = spec.variants
+    out = out.append_column(ORDER, pa.array([o * v + i for o in order for i in range(v)], pa.int64()))
+    return out.append_column(SHARD, pa.array([o // per for o in order for _ in range(v)], pa.int64()))
 
 
 def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dictionary: Dictionary,
@@ -64,14 +70,15 @@ def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dicti
 
     Uses the running Ray instance if there is one, else connects to `address` (or
     $RAY_ADDRESS), else starts a local one (shut down again at the end). `workers` > 1 caps the
-    number of actors; otherwise every CPU of the cluster is used.
+    number of concurrent tasks; otherwise every CPU of the cluster is used.
     """
     if not todo:
         return
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
-        kwargs = {"address": address} if address else {"num_cpus": workers if workers > 1 else None}
+        kwargs = {"address": address} if address else {"num_cpus": workers if workers > 1 else None,
+                                                        "object_store_memory": LOCAL_OBJECT_STORE}
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
     stage = out.resolve() / ".ray"
     try:
@@ -82,15 +89,16 @@ def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dicti
             part = part.append_column(ORDER, pa.array(range(k * per, k * per + part.num_rows), pa.int64()))
             path = stage / "input" / f"part-{k:05d}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, path)
+            pq.write_table(part, path, row_group_size=ROW_GROUP)  # row groups: what Ray splits blocks by
             files.append(str(path))
-        n_actors = workers if workers > 1 else max(1, int(ray.cluster_resources().get("CPU", 1)))
-        n_actors = min(n_actors, sum(min(per, table.num_rows - k * per) for k in todo))
-        log.info("ray: %d shard(s), %d actor(s), cluster %s", len(todo), n_actors, ray.cluster_resources())
-        payload = ray.put((dictionary, switch_config, spec, per))
-        ds = ray.data.read_parquet(files)
-        ds = ds.map_batches(_Switch, fn_constructor_kwargs={"payload": payload}, batch_format="pyarrow",
-                            batch_size=min(per, 500), concurrency=n_actors)
+        n_tasks = workers if workers > 1 else max(1, int(ray.cluster_resources().get("CPU", 1)))
+        log.info("ray: %d shard(s), at most %d task(s) at once, cluster %s", len(todo), n_tasks,
+                 ray.cluster_resources())
+        payload = [ray.put((dictionary, switch_config, spec, per))]  # in a list: passed as a reference
+        blocks = sum(-(-min(per, table.num_rows - k * per) // ROW_GROUP) for k in todo)
+        ds = ray.data.read_parquet(files, override_num_blocks=max(len(files), min(blocks, 8 * n_tasks)))
+        ds = ds.map_batches(_switch, fn_kwargs={"payload": payload}, batch_format="pyarrow",
+                            batch_size=ROW_GROUP, compute=ray.data.TaskPoolStrategy(size=n_tasks))
         ds.write_parquet(str(stage / "output"), partition_cols=[SHARD])
         for k in todo:
             part = pq.read_table(stage / "output" / f"{SHARD}={k}")
