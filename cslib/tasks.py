@@ -328,6 +328,8 @@ def _switch_texts(cols: dict, r: int, spec: TaskSpec, sw: CodeSwitcher, rng: ran
     n_switched = 0
     for f in spec.text_fields:
         value = cols[f][r]
+        if value is None:
+            raise CslibError(f"row {cols[KEY][r]}: missing text field {f!r}")
         pre = isinstance(value, list)
         tokens = list(value) if pre else word_tokenize(value, spec.src)
         s = sw.switch(tokens, ["O"] * len(tokens), rng)
