@@ -75,7 +75,10 @@ def prepare(cfg: BuildConfig, opts: TaskOptions) -> tuple[TaskSpec, pa.Table, li
     if not cfg.input:
         raise CslibError(f"--task {task} needs --input FILE (JSONL, CSV, Parquet, CoNLL or text)")
     path = Path(cfg.input)
-    records = read_records(path, opts.input_format, cfg.limit, opts.pretokenized)
+    fmt = opts.input_format
+    if task == "tagging" and fmt == "auto" and detect_format(path) == "text":
+        fmt = "conll"  # a tagged file with a malformed line: let the CoNLL reader name it
+    records = read_records(path, fmt, cfg.limit, opts.pretokenized)
     opts_task = TaskOptions(**{**asdict(opts), "task": task})
     spec = resolve(records, opts_task, cfg.src, cfg.tgt, cfg.seed, cfg.variants)
     return spec, input_table(records, spec, opts.id_field), [_file_digest(path)]
