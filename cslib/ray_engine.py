@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,12 +51,14 @@ def _switch(batch: pa.Table, payload: list) -> pa.Table:
     """
     import ray
 
-    ref = payload[0]
-    if ref.hex() not in _CACHE:
-        _CACHE.clear()
+    from cslib import ray_engine  # the imported module: Ray may ship this function by value
+
+    cache, ref = ray_engine._CACHE, payload[0]
+    if ref.hex() not in cache:
+        cache.clear()
         dictionary, switch_config, spec, per = ray.get(ref)
-        _CACHE[ref.hex()] = (CodeSwitcher(dictionary, switch_config), spec, per)
-    switcher, spec, per = _CACHE[ref.hex()]
+        cache[ref.hex()] = (CodeSwitcher(dictionary, switch_config), spec, per)
+    switcher, spec, per = cache[ref.hex()]
     order = batch.column(ORDER).to_pylist()
     out = switch_batch(batch.drop_columns([ORDER]), spec, switcher)
     v = spec.variants
@@ -89,17 +92,20 @@ def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dicti
             part = part.append_column(ORDER, pa.array(range(k * per, k * per + part.num_rows), pa.int64()))
             path = stage / "input" / f"part-{k:05d}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, path, row_group_size=ROW_GROUP)  # row groups: what Ray splits blocks by
+            pq.write_table(part, path)
             files.append(str(path))
         n_tasks = workers if workers > 1 else max(1, int(ray.cluster_resources().get("CPU", 1)))
         log.info("ray: %d shard(s), at most %d task(s) at once, cluster %s", len(todo), n_tasks,
                  ray.cluster_resources())
+        t0 = time.perf_counter()
         payload = [ray.put((dictionary, switch_config, spec, per))]  # in a list: passed as a reference
-        blocks = sum(-(-min(per, table.num_rows - k * per) // ROW_GROUP) for k in todo)
-        ds = ray.data.read_parquet(files, override_num_blocks=max(len(files), min(blocks, 8 * n_tasks)))
+        # Blocks of ROW_GROUP rows (streamed, no shuffle): the read alone may hand over a single block.
+        ds = ray.data.read_parquet(files).repartition(target_num_rows_per_block=ROW_GROUP)
         ds = ds.map_batches(_switch, fn_kwargs={"payload": payload}, batch_format="pyarrow",
                             batch_size=ROW_GROUP, compute=ray.data.TaskPoolStrategy(size=n_tasks))
         ds.write_parquet(str(stage / "output"), partition_cols=[SHARD])
+        log.info("ray: switched %d input rows in %.1fs", sum(min(per, table.num_rows - k * per) for k in todo),
+                 time.perf_counter() - t0)
         for k in todo:
             part = pq.read_table(stage / "output" / f"{SHARD}={k}")
             if SHARD in part.column_names:
