@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, help="use only the first N source sentences")
     b.add_argument("--seed", type=int, help="random seed (13); same seed and inputs give identical shards")
     b.add_argument("--shard-size", type=int, help="rows per shard (5000)")
-    b.add_argument("--workers", type=int, help="worker processes (1; 0 = all cores)")
+    b.add_argument("--workers", type=int, help="worker processes (1; 0 = all cores); with --engine ray: "
+                                                 "concurrent Ray tasks (0 or 1 = every CPU of the cluster)")
     b.add_argument("--overwrite", action="store_const", const=True, help="replace a different build in --out")
     b.add_argument("--examples", type=int, default=0, help="print N side-by-side examples when done")
     t = b.add_argument_group("tasks and engines (docs/shards.md: text, classification, tagging kinds)")

@@ -27,7 +27,7 @@ from .tasks import TaskSpec, switch_batch
 
 log = logging.getLogger(__name__)
 ORDER, SHARD = "_order", "_shard"
-ROW_GROUP = 500  # input rows per staged row group and per batch
+MIN_BLOCK, MAX_BLOCK = 500, 5000  # input rows per Ray block and batch
 LOCAL_OBJECT_STORE = 1 << 30  # a local Ray started here: 1 GiB of shared memory (spills to disk beyond)
 
 
@@ -99,13 +99,15 @@ def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dicti
                  ray.cluster_resources())
         t0 = time.perf_counter()
         payload = [ray.put((dictionary, switch_config, spec, per))]  # in a list: passed as a reference
-        # Blocks of ROW_GROUP rows (streamed, no shuffle): the read alone may hand over a single block.
-        ds = ray.data.read_parquet(files).repartition(target_num_rows_per_block=ROW_GROUP)
+        # Streamed re-blocking (no shuffle), as the read alone may hand over a single block: about
+        # 4 blocks per concurrent task, 500 to 5000 rows each (a Ray task costs ~0.1-0.3 s to schedule).
+        n_rows = sum(min(per, table.num_rows - k * per) for k in todo)
+        block = min(MAX_BLOCK, max(MIN_BLOCK, n_rows // (4 * n_tasks)))
+        ds = ray.data.read_parquet(files).repartition(target_num_rows_per_block=block)
         ds = ds.map_batches(_switch, fn_kwargs={"payload": payload}, batch_format="pyarrow",
-                            batch_size=ROW_GROUP, compute=ray.data.TaskPoolStrategy(size=n_tasks))
+                            batch_size=block, compute=ray.data.TaskPoolStrategy(size=n_tasks))
         ds.write_parquet(str(stage / "output"), partition_cols=[SHARD])
-        log.info("ray: switched %d input rows in %.1fs", sum(min(per, table.num_rows - k * per) for k in todo),
-                 time.perf_counter() - t0)
+        log.info("ray: switched %d input rows in %.1fs", n_rows, time.perf_counter() - t0)
         for k in todo:
             part = pq.read_table(stage / "output" / f"{SHARD}={k}")
             if SHARD in part.column_names:
