@@ -74,7 +74,7 @@ def test_nli_pairs_from_library_both_fields_switched(tmp_path):
     assert validate_dir(out) == (6, [])
 
 
-@pytest.mark.parametrize("out_scheme", [None, "iob2", "bilou", "io"])
+@pytest.mark.parametrize("out_scheme", [None, "iob1", "iob2", "bilou", "io"])
 def test_bioes_slot_filling_switched_with_labels_intact(tmp_path, out_scheme):
     opts = TaskOptions(output_scheme=out_scheme)
     out = build(tmp_path, f"slots-{out_scheme}", opts, input=str(FIX / "slots.bioes"), ratio=1.0, variants=2)
