@@ -33,9 +33,9 @@ class _Switch:
     """The picklable batch function handed to `Dataset.map` (the switcher is rebuilt per process)."""
 
     def __init__(self, spec: TaskSpec, dictionary: Dictionary, switch_config: SwitchConfig,
-                 tag_names: list[str] | None, int_tags: bool) -> None:
+                 tag_names: list[str] | None, int_tags: bool, id_column: str | None = None) -> None:
         self.spec, self.dictionary, self.switch_config = spec, dictionary, switch_config
-        self.tag_names, self.int_tags = tag_names, int_tags
+        self.tag_names, self.int_tags, self.id_column = tag_names, int_tags, id_column
         self._switcher: CodeSwitcher | None = None
 
     def __getstate__(self) -> dict:
@@ -44,7 +44,8 @@ class _Switch:
     def __call__(self, batch: pa.Table, indices: list[int]) -> pa.Table:
         if self._switcher is None:
             self._switcher = CodeSwitcher(self.dictionary, self.switch_config)
-        table = batch.append_column(KEY, pa.array([str(i) for i in indices], pa.string()))
+        keys = batch.column(self.id_column).to_pylist() if self.id_column else indices
+        table = batch.append_column(KEY, pa.array([str(k) for k in keys], pa.string()))
         tags = self.spec.tags_field
         if self.tag_names:
             names = self.tag_names
@@ -64,7 +65,7 @@ def codeswitch_dataset(ds: datasets.Dataset, tgt: str, text_columns: str | list[
                        label_columns: list[str] | None = None, scheme: str = "auto",
                        output_scheme: str | None = None, dictionary: Dictionary | None = None,
                        config: BuildConfig | None = None, seed: int | None = None, variants: int | None = None,
-                       num_proc: int | None = None, batch_size: int = 1000,
+                       num_proc: int | None = None, batch_size: int = 1000, id_column: str | None = None,
                        data_root: str | None = None) -> datasets.Dataset:
     """Code-switch `ds` into `tgt`; returns a new `datasets.Dataset` with the columns of the
     matching shard kind (docs/shards.md): text fields switched and other columns carried for
@@ -74,7 +75,9 @@ def codeswitch_dataset(ds: datasets.Dataset, tgt: str, text_columns: str | list[
     `tags_column` the first one is the token list. Tags may be strings or `ClassLabel` ids
     (ids come back as ids when the scheme is unchanged). The dictionary is `dictionary`, or
     the one `config` (default `BuildConfig(src, tgt)`) builds; switching options come from
-    `config`, `seed` and `variants` override it.
+    `config`, `seed` and `variants` override it. Rows are keyed by their index, or by the
+    (unique) values of `id_column`; a column named `id` must be that key (its value lives on
+    inside the output `id`), as `id` is an output column.
     """
 
     cfg = replace(config, tgt=tgt) if config else BuildConfig(src=src, tgt=tgt, data_root=data_root)
@@ -92,7 +95,7 @@ def codeswitch_dataset(ds: datasets.Dataset, tgt: str, text_columns: str | list[
     opts = TaskOptions(task=task, text_fields=None if tags_column else text_columns,
                        tokens_field=text_columns[0] if tags_column and text_columns else None,
                        tags_field=tags_column, label_fields=label_columns, scheme=scheme,
-                       output_scheme=output_scheme)
+                       output_scheme=output_scheme, id_field=id_column)
     records = Records(Path("dataset"), "hf", sample, [f"row {i}" for i in range(len(sample))])
     spec = resolve(records, opts, cfg.src, cfg.tgt, seed, variants)
     missing = [c for c in [*spec.text_fields, *([spec.tags_field] if spec.tags_field else [])]
@@ -102,7 +105,7 @@ def codeswitch_dataset(ds: datasets.Dataset, tgt: str, text_columns: str | list[
     if dictionary is None:
         dictionary, _ = build_dictionary(cfg)
     int_tags = bool(tag_names) and spec.output_scheme == spec.scheme
-    fn = _Switch(spec, dictionary, cfg.switch_config(), tag_names, int_tags)
+    fn = _Switch(spec, dictionary, cfg.switch_config(), tag_names, int_tags, id_column)
     features = _features(ds, spec, tag_names if int_tags else None)
     out = ds.with_format("arrow").map(
         fn, batched=True, with_indices=True, batch_size=batch_size, num_proc=num_proc,

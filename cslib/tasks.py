@@ -109,7 +109,11 @@ def resolve(records: Records, opts: TaskOptions, src: str, tgt: str, seed: int =
     if records.fmt == "conll":
         tags_field = "tags"
     elif tags_field is None and task in ("auto", "tagging"):
-        tags_field = next((n for n in TAGS_CANDIDATES if isinstance(first.get(n), list)), None)
+        # A list-valued `labels` next to a plain text field is multi-label classification, not tags:
+        # tags are only inferred beside a token list.
+        tok = opts.tokens_field or _pick(TOKENS_CANDIDATES, first)
+        if task == "tagging" or (tok and isinstance(first.get(tok), list)):
+            tags_field = next((n for n in TAGS_CANDIDATES if isinstance(first.get(n), list)), None)
     if task == "auto":
         if tags_field:
             task = "tagging"

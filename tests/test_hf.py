@@ -52,6 +52,15 @@ def test_classification_dataset_equals_cli_build(tmp_path, dictionary):
     again = codeswitch_dataset(ds, "de", ["premise", "hypothesis"], dictionary=dictionary, config=cfg,
                                batch_size=5)
     assert again["premise"] == out["premise"]
+    # Keyed by an id column instead of the position: rows follow their id, wherever they are.
+    ids = ds.add_column("id", [f"p{i}" for i in range(ds.num_rows)])
+    by_id = codeswitch_dataset(ids, "de", ["premise", "hypothesis"], dictionary=dictionary, config=cfg,
+                               id_column="id")
+    shuffled = codeswitch_dataset(ids.select(list(reversed(range(ids.num_rows)))), "de",
+                                  ["premise", "hypothesis"], dictionary=dictionary, config=cfg, id_column="id")
+    assert by_id[0]["id"] == "en-de:p0:0" and by_id.column_names.count("id") == 1
+    assert dict(zip(by_id["id"], by_id["premise"], strict=True)) == dict(zip(shuffled["id"], shuffled["premise"],
+                                                                            strict=True))
 
 
 def test_tagging_dataset_with_classlabel_tags(dictionary):

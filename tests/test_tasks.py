@@ -225,3 +225,16 @@ def test_parquet_input_and_tagging_jsonl_with_carried_intent(tmp_path):
     pq.write_table(pa.Table.from_pylist([{"text": "ok"}, {"text": None}]), bad)
     with pytest.raises(CslibError, match=r"bad.parquet:row 2: missing text field 'text'"):
         build(tmp_path, "bad", input=str(bad))
+
+
+def test_multilabel_list_is_classification_and_id_field_keys_rows(tmp_path):
+    path = write(tmp_path, "ml.jsonl", '{"id": "a7", "text": "The dog is good.", "labels": ["pets", "pos"]}\n'
+                                       '{"id": "b2", "text": "A boring book.", "labels": ["neg"]}\n')
+    out = build(tmp_path, "ml", TaskOptions(id_field="id"), input=path, ratio=1.0)
+    df = shard_df(out)
+    assert json.loads((out / "manifest.json").read_text())["kind"] == "classification"
+    assert df["id"].tolist() == ["en-de:a7:0", "en-de:b2:0"] and "Hund" in df.loc[0, "text"]
+    assert [list(x) for x in df["labels"]] == [["pets", "pos"], ["neg"]]
+    dup = write(tmp_path, "dup.jsonl", '{"id": 1, "text": "a"}\n{"id": 1, "text": "b"}\n')
+    with pytest.raises(CslibError, match=r"dup.jsonl:2: duplicate id '1'"):
+        build(tmp_path, "dup", TaskOptions(id_field="id"), input=dup)
