@@ -28,6 +28,7 @@ from .tasks import TaskSpec, switch_batch
 log = logging.getLogger(__name__)
 ORDER, SHARD = "_order", "_shard"
 MIN_BLOCK, MAX_BLOCK = 500, 5000  # input rows per Ray block and batch
+WAVE_ROWS = 200_000  # input rows per Ray job
 LOCAL_OBJECT_STORE = 1 << 30  # a local Ray started here: 1 GiB of shared memory (spills to disk beyond)
 
 
@@ -66,6 +67,34 @@ def _switch(batch: pa.Table, payload: list) -> pa.Table:
     return out.append_column(SHARD, pa.array([o // per for o in order for _ in range(v)], pa.int64()))
 
 
+def _wave(ray, table: pa.Table, todo: list[int], per: int, payload: list, n_tasks: int,
+          stage: Path) -> Iterator[tuple[int, pa.Table]]:
+    shutil.rmtree(stage, ignore_errors=True)
+    files = []
+    for k in todo:
+        part = table.slice(k * per, per)
+        part = part.append_column(ORDER, pa.array(range(k * per, k * per + part.num_rows), pa.int64()))
+        path = stage / "input" / f"part-{k:05d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(part, path)
+        files.append(str(path))
+    t0 = time.perf_counter()
+    # Streamed re-blocking (no shuffle), as the read alone may hand over a single block: about
+    # 4 blocks per concurrent task, 500 to 5000 rows each (a Ray task costs ~0.1-0.3 s to schedule).
+    n_rows = sum(min(per, table.num_rows - k * per) for k in todo)
+    block = min(MAX_BLOCK, max(MIN_BLOCK, n_rows // (4 * n_tasks)))
+    ds = ray.data.read_parquet(files).repartition(target_num_rows_per_block=block)
+    ds = ds.map_batches(_switch, fn_kwargs={"payload": payload}, batch_format="pyarrow",
+                        batch_size=block, compute=ray.data.TaskPoolStrategy(size=n_tasks))
+    ds.write_parquet(str(stage / "output"), partition_cols=[SHARD])
+    log.info("ray: switched %d input rows in %.1fs", n_rows, time.perf_counter() - t0)
+    for k in todo:
+        part = pq.read_table(stage / "output" / f"{SHARD}={k}")
+        if SHARD in part.column_names:
+            part = part.drop_columns([SHARD])
+        yield k, part.sort_by(ORDER).drop_columns([ORDER])
+
+
 def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dictionary: Dictionary,
                switch_config: SwitchConfig, out: Path, address: str | None = None,
                workers: int = 0) -> Iterator[tuple[int, pa.Table]]:
@@ -85,34 +114,14 @@ def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dicti
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
     stage = out.resolve() / ".ray"
     try:
-        shutil.rmtree(stage, ignore_errors=True)
-        files = []
-        for k in todo:
-            part = table.slice(k * per, per)
-            part = part.append_column(ORDER, pa.array(range(k * per, k * per + part.num_rows), pa.int64()))
-            path = stage / "input" / f"part-{k:05d}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, path)
-            files.append(str(path))
         n_tasks = workers if workers > 1 else max(1, int(ray.cluster_resources().get("CPU", 1)))
         log.info("ray: %d shard(s), at most %d task(s) at once, cluster %s", len(todo), n_tasks,
                  ray.cluster_resources())
-        t0 = time.perf_counter()
         payload = [ray.put((dictionary, switch_config, spec, per))]  # in a list: passed as a reference
-        # Streamed re-blocking (no shuffle), as the read alone may hand over a single block: about
-        # 4 blocks per concurrent task, 500 to 5000 rows each (a Ray task costs ~0.1-0.3 s to schedule).
-        n_rows = sum(min(per, table.num_rows - k * per) for k in todo)
-        block = min(MAX_BLOCK, max(MIN_BLOCK, n_rows // (4 * n_tasks)))
-        ds = ray.data.read_parquet(files).repartition(target_num_rows_per_block=block)
-        ds = ds.map_batches(_switch, fn_kwargs={"payload": payload}, batch_format="pyarrow",
-                            batch_size=block, compute=ray.data.TaskPoolStrategy(size=n_tasks))
-        ds.write_parquet(str(stage / "output"), partition_cols=[SHARD])
-        log.info("ray: switched %d input rows in %.1fs", n_rows, time.perf_counter() - t0)
-        for k in todo:
-            part = pq.read_table(stage / "output" / f"{SHARD}={k}")
-            if SHARD in part.column_names:
-                part = part.drop_columns([SHARD])
-            yield k, part.sort_by(ORDER).drop_columns([ORDER])
+        # One Ray job per wave of shards, so an interrupted build keeps the waves already written.
+        wave = max(1, WAVE_ROWS // per)
+        for i in range(0, len(todo), wave):
+            yield from _wave(ray, table, todo[i:i + wave], per, payload, n_tasks, stage)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if started:

@@ -46,7 +46,10 @@ def test_ray_ner_build_equals_local_and_resumes_it(tmp_path, data_root, local_ra
     assert shard_bytes(local) == full
 
 
-def test_ray_task_builds_equal_local(tmp_path, local_ray):
+def test_ray_task_builds_equal_local(tmp_path, local_ray, monkeypatch):
+    from cslib import ray_engine
+
+    monkeypatch.setattr(ray_engine, "WAVE_ROWS", 5)  # several Ray jobs (waves of shards) per build
     for name, variants in (("reviews.jsonl", 2), ("slots.bioes", 3), ("sentences.txt", 1)):
         kw = dict(tgt="de", input=str(FIX / name), dictionary=str(FIX / "en-de.dict"), seed=9, shard_size=4,
                   variants=variants)
