@@ -7,18 +7,22 @@ from .build import BuildConfig, UnlabeledConfig, build_codeswitch, build_diction
 from .datasets import load_parallel, load_split
 from .dictionary import Dictionary, read_muse
 from .errors import CslibError
+from .hf import codeswitch_dataset, load_shards_dataset
 from .iob import is_iob2, repair_iob2, spans
 from .readers import LabeledSentence, read_conll, read_labeled_file, read_panx, read_text
 from .report import examples, stats, validate_dir
 from .shards import iter_rows, read_table
 from .substitute import CodeSwitcher, SwitchConfig
+from .task_build import run_build
+from .tasks import TaskOptions, TaskSpec, switch_batch
 from .tokenizers import segment, tokenize, word_tokenize
 from .validate import row_problem
 
 __version__ = "0.1.0"
 __all__ = [
     "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "SwitchConfig",
-    "UnlabeledConfig", "build_codeswitch", "build_dictionary", "build_unlabeled", "examples", "is_iob2",
+    "TaskOptions", "TaskSpec", "UnlabeledConfig", "build_codeswitch", "codeswitch_dataset", "load_shards_dataset",
+    "run_build", "switch_batch", "build_dictionary", "build_unlabeled", "examples", "is_iob2",
     "iter_rows", "load_parallel", "load_split", "read_conll", "read_labeled_file", "read_muse", "read_panx",
     "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats", "tokenize",
     "validate_dir", "word_tokenize",

@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--tgt", help="target language code, e.g. ja, zh, de (default ja)")
     b.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT, else download)")
     b.add_argument("--out", help="output directory (default data/cs/SRC-TGT)")
-    b.add_argument("--input", help="labeled PAN-X TSV or CoNLL file instead of the PAN-X train split")
+    b.add_argument("--input", help="labeled PAN-X TSV or CoNLL file instead of the PAN-X train split, or a "
+                                   "task input (JSONL, CSV, Parquet, CoNLL in any scheme, text; see --task)")
     b.add_argument("--mode", choices=["auto", "dict", "align", "dict+align"], help=MODE_HELP)
     b.add_argument("--dictionary", help="MUSE-format dictionary file (src<TAB>tgt) replacing MUSE")
     b.add_argument("--extra-dict", dest="extra_dicts", action="append",
@@ -65,9 +66,34 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, help="use only the first N source sentences (0 = all)")
     b.add_argument("--seed", type=int, help="random seed (13); same seed and inputs give identical shards")
     b.add_argument("--shard-size", type=int, help="rows per shard (5000)")
-    b.add_argument("--workers", type=int, help="worker processes (1; 0 = all cores)")
+    b.add_argument("--workers", type=int, help="worker processes (1; 0 = all cores); with --engine ray: "
+                                                 "concurrent Ray tasks (0 or 1 = every CPU of the cluster)")
     b.add_argument("--overwrite", action="store_const", const=True, help="replace a different build in --out")
     b.add_argument("--examples", type=int, default=0, help="print N side-by-side examples when done")
+    t = b.add_argument_group("tasks and engines (docs/shards.md: text, classification, tagging kinds)")
+    t.add_argument("--task", choices=["auto", "ner", "text", "classification", "tagging"],
+                   help="ner: PAN-X/CoNLL IOB2 NER shards (default without --input); text: sentences, no labels; "
+                        "classification: records whose text fields are switched, other fields carried; "
+                        "tagging: token labels in any scheme. auto (default): inferred from --input")
+    t.add_argument("--text-field", dest="text_fields", action="append",
+                   help="record field to switch (repeatable; default text, or premise+hypothesis, ...)")
+    t.add_argument("--tokens-field", help="tagging records: token list field (default tokens/words)")
+    t.add_argument("--tags-field", help="tagging records: tag list field (default tags/ner_tags/slot_tags/...)")
+    t.add_argument("--label-field", dest="label_fields", action="append",
+                   help="field every record must have, e.g. label (repeatable; missing = error)")
+    t.add_argument("--id-field", help="unique record field used as the row key (default: the position)")
+    t.add_argument("--scheme", choices=["auto", "iob1", "iob2", "bioes", "bilou", "io"],
+                   help="tagging scheme of the input (auto: from the tags)")
+    t.add_argument("--output-scheme", choices=["iob1", "iob2", "bioes", "bilou", "io"],
+                   help="tagging scheme written (default: the input's)")
+    t.add_argument("--input-format", choices=["auto", "jsonl", "csv", "parquet", "conll", "text"],
+                   help="format of --input (auto: from the suffix, CoNLL columns, else text lines)")
+    t.add_argument("--pretokenized", action="store_const", const=True,
+                   help="text lines are whitespace-separated tokens")
+    t.add_argument("--engine", choices=["local", "ray"],
+                   help="local (default): this machine, --workers processes; ray: Ray Data (pip install "
+                        "'xner[ray]'), same output bytes")
+    t.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
 
     u = sub.add_parser("unlabeled", help="build unlabeled target-language shards for self-training")
     u.add_argument("--lang", required=True, help="language code")
@@ -119,15 +145,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from . import report
-    from .build import BuildConfig, UnlabeledConfig, build_codeswitch, build_unlabeled
+    from .build import BuildConfig, UnlabeledConfig, build_unlabeled
     from .config import load_config
 
     if args.cmd == "build":
+        from .task_build import run_build
+        from .tasks import TaskOptions
+
         cfg = load_config(BuildConfig, args.config, vars(args))
-        out = build_codeswitch(cfg)
+        out = run_build(cfg, load_config(TaskOptions, None, vars(args)))
         st = report.stats(out)
-        print(f"{out}: {st['rows']} rows, {st['switched_token_fraction']:.1%} of tokens switched, "
-              f"{st['rows_switched_fraction']:.1%} of rows switched")
+        tok = st.get("switched_token_fraction")
+        print(f"{out}: {st['rows']} rows, " + (f"{tok:.1%} of tokens switched, " if tok is not None else "")
+              + f"{st['rows_switched_fraction']:.1%} of rows switched")
         for ex in report.examples(out, args.examples):
             print(ex)
         return 0

@@ -9,6 +9,12 @@ from . import shards
 from .iob import spans
 from .validate import row_problem
 
+TASK_KINDS = ("text", "classification", "tagging")  # handled by cslib.task_report
+
+
+def _task_kind(directory: str | Path) -> bool:
+    return shards.read_manifest(directory)["kind"] in TASK_KINDS
+
 
 def mark_entities(tokens: list[str], tags: list[str], joiner: str = " ") -> str:
     """`[Tokyo]LOC is big`: entities bracketed with their type."""
@@ -26,6 +32,10 @@ def format_example(row: dict) -> str:
 
 
 def examples(directory: str | Path, n: int = 10, switched_only: bool = True, offset: int = 0) -> list[str]:
+    if _task_kind(directory):
+        from . import task_report
+
+        return task_report.examples(directory, n, switched_only, offset)
     out = []
     for row in shards.iter_rows(directory):
         if switched_only and not row["n_switched"]:
@@ -41,6 +51,10 @@ def examples(directory: str | Path, n: int = 10, switched_only: bool = True, off
 
 def stats(directory: str | Path) -> dict:
     manifest, _ = shards.shard_paths(directory)
+    if manifest["kind"] in TASK_KINDS:
+        from . import task_report
+
+        return task_report.stats(directory)
     if manifest["kind"] == "unlabeled":
         return {"kind": "unlabeled", "lang": manifest["lang"], **manifest["counts"]}
     c: Counter = Counter()
@@ -109,6 +123,10 @@ def _unswitched_reason(row: dict, ents, has_word: bool) -> str:
 
 def validate_dir(directory: str | Path, max_report: int = 20) -> tuple[int, list[str]]:
     """Check every row and every checksum; returns (rows checked, problems)."""
+    if _task_kind(directory):
+        from . import task_report
+
+        return task_report.validate_dir(directory, max_report)
     manifest, paths = shards.shard_paths(directory, verify_checksums=True)
     problems: list[str] = []
     n = 0

@@ -47,6 +47,18 @@ def write_schema(kind: str) -> pa.Schema:
     return schema
 
 
+# Task kinds (cslib.tasks): the fixed columns; text fields and carried fields are added per input and
+# listed in the manifest's "task" entry.
+_switch_cols = [("cs_langs", _str_list), ("cs_src_index", pa.list_(pa.int32())), ("method", pa.string()),
+                ("n_switched", pa.int32())]
+SCHEMAS["tagging"] = SCHEMAS["codeswitch"]
+SCHEMAS["text"] = pa.schema([("id", pa.string()), ("src_lang", pa.string()), ("tgt_lang", pa.string()),
+                             ("src_text", pa.string()), ("cs_text", pa.string()), ("src_tokens", _str_list),
+                             ("cs_tokens", _str_list), *_switch_cols])
+SCHEMAS["classification"] = pa.schema([("id", pa.string()), ("src_lang", pa.string()), ("tgt_lang", pa.string()),
+                                       ("method", pa.string()), ("n_switched", pa.int32())])
+
+
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
 
@@ -67,8 +79,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def write_shard(path: Path, kind: str, rows: dict[str, list]) -> str:
     """Write one shard atomically; returns its sha256. Deterministic bytes for equal rows."""
-    table = pa.Table.from_pydict(rows, schema=write_schema(kind) if set(rows) > set(SCHEMAS[kind].names)
-                                 else SCHEMAS[kind])
+    schema = write_schema(kind) if set(rows) > set(SCHEMAS[kind].names) else SCHEMAS[kind]
+    return write_table(path, pa.Table.from_pydict(rows, schema=schema))
+
+
+def write_table(path: Path, table: pa.Table) -> str:
+    """Write an Arrow table as one shard atomically; returns its sha256 (same bytes for equal tables)."""
+    table = table.combine_chunks()
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", write_statistics=False)
     data = sink.getvalue().to_pybytes()
