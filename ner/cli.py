@@ -26,7 +26,7 @@ examples:
 
 #: (flag, config key, argparse kwargs) of every TrainConfig / ModelConfig setting on the command line.
 TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--shards", "shards", {"nargs": "+", "metavar": "DIR", "help": "code-switched shard directories (combined)"}),
+    ("--shards", "shards", {"nargs": "+", "metavar": "DIR", "help": "code-switched shard directories, or parents of them such as data/cs/ (all combined)"}),
     ("--out", "out", {"metavar": "RUN", "help": "run directory (default runs/ner); rerunning resumes it"}),
     ("--max-steps", "max_steps", {"type": int, "metavar": "N", "help": "optimizer steps (overrides --epochs)"}),
     ("--epochs", "epochs", {"type": int, "metavar": "E", "help": "epochs over the shards (default 3)"}),
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML with SelfTrainConfig keys (nested `train:`); flags override it")
     p.add_argument("--model", dest="cfg:teacher", metavar="RUN", default=argparse.SUPPRESS, help="teacher run directory")
     p.add_argument("--unlabeled", dest="cfg:unlabeled", nargs="+", metavar="DIR", default=argparse.SUPPRESS,
-                   help="unlabeled shard directories (kind unlabeled)")
+                   help="unlabeled shard directories (kind unlabeled), or parents of them such as data/unlabeled/")
     p.add_argument("--out", dest="cfg:out", metavar="DIR", default=argparse.SUPPRESS, help="output (default runs/self-train)")
     p.add_argument("--rounds", dest="cfg:rounds", type=int, metavar="N", default=argparse.SUPPRESS, help="rounds (default 1)")
     p.add_argument("--threshold", dest="cfg:threshold", type=float, metavar="T", default=argparse.SUPPRESS,
