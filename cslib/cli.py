@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT, else download)")
     b.add_argument("--out", help="output directory (default data/cs/SRC-TGT)")
     b.add_argument("--input", help="labeled PAN-X TSV or CoNLL file instead of the PAN-X train split")
+    b.add_argument("--encoding", help="text encoding of --input, --dictionary and --parallel (default utf-8; "
+                                      "CoNLL-2002 originals: latin-1)")
     b.add_argument("--mode", choices=["dict", "align", "dict+align"], help=MODE_HELP)
     b.add_argument("--dictionary", help="MUSE-format dictionary file (src<TAB>tgt) replacing MUSE")
     b.add_argument("--extra-dict", dest="extra_dicts", action="append",
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser("unlabeled", help="build unlabeled target-language shards for self-training")
     u.add_argument("--lang", required=True, help="language code")
     u.add_argument("--file", help="raw text, one sentence a line (default: PAN-X train with labels dropped)")
+    u.add_argument("--encoding", help="text encoding of --file (default utf-8)")
     u.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT)")
     u.add_argument("--out", help="output directory (default data/unlabeled/LANG)")
     u.add_argument("--limit", type=int, help="first N sentences only")

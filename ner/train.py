@@ -35,6 +35,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -263,7 +264,7 @@ class TqdmHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            tqdm.write(self.format(record))
+            tqdm.write(self.format(record), file=sys.stderr)  # stdout is for results (predict)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 

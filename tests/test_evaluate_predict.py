@@ -84,7 +84,9 @@ def test_predict_json_and_text(run: Path, tmp_path: Path, capsys, monkeypatch) -
     for r in rows:
         for e in r["entities"]:
             assert set(e) == {"text", "type", "start", "end", "char_start", "char_end", "score"}
-            assert e["text"] == r["text"][e["char_start"] : e["char_end"]] == " ".join(r["tokens"][e["start"] : e["end"] + 1])
+            # both spans end-exclusive, like spaCy and Hugging Face
+            assert e["text"] == r["text"][e["char_start"] : e["char_end"]] == " ".join(r["tokens"][e["start"] : e["end"]])
+            assert e["end"] > e["start"]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     assert main(["predict", "--model", str(run), "--lang", "en"]) == 0
     text = capsys.readouterr().out.split("\n")[:-1]
