@@ -83,7 +83,10 @@ def iter_lines(path: str | os.PathLike[str], encoding: str | None = None,
                 text = decoder.decode(data, final=not data)
             except UnicodeDecodeError as exc:
                 done = pending + exc.object[: exc.start].decode(codec, "replace")
-                bad_line = lineno + done.count("\n") + done.count("\r") - done.count("\r\n")
+                if "\x00" in done:  # a binary file: say so rather than name the first bad byte
+                    done = done[: done.index("\x00")]
+                    _check(path, lineno + _line_breaks(done), "\x00", max_line)
+                bad_line = lineno + _line_breaks(done)
                 raise at(path, bad_line, f"cannot decode byte 0x{exc.object[exc.start]:02x} as {enc} "
                                          f"({exc.reason}); give the file's encoding with --encoding, "
                                          f"e.g. --encoding latin-1") from None
@@ -107,6 +110,10 @@ def iter_lines(path: str | os.PathLike[str], encoding: str | None = None,
                 break
         if pending:
             yield lineno, _check(path, lineno, pending, max_line)
+
+
+def _line_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 def _check(path: Path, lineno: int, line: str, max_line: int) -> str:
