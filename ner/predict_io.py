@@ -199,6 +199,14 @@ def tag_records(model, records: list[Record], batch_size: int = 64) -> list[dict
     return out
 
 
+def predict_texts(model, texts: list[str], lang: str, batch_size: int = 64) -> list[dict[str, Any]]:
+    """Entities for raw sentences (tokenized with `cslib.tokenize`): the library form of `ner predict`."""
+    from cslib import tokenize
+
+    recs = [Record(t, tokenize(t, lang) if t.strip() else []) for t in texts]
+    return [{k: v for k, v in r.items() if k != "tags"} for r in tag_records(model, recs, batch_size)]
+
+
 # --- outputs -----------------------------------------------------------------------------------
 
 

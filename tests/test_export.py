@@ -1,0 +1,96 @@
+"""`ner export`: a self-contained directory that `ner predict`, a Python snippet and transformers load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ner.cli import main
+from ner.errors import NerError
+from ner.evaluate import load_model, predict_tags
+from ner.export import load_export
+from ner.predict_io import predict_texts
+from ner.testing import tiny_encoder_dir
+from ner.train import train
+from tests.test_ner_data import panx, write_cs_shards
+from tests.test_train import tiny_config
+
+SENTS = ["Angela Merkel visited Paris .", "The United Nations met in New York on Monday ."]
+
+
+def _export(run: Path, out: Path) -> Path:
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    # The export must not depend on the encoder it was trained from: point that at nothing.
+    cfg = json.loads((out / "config.json").read_text())
+    cfg["trained_from_encoder"] = str(out.parent / "gone")
+    (out / "config.json").write_text(json.dumps(cfg))
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:Tokenizer does not support real words")
+def test_token_head_export(token_run: Path, tmp_path: Path, capsys) -> None:
+    out = _export(token_run, tmp_path / "exported")
+    capsys.readouterr()
+    for name in ("encoder/config.json", "encoder/model.safetensors", "encoder/tokenizer.json", "head.safetensors",
+                 "tag_schema.json", "README.md", "token-classification/config.json"):
+        assert (out / name).is_file(), name
+    card = (out / "README.md").read_text()
+    assert "## Training data" in card and "en-ja" in card and "max_steps: 12" in card
+    schema = json.loads((out / "tag_schema.json").read_text())
+    assert schema["iob2_tags"] == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    # Same predictions from the run and from the export (library snippet of the model card).
+    words = [s.split() for s in SENTS]
+    orig, exported = load_model(token_run), load_export(out)
+    assert predict_tags(exported, words) == predict_tags(orig, words)
+    got = predict_texts(exported, SENTS, "en")
+    assert [r["tokens"] for r in got] == words
+    # A fresh process loads it for `ner predict` (no run directory involved).
+    f = tmp_path / "in.txt"
+    f.write_text("\n".join(SENTS) + "\n")
+    res = subprocess.run([sys.executable, "-m", "ner", "predict", "--model", str(out), "--lang", "en", "--input",
+                          str(f), "--json"], capture_output=True, text=True, check=True)
+    rows = [json.loads(x) for x in res.stdout.splitlines()]
+    assert [r["entities"] for r in rows] == [r["entities"] for r in got]
+
+    # The token head as a standard transformers model: same logits on each word's first sub-word ...
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    hf_dir = out / "token-classification"
+    hf = AutoModelForTokenClassification.from_pretrained(hf_dir).eval()
+    tok = AutoTokenizer.from_pretrained(hf_dir)
+    enc = tok(words[1], is_split_into_words=True, return_tensors="pt")
+    first = [enc.word_ids().index(i) for i in range(len(words[1]))]
+    with torch.no_grad():
+        hf_logits = hf(**enc).logits[0, first]
+        ours = orig(orig.collate([words[1]])).logits[0, : len(words[1])]
+    torch.testing.assert_close(hf_logits, ours, atol=1e-4, rtol=1e-4)
+    assert hf.config.id2label[0] == "O" and set(hf.config.label2id) == set(schema["iob2_tags"])
+    # ... and pipeline("token-classification") runs it offline.
+    ner = pipeline("token-classification", model=str(hf_dir), aggregation_strategy="first", device="cpu")
+    found = ner(SENTS[0])
+    assert isinstance(found, list)
+    assert all(e["entity_group"] in {"LOC", "ORG", "PER"} and e["end"] > e["start"] for e in found)
+
+
+def test_relation_head_export_and_errors(tmp_path: Path, data_root: Path, tmp_path_factory) -> None:
+    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    shards = write_cs_shards(tmp_path / "en-ja", panx(data_root / "panx" / "train-en.tsv", 8))
+    run = train(tiny_config(encoder, shards, tmp_path / "run", max_steps=1))
+    out = _export(run, tmp_path / "rel")
+    assert not (out / "token-classification").exists()  # only the token head maps onto a standard HF class
+    words = [s.split() for s in SENTS]
+    model = load_export(out)
+    assert model.cfg.head == "relation"
+    a = model(model.collate(words)).logits
+    orig = load_model(run)
+    torch.testing.assert_close(a, orig(orig.collate(words)).logits)
+    with pytest.raises(NerError, match="already exists"):
+        from ner.export import export_run
+
+        export_run(run, out)
+    assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
