@@ -14,12 +14,13 @@ from .shards import iter_rows, read_table
 from .substitute import CodeSwitcher, SwitchConfig
 from .tokenizers import segment, tokenize, word_tokenize
 from .validate import row_problem
+from .view import ShardSet, open_shards
 
 __version__ = "0.1.0"
 __all__ = [
-    "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "SwitchConfig",
+    "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "ShardSet", "SwitchConfig",
     "UnlabeledConfig", "build_codeswitch", "build_dictionary", "build_unlabeled", "examples", "is_iob2",
-    "iter_rows", "load_parallel", "load_split", "read_conll", "read_labeled_file", "read_muse", "read_panx",
+    "iter_rows", "load_parallel", "load_split", "open_shards", "read_conll", "read_labeled_file", "read_muse", "read_panx",
     "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats", "tokenize",
     "validate_dir", "word_tokenize",
 ]

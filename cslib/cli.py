@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("-n", type=int, default=10, help="number of examples (10)")
     i.add_argument("--offset", type=int, default=0, help="skip the first N examples")
     i.add_argument("--all", action="store_true", help="include rows where nothing was switched")
+    i.add_argument("--html", metavar="OUT.html", help="write an HTML page instead (entities coloured by type, "
+                                                      "switched words marked, token language on hover)")
+    i.add_argument("--method", help="only rows switched by this method (dict, align, dict+align)")
+    i.add_argument("--type", dest="entity_type", help="only rows with a source entity of this type, e.g. PER")
 
     s = sub.add_parser("stats", help="statistics of a shard set")
     s.add_argument("dir")
@@ -116,6 +120,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         cfg = load_config(UnlabeledConfig, None, vars(args))
         out = build_unlabeled(cfg)
         print(f"{out}: {report.stats(out)['rows']} sentences")
+        return 0
+    if args.cmd == "inspect" and (args.html or args.method or args.entity_type):
+        from .shards import atomic_write_bytes
+        from .view import html_page, open_shards
+
+        sset = open_shards(args.dir)
+        filters = {"offset": args.offset, "switched_only": not args.all, "method": args.method,
+                   "entity_type": args.entity_type}
+        if args.html:
+            from pathlib import Path
+
+            atomic_write_bytes(Path(args.html), html_page([sset], args.n, **filters).encode("utf-8"))
+            Path(args.html).chmod(0o644)  # a page to share, not a private temp file
+            print(args.html)
+        else:
+            from .report import format_example
+
+            print("\n".join(format_example(r) for r in sset.rows(args.n, **filters)))
         return 0
     if args.cmd == "inspect":
         rows = report.examples(args.dir, args.n, switched_only=not args.all, offset=args.offset)
