@@ -13,11 +13,10 @@ import torch
 from ner.cli import main
 from ner.errors import NerError
 from ner.evaluate import load_model, predict_tags
-from ner.export import load_export
+from ner.export import export_run, load_export
+from ner.model import NerModel
 from ner.predict_io import predict_texts
 from ner.testing import tiny_encoder_dir
-from ner.train import train
-from tests.test_ner_data import panx, write_cs_shards
 from tests.test_train import tiny_config
 
 SENTS = ["Angela Merkel visited Paris .", "The United Nations met in New York on Monday ."]
@@ -58,11 +57,13 @@ def test_token_head_export(token_run: Path, tmp_path: Path, capsys) -> None:
     assert [r["entities"] for r in rows] == [r["entities"] for r in got]
 
     # The token head as a standard transformers model: same logits on each word's first sub-word ...
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+    from transformers import AutoModelForTokenClassification, pipeline
 
     hf_dir = out / "token-classification"
-    hf = AutoModelForTokenClassification.from_pretrained(hf_dir).eval()
-    tok = AutoTokenizer.from_pretrained(hf_dir)
+    ner = pipeline("token-classification", model=str(hf_dir), aggregation_strategy="first", device="cpu")
+    hf, tok = ner.model.eval(), ner.tokenizer
+    assert type(hf).__name__ == "BertForTokenClassification"  # what AutoModelForTokenClassification gives
+    assert type(AutoModelForTokenClassification.from_config(hf.config)) is type(hf)
     enc = tok(words[1], is_split_into_words=True, return_tensors="pt")
     first = [enc.word_ids().index(i) for i in range(len(words[1]))]
     with torch.no_grad():
@@ -71,26 +72,23 @@ def test_token_head_export(token_run: Path, tmp_path: Path, capsys) -> None:
     torch.testing.assert_close(hf_logits, ours, atol=1e-4, rtol=1e-4)
     assert hf.config.id2label[0] == "O" and set(hf.config.label2id) == set(schema["iob2_tags"])
     # ... and pipeline("token-classification") runs it offline.
-    ner = pipeline("token-classification", model=str(hf_dir), aggregation_strategy="first", device="cpu")
     found = ner(SENTS[0])
     assert isinstance(found, list)
     assert all(e["entity_group"] in {"LOC", "ORG", "PER"} and e["end"] > e["start"] for e in found)
 
 
-def test_relation_head_export_and_errors(tmp_path: Path, data_root: Path, tmp_path_factory) -> None:
+def test_relation_head_export_and_errors(tmp_path: Path, tmp_path_factory) -> None:
     encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
-    shards = write_cs_shards(tmp_path / "en-ja", panx(data_root / "panx" / "train-en.tsv", 8))
-    run = train(tiny_config(encoder, shards, tmp_path / "run", max_steps=1))
-    out = _export(run, tmp_path / "rel")
+    cfg = tiny_config(encoder, tmp_path, tmp_path / "unused").model
+    torch.manual_seed(0)
+    NerModel(cfg, ["LOC", "ORG", "PER"]).save(tmp_path / "model")  # a bare model directory (no run)
+    out = _export(tmp_path / "model", tmp_path / "rel")
     assert not (out / "token-classification").exists()  # only the token head maps onto a standard HF class
+    assert "no config.yaml" in (out / "README.md").read_text()
     words = [s.split() for s in SENTS]
-    model = load_export(out)
+    model, orig = load_export(out), load_model(tmp_path / "model")
     assert model.cfg.head == "relation"
-    a = model(model.collate(words)).logits
-    orig = load_model(run)
-    torch.testing.assert_close(a, orig(orig.collate(words)).logits)
+    torch.testing.assert_close(model(model.collate(words)).logits, orig(orig.collate(words)).logits)
     with pytest.raises(NerError, match="already exists"):
-        from ner.export import export_run
-
-        export_run(run, out)
+        export_run(tmp_path / "model", out)
     assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2

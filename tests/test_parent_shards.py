@@ -55,6 +55,11 @@ def test_incomplete_or_foreign_folder_is_named(parent: Path, tmp_path: Path, dat
     with pytest.raises(NerError, match=r"/ja: holds 'unlabeled' shards, but 'codeswitch'"):
         load_pairs([root])
     assert [s.lang for s in load_unlabeled([root / "ja"])] == ["ja"] * 5
+    unl = tmp_path / "unlabeled"
+    assert cslib_main(["unlabeled", "--lang", "zh", "--limit", "3", "--data-root", str(data_root),
+                       "--out", str(unl / "zh")]) == 0
+    (root / "ja").rename(unl / "ja")
+    assert [s.lang for s in load_unlabeled([unl])] == ["ja"] * 5 + ["zh"] * 3  # --unlabeled data/unlabeled/
     (tmp_path / "other" / "notes").mkdir(parents=True)
     (tmp_path / "other" / "notes" / "README.txt").write_text("not shards")
     with pytest.raises(NerError, match=r"other/notes: no manifest.json under"):
