@@ -235,12 +235,17 @@ def spacy_json(res: dict[str, Any]) -> dict[str, Any]:
     return {"text": text, "ents": ents, "tokens": [{"id": i, "start": s, "end": t} for i, (s, t) in enumerate(spans)]}
 
 
+def _one_column(token: str) -> str:
+    """A pre-tokenized input may carry tabs or line breaks inside a token; CoNLL cannot."""
+    return " ".join(token.split()) if any(c in token for c in "\t\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029") else token
+
+
 def format_record(res: dict[str, Any], fmt: str) -> str:
     """One output block for one sentence, newline-terminated."""
     if fmt == "json":
         return json.dumps({k: v for k, v in res.items() if k != "tags"}, ensure_ascii=False) + "\n"
     if fmt == "conll":
-        return "".join(f"{t}\t{g}\n" for t, g in zip(res["tokens"], res["tags"], strict=True)) + "\n"
+        return "".join(f"{_one_column(t)}\t{g}\n" for t, g in zip(res["tokens"], res["tags"], strict=True)) + "\n"
     if fmt == "spacy":
         return json.dumps(spacy_json(res), ensure_ascii=False) + "\n"
     return "\t".join(f"{e['text']} [{e['type']}]" for e in res["entities"]) + "\n"
