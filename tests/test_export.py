@@ -92,3 +92,10 @@ def test_relation_head_export_and_errors(tmp_path: Path, tmp_path_factory) -> No
     with pytest.raises(NerError, match="already exists"):
         export_run(tmp_path / "model", out)
     assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
+    # Why exports exist: a run whose encoder directory is gone cannot load (one line, not an HF traceback).
+    meta = json.loads((tmp_path / "model" / "config.json").read_text())
+    meta["model_config"]["encoder"] = str(tmp_path / "gone")
+    (tmp_path / "model" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(NerError, match="gone: encoder directory not found"):
+        load_model(tmp_path / "model")
+    assert load_export(out).cfg.head == "relation"  # the export still loads
