@@ -11,19 +11,23 @@ from .hf import codeswitch_dataset, load_shards_dataset
 from .iob import is_iob2, repair_iob2, spans
 from .readers import LabeledSentence, read_conll, read_labeled_file, read_panx, read_text
 from .report import examples, stats, validate_dir
-from .shards import iter_rows, read_table
+from .shards import atomic_write_bytes, iter_rows, read_table
 from .substitute import CodeSwitcher, SwitchConfig
 from .task_build import run_build
 from .tasks import TaskOptions, TaskSpec, switch_batch
+from .textio import MAX_LINE, check_encoding, iter_lines, read_text_file
 from .tokenizers import segment, tokenize, word_tokenize
 from .validate import row_problem
+from .view import ShardSet, open_shards
 
 __version__ = "0.1.0"
 __all__ = [
-    "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "SwitchConfig",
+    "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "ShardSet", "SwitchConfig",
     "TaskOptions", "TaskSpec", "UnlabeledConfig", "build_codeswitch", "codeswitch_dataset", "load_shards_dataset",
     "run_build", "switch_batch", "build_dictionary", "build_unlabeled", "examples", "is_iob2",
-    "iter_rows", "load_parallel", "load_split", "read_conll", "read_labeled_file", "read_muse", "read_panx",
+    "iter_rows", "load_parallel", "load_split", "open_shards", "read_conll", "read_labeled_file", "read_muse",
+    "read_panx",
+    "MAX_LINE", "atomic_write_bytes", "check_encoding", "iter_lines", "read_text_file",
     "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats", "tokenize",
     "validate_dir", "word_tokenize",
 ]

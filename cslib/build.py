@@ -71,8 +71,12 @@ class BuildConfig:
     shard_size: int = 5000
     workers: int = 1
     overwrite: bool = False
+    encoding: str | None = None  # of input, dictionary and parallel files (None = UTF-8)
 
     def validate(self) -> None:
+        from .textio import check_encoding
+
+        check_encoding(self.encoding)
         get_language(self.src)
         get_language(self.tgt)
         if self.src == self.tgt:
@@ -119,7 +123,7 @@ class BuildConfig:
     def fingerprint(self) -> dict:
         """The part of the config that changes the output bytes."""
         skip = {"out", "data_root", "workers", "overwrite"}
-        return {k: v for k, v in asdict(self).items() if k not in skip}
+        return {k: v for k, v in asdict(self).items() if k not in skip and not (k == "encoding" and v is None)}
 
 
 BUILD_PACKAGES = ("xner", "pyarrow", "jieba", "fugashi", "unidic-lite", "sacremoses", "eflomal", "simalign",
@@ -147,7 +151,7 @@ def _file_digest(path: Path) -> dict:
 def alignment_pairs(cfg: BuildConfig) -> list[tuple[tuple[str, ...], str]]:
     """Extra (src phrase, tgt text) pairs from a word-aligned parallel corpus."""
     if cfg.parallel:
-        src_lines, tgt_lines = (read_text(p) for p in cfg.parallel)
+        src_lines, tgt_lines = (read_text(p, encoding=cfg.encoding) for p in cfg.parallel)
         if len(src_lines) != len(tgt_lines):
             raise CslibError(f"--parallel: {cfg.parallel[0]} has {len(src_lines)} lines, "
                              f"{cfg.parallel[1]} has {len(tgt_lines)}")
@@ -180,7 +184,7 @@ def build_dictionary(cfg: BuildConfig) -> tuple[Dictionary, list[dict]]:
             path = Path(cfg.dictionary)
             if not path.exists():
                 raise CslibError(f"{path}: dictionary file not found")
-            d.add_pairs(read_muse(path), "custom")
+            d.add_pairs(read_muse(path, cfg.encoding), "custom")
             inputs.append(_file_digest(path))
         elif has_muse(cfg.src, cfg.tgt):
             path = muse_path(cfg.src, cfg.tgt, cfg.data_root)
@@ -208,7 +212,7 @@ def build_dictionary(cfg: BuildConfig) -> tuple[Dictionary, list[dict]]:
 def source_sentences(cfg: BuildConfig) -> tuple[list[LabeledSentence], list[dict]]:
     if cfg.input:
         path = Path(cfg.input)
-        sents = read_labeled_file(path, limit=cfg.limit)
+        sents = read_labeled_file(path, limit=cfg.limit, encoding=cfg.encoding)
         return sents, [_file_digest(path)]
     from .manifests import resolve_file
 
@@ -385,6 +389,7 @@ class UnlabeledConfig:
     # scored on them. The language's PAN-X dev split is excluded by default, plus any `exclude` file.
     exclude_dev: bool = True
     exclude: list[str] = field(default_factory=list)  # labeled (PAN-X / CoNLL) or raw-text files
+    encoding: str | None = None  # of `file` (None = UTF-8)
 
     def out_dir(self) -> Path:
         return Path(self.out or f"data/unlabeled/{self.lang}")
@@ -438,7 +443,7 @@ def build_unlabeled(cfg: UnlabeledConfig) -> Path:
     out = cfg.out_dir()
     if cfg.file:
         path = Path(cfg.file)
-        texts = [tokenize(line, cfg.lang) for line in read_text(path)]
+        texts = [tokenize(line, cfg.lang) for line in read_text(path, encoding=cfg.encoding)]
         texts = [t for t in texts if t]
         inputs = [_file_digest(path)]
     else:

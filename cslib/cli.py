@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="output directory (default data/cs/SRC-TGT)")
     b.add_argument("--input", help="labeled PAN-X TSV or CoNLL file instead of the PAN-X train split, or a "
                                    "task input (JSONL, CSV, Parquet, CoNLL in any scheme, text; see --task)")
+    b.add_argument("--encoding", help="text encoding of --input, --dictionary and --parallel (default utf-8; "
+                                      "CoNLL-2002 originals: latin-1)")
     b.add_argument("--mode", choices=["auto", "dict", "align", "dict+align"], help=MODE_HELP)
     b.add_argument("--dictionary", help="MUSE-format dictionary file (src<TAB>tgt) replacing MUSE")
     b.add_argument("--extra-dict", dest="extra_dicts", action="append",
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser("unlabeled", help="build unlabeled target-language shards for self-training")
     u.add_argument("--lang", required=True, help="language code")
     u.add_argument("--file", help="raw text, one sentence a line (default: PAN-X train with labels dropped)")
+    u.add_argument("--encoding", help="text encoding of --file (default utf-8)")
     u.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT)")
     u.add_argument("--out", help="output directory (default data/unlabeled/LANG)")
     u.add_argument("--limit", type=int, help="first N sentences only (0 = all)")
@@ -115,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("-n", type=int, default=10, help="number of examples (10)")
     i.add_argument("--offset", type=int, default=0, help="skip the first N examples")
     i.add_argument("--all", action="store_true", help="include rows where nothing was switched")
+    i.add_argument("--html", metavar="OUT.html", help="write an HTML page instead (entities coloured by type, "
+                                                      "switched words marked, token language on hover)")
+    i.add_argument("--method", help="only rows switched by this method (dict, align, dict+align)")
+    i.add_argument("--type", dest="entity_type", help="only rows with a source entity of this type, e.g. PER")
 
     s = sub.add_parser("stats", help="statistics of a shard set")
     s.add_argument("dir")
@@ -166,6 +173,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         out = build_unlabeled(cfg)
         excluded = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"].get("excluded", 0)
         print(f"{out}: {report.stats(out)['rows']} sentences ({excluded} left out: they occur in evaluation data)")
+        return 0
+    if args.cmd == "inspect" and (args.html or args.method or args.entity_type):
+        from .shards import atomic_write_bytes
+        from .view import html_page, open_shards
+
+        sset = open_shards(args.dir)
+        filters = {"offset": args.offset, "switched_only": not args.all, "method": args.method,
+                   "entity_type": args.entity_type}
+        if args.html:
+            from pathlib import Path
+
+            atomic_write_bytes(Path(args.html), html_page([sset], args.n, **filters).encode("utf-8"))
+            Path(args.html).chmod(0o644)  # a page to share, not a private temp file
+            print(args.html)
+        else:
+            from .report import format_example
+
+            print("\n".join(format_example(r) for r in sset.rows(args.n, **filters)))
         return 0
     if args.cmd == "inspect":
         rows = report.examples(args.dir, args.n, switched_only=not args.all, offset=args.offset)

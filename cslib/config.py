@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import yaml
 
 from .errors import CslibError
+from .textio import read_text_file
 
 T = TypeVar("T")
 
@@ -20,15 +21,13 @@ def load_config(cls: type[T], yaml_path: str | Path | None, overrides: dict[str,
     if yaml_path:
         path = Path(yaml_path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise CslibError(f"{path}: config file not found") from None
+            raw = yaml.safe_load(read_text_file(path)) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise CslibError(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML") from None
         if not isinstance(raw, dict):
             raise CslibError(f"{path}: expected a mapping of config keys")
-        unknown = sorted(set(raw) - names)
+        unknown = sorted(str(k) for k in set(raw) - names)
         if unknown:
             raise CslibError(f"{path}: unknown config key(s) {', '.join(unknown)} "
                              f"(known: {', '.join(sorted(names))})")
@@ -36,5 +35,5 @@ def load_config(cls: type[T], yaml_path: str | Path | None, overrides: dict[str,
     values.update({k: v for k, v in overrides.items() if v is not None and k in names})
     try:
         return cls(**values)
-    except TypeError as exc:
-        raise CslibError(f"invalid config: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise CslibError(f"invalid config{f' in {yaml_path}' if yaml_path else ''}: {exc}") from None

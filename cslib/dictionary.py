@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import at
 from .languages import get_language
+from .textio import iter_lines
 
 
 def _has_letter(text: str) -> bool:
@@ -87,19 +88,17 @@ class Dictionary:
         return self.entries.get(tuple(w.lower() for w in phrase), [])
 
 
-def read_muse(path: str | Path) -> list[tuple[str, str]]:
+def read_muse(path: str | Path, encoding: str | None = None) -> list[tuple[str, str]]:
     """MUSE `src<TAB>tgt` lines (several lines per source word allowed; space also accepted)."""
     path = Path(path)
     pairs: list[tuple[str, str]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            cols = line.split("\t") if "\t" in line else line.split()
-            if len(cols) != 2:
-                raise at(path, lineno, f"expected 'source<TAB>target', got {len(cols)} columns: {line[:60]!r}")
-            pairs.append((cols[0], cols[1]))
+    for lineno, line in iter_lines(path, encoding):
+        if not line.strip():
+            continue
+        cols = [c.strip() for c in (line.split("\t") if "\t" in line else line.split())]
+        if len(cols) != 2 or not all(cols):
+            raise at(path, lineno, f"expected 'source<TAB>target', got {len(cols)} columns: {line[:60]!r}")
+        pairs.append((cols[0], cols[1]))
     if not pairs:
         raise at(path, None, "empty dictionary")
     return pairs

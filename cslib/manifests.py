@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from .errors import CslibError
+from .textio import read_text_file
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +67,16 @@ class SourceManifest:
     @classmethod
     def load(cls, path: Path) -> SourceManifest:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.safe_load(read_text_file(path))
             files = {k: FileSpec(key=k, **v) for k, v in raw.pop("files").items()}
             remote = raw.pop("remote", {}) or {}
             known = {"name", "dataset", "lang", "format", "license", "description", "src_lang"}
             kw = {k: raw.pop(k) for k in list(raw) if k in known}
             return cls(files=files, hf_dataset=remote.get("hf_dataset"), hf_config=remote.get("hf_config"),
                        origin=path, extra=raw, **kw)
-        except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
-            raise CslibError(f"{path}: malformed data manifest ({exc})") from None
+        except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
+            msg = " ".join(str(exc).split())[:200]
+            raise CslibError(f"{path}: malformed data manifest ({msg})") from None
 
 
 def manifest_path(dataset: str, name: str) -> Path:

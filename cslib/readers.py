@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import CslibError, at
 from .iob import repair_iob2, split_tag
+from .textio import iter_lines
 
 log = logging.getLogger(__name__)
 
@@ -27,33 +28,34 @@ class LabeledSentence:
     meta: dict = field(default_factory=dict)
 
 
-def _sentences(path: Path, split_line, n_cols: set[int] | None) -> Iterator[tuple[int, list[tuple[str, ...]]]]:
-    """Yield (first line number, rows) per blank-line separated block."""
+def _sentences(path: Path, split_line, n_cols: set[int] | None,
+               encoding: str | None = None) -> Iterator[tuple[int, list[tuple[str, ...]]]]:
+    """Yield (first line number, rows) per blank-line separated block.
+
+    Lines come from `textio.iter_lines` (encoding, BOM, CRLF, NUL bytes, over-long lines);
+    columns are stripped, and an empty token or tag is an error rather than a silent "" word.
+    """
     rows: list[tuple[str, ...]] = []
     first = 0
-    try:
-        fh = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise CslibError(f"{path}: file not found") from None
-    with fh:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                if rows:
-                    yield first, rows
-                    rows = []
-                continue
-            cols = split_line(line)
-            if cols[0] == "-DOCSTART-":
-                continue
-            if n_cols is not None and len(cols) not in n_cols:
-                want = " or ".join(str(n) for n in sorted(n_cols))
-                raise at(path, lineno, f"expected {want} columns, got {len(cols)}: {line[:60]!r}")
-            if not rows:
-                first = lineno
-            rows.append(tuple(cols))
-        if rows:
-            yield first, rows
+    for lineno, line in iter_lines(path, encoding):
+        if not line.strip():
+            if rows:
+                yield first, rows
+                rows = []
+            continue
+        cols = [c.strip() for c in split_line(line)]
+        if cols[0] == "-DOCSTART-":
+            continue
+        if n_cols is not None and len(cols) not in n_cols:
+            want = " or ".join(str(n) for n in sorted(n_cols))
+            raise at(path, lineno, f"expected {want} columns, got {len(cols)}: {line[:60]!r}")
+        if not all(cols):
+            raise at(path, lineno, f"empty column (a token or tag that is only whitespace): {line[:60]!r}")
+        if not rows:
+            first = lineno
+        rows.append(tuple(cols))
+    if rows:
+        yield first, rows
 
 
 def _finish(path: Path, first: int, tokens: list[str], tags: list[str], on_invalid: str) -> LabeledSentence:
@@ -75,26 +77,31 @@ def effective_limit(limit: int | None) -> int | None:
     return limit if limit is not None and limit > 0 else None
 
 
-def read_panx(path: str | Path, on_invalid: str = "repair", limit: int | None = None) -> list[LabeledSentence]:
-    """PAN-X / XTREME TSV: `token<TAB>tag` a line, blank line between sentences."""
+def read_panx(path: str | Path, on_invalid: str = "repair", limit: int | None = None,
+              encoding: str | None = None) -> list[LabeledSentence]:
+    """PAN-X / XTREME TSV: `token<TAB>tag` a line, blank line between sentences.
+
+    A token may contain spaces (only the tab separates columns); surrounding spaces are dropped.
+    """
     path, limit = Path(path), effective_limit(limit)
     out: list[LabeledSentence] = []
-    for first, rows in _sentences(path, lambda s: s.split("\t"), {2}):
+    for first, rows in _sentences(path, lambda s: s.split("\t"), {2}, encoding):
         out.append(_finish(path, first, [r[0] for r in rows], [r[1] for r in rows], on_invalid))
         if limit is not None and len(out) >= limit:
             break
     return _nonempty(path, out)
 
 
-def read_conll(path: str | Path, on_invalid: str = "repair", limit: int | None = None) -> list[LabeledSentence]:
+def read_conll(path: str | Path, on_invalid: str = "repair", limit: int | None = None,
+               encoding: str | None = None) -> list[LabeledSentence]:
     """CoNLL: whitespace-separated columns, token first and tag last (2 or 4 columns).
 
     CoNLL-2003 is IOB1; the repair policy converts it to IOB2, so it is applied silently here
-    unless `on_invalid="error"`.
+    unless `on_invalid="error"`. The original CoNLL-2002 files are Latin-1: `encoding="latin-1"`.
     """
     path, limit = Path(path), effective_limit(limit)
     out: list[LabeledSentence] = []
-    for first, rows in _sentences(path, str.split, {2, 4}):
+    for first, rows in _sentences(path, str.split, {2, 4}, encoding):
         out.append(_finish(path, first, [r[0] for r in rows], [r[-1] for r in rows], on_invalid))
         if limit is not None and len(out) >= limit:
             break
@@ -110,42 +117,37 @@ def _nonempty(path: Path, out: list[LabeledSentence]) -> list[LabeledSentence]:
     return out
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path, encoding: str | None = None) -> str:
     """'panx' when the first non-blank line is tab-separated, else 'conll'."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip() and not line.startswith("-DOCSTART-"):
-                    return "panx" if "\t" in line else "conll"
-    except FileNotFoundError:
-        raise CslibError(f"{path}: file not found") from None
+    for _, line in iter_lines(path, encoding):
+        if line.strip() and not line.startswith("-DOCSTART-"):
+            return "panx" if "\t" in line else "conll"
     raise at(path, None, "no sentences (empty file?)")
 
 
 def read_labeled_file(path: str | Path, fmt: str = "auto", on_invalid: str = "repair",
-                      limit: int | None = None) -> list[LabeledSentence]:
+                      limit: int | None = None, encoding: str | None = None) -> list[LabeledSentence]:
     """Read any supported labeled file; `fmt` is 'auto', 'panx' or 'conll'."""
     path = Path(path)
     if fmt == "auto":
-        fmt = detect_format(path)
+        fmt = detect_format(path, encoding)
     if fmt == "panx":
-        return read_panx(path, on_invalid, limit)
+        return read_panx(path, on_invalid, limit, encoding)
     if fmt == "conll":
-        return read_conll(path, on_invalid, limit)
+        return read_conll(path, on_invalid, limit, encoding)
     raise CslibError(f"unknown labeled-file format {fmt!r} (expected auto, panx or conll)")
 
 
-def read_text(path: str | Path, limit: int | None = None) -> list[str]:
-    """Raw text: one sentence a line, blank lines skipped."""
-    path = Path(path)
-    try:
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
-    except FileNotFoundError:
-        raise CslibError(f"{path}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise at(path, None, f"not UTF-8 text ({exc.reason})") from None
-    out = [ln for ln in lines if ln]
+def read_text(path: str | Path, limit: int | None = None, encoding: str | None = None) -> list[str]:
+    """Raw text: one sentence a line, blank lines skipped, surrounding whitespace dropped."""
+    path, limit = Path(path), effective_limit(limit)
+    out: list[str] = []
+    for _, line in iter_lines(path, encoding):
+        line = line.strip()
+        if line:
+            out.append(line)
+            if limit is not None and len(out) >= limit:
+                break
     if not out:
         raise at(path, None, "no text lines (empty file?)")
-    limit = effective_limit(limit)
-    return out[:limit] if limit is not None else out
+    return out

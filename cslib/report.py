@@ -146,7 +146,7 @@ def validate_dir(directory: str | Path, max_report: int = 20) -> tuple[int, list
         seen.add(row["id"])
         if problem:
             problems.append(f"{row['id']}: {problem}")
-    expected = sum(e["rows"] for e in manifest["shards"])
+    expected = sum(e.get("rows", 0) for e in manifest["shards"])
     if n != expected:
         problems.append(f"{directory}: {n} rows but the manifest lists {expected}")
     return n, problems[:max_report] + ([f"... and {len(problems) - max_report} more"]

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import CslibError
+from .textio import read_text_file
 
 FORMAT = "cslib-shards"
 FORMAT_VERSION = 1
@@ -107,12 +108,19 @@ def read_manifest(directory: str | Path) -> dict:
         raise CslibError(f"{path}: missing; {directory} is not a finished shard set "
                          f"(an interrupted build? re-run the same build command to resume)")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(read_text_file(path))
     except json.JSONDecodeError as exc:
         raise CslibError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(manifest, dict):
+        raise CslibError(f"{path}: not a {FORMAT} manifest (a JSON {type(manifest).__name__}, expected an object)")
     if manifest.get("format") != FORMAT or manifest.get("kind") not in SCHEMAS:
         raise CslibError(f"{path}: not a {FORMAT} manifest (format={manifest.get('format')!r}, "
                          f"kind={manifest.get('kind')!r})")
+    entries = manifest.get("shards")
+    if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("file"), str) and e["file"] and Path(e["file"]).name == e["file"]
+            and isinstance(e.get("sha256", ""), str) for e in entries):
+        raise CslibError(f"{path}: 'shards' must be a list of {{'file': 'shard-NNNNN.parquet', 'sha256': ...}}")
     return manifest
 
 
@@ -143,8 +151,8 @@ def shard_paths(directory: str | Path, verify_checksums: bool = False) -> tuple[
         check_schema(path, manifest["kind"])
         if verify_checksums:
             got = hashlib.sha256(path.read_bytes()).hexdigest()
-            if got != entry["sha256"]:
-                raise CslibError(f"{path}: sha256 {got[:12]}… differs from the manifest's {entry['sha256'][:12]}…")
+            if got != entry.get("sha256"):
+                raise CslibError(f"{path}: sha256 {got[:12]}… differs from the manifest's {str(entry.get('sha256'))[:12]}…")
         paths.append(path)
     return manifest, paths
 

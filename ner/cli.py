@@ -22,11 +22,13 @@ examples:
   ner self-train --model runs/mcl --unlabeled data/unlabeled/ja --shards data/cs/en-ja --out runs/st
   ner evaluate --model runs/mcl --lang ja zh de --split dev
   echo "Angela Merkel visited Paris ." | ner predict --model runs/mcl --lang en --json
+  ner predict --model runs/mcl --lang ja --input data/cs/en-ja --column cs_tokens --format conll --out pred.tsv
+  ner export runs/mcl --out models/mcl            # self-contained: HF encoder, safetensors head, model card
 """
 
 #: (flag, config key, argparse kwargs) of every TrainConfig / ModelConfig setting on the command line.
 TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--shards", "shards", {"nargs": "+", "metavar": "DIR", "help": "code-switched shard directories (combined)"}),
+    ("--shards", "shards", {"nargs": "+", "metavar": "DIR", "help": "code-switched shard directories, or parents of them such as data/cs/ (all combined)"}),
     ("--out", "out", {"metavar": "RUN", "help": "run directory (default runs/ner); rerunning resumes it"}),
     ("--max-steps", "max_steps", {"type": int, "metavar": "N", "help": "optimizer steps (overrides --epochs)"}),
     ("--epochs", "epochs", {"type": int, "metavar": "E", "help": "epochs over the shards (default 3)"}),
@@ -121,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML with SelfTrainConfig keys (nested `train:`); flags override it")
     p.add_argument("--model", dest="cfg:teacher", metavar="RUN", default=argparse.SUPPRESS, help="teacher run directory")
     p.add_argument("--unlabeled", dest="cfg:unlabeled", nargs="+", metavar="DIR", default=argparse.SUPPRESS,
-                   help="unlabeled shard directories (kind unlabeled)")
+                   help="unlabeled shard directories (kind unlabeled), or parents of them such as data/unlabeled/")
     p.add_argument("--out", dest="cfg:out", metavar="DIR", default=argparse.SUPPRESS, help="output (default runs/self-train)")
     p.add_argument("--rounds", dest="cfg:rounds", type=int, metavar="N", default=argparse.SUPPRESS, help="rounds (default 1)")
     p.add_argument("--threshold", dest="cfg:threshold", type=float, metavar="T", default=argparse.SUPPRESS,
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", help="PAN-X split (default dev)")
     p.add_argument("--file", metavar="PATH", help="labeled file (PAN-X TSV or CoNLL) instead of a PAN-X split")
     p.add_argument("--format", default="auto", choices=["auto", "panx", "conll"], help="format of --file (default auto)")
+    p.add_argument("--encoding", metavar="CODEC", help="text encoding of --file (default utf-8; CoNLL-2002: latin-1)")
     p.add_argument("--data-root", metavar="DIR", help="local data mirror (default $CSLIB_DATA_ROOT)")
     p.add_argument("--limit", type=int, metavar="N", help="first N sentences only (0 = all)")
     p.add_argument("--out", metavar="DIR", help="output directory (default RUN/eval/...)")
@@ -156,13 +159,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "with bfloat16 instructions (faster, F1 may move slightly: benchmarks/eval_throughput.py)")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="tag raw text, one sentence per line",
-                       description="Tokenize each input line with cslib.tokenize and print its entities as "
-                                   "`text [TYPE]` (tab-separated, one output line per input line) or JSON lines.")
-    p.add_argument("--model", required=True, metavar="RUN", help="run directory or model directory")
+    p = sub.add_parser("predict", help="tag raw text (one sentence per line) or a JSONL/Parquet column",
+                       description="Tokenize each input sentence with cslib.tokenize and write its entities: "
+                                   "`text [TYPE]` (tab-separated, one output line per input line), JSON lines "
+                                   "(end-exclusive spans), CoNLL (token TAB tag) or spaCy. Prints sentences/s "
+                                   "at the end.")
+    p.add_argument("--model", required=True, metavar="RUN", help="run directory, model directory or `ner export` dir")
     p.add_argument("--lang", required=True, metavar="L", help="language of the text (tokenization)")
-    p.add_argument("--input", metavar="FILE", help="input file (default stdin)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--input", metavar="FILE", help="input file (default stdin): text, .jsonl or .parquet (or a "
+                                                   "folder of .parquet files, e.g. a shard set)")
+    p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
+                   help="input kind (default: from the file name; stdin is text)")
+    p.add_argument("--column", metavar="NAME", help="JSONL field / Parquet column to tag: a string (tokenized) or a "
+                                                    "list of tokens (default text, then tokens, src_tokens)")
+    p.add_argument("--encoding", metavar="CODEC", help="text encoding of a text/JSONL input (default utf-8)")
+    p.add_argument("--format", default="text", choices=["text", "json", "conll", "spacy"],
+                   help="output: text (default), json (JSON lines, end-exclusive spans), conll (token TAB tag), "
+                        "spacy (Doc.to_json lines, or a DocBin with --out FILE.spacy)")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.set_defaults(func=_cmd_predict)
@@ -180,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="first N unlabeled sentences only")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.set_defaults(func=_cmd_mine)
+
+    p = sub.add_parser("export", help="write a self-contained model directory (HF encoder, safetensors head, card)",
+                       description="Export a run's model: encoder/ (Hugging Face), head.safetensors, config.json, "
+                                   "tag_schema.json, README.md (training data, recipe, dev/test figures) and, for "
+                                   "the token head, token-classification/ for transformers.pipeline. `ner predict "
+                                   "--model DIR` loads it without the run directory.")
+    p.add_argument("run", metavar="RUN", help="run directory (uses RUN/model) or model directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("models", help="manage encoders")
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -225,7 +250,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from cslib import tokenize
 
         tokenize("check", args.lang[0])  # unknown language code -> CslibError
-        evaluate(args.model, args.lang[0], file=args.file, fmt=args.format, **common)
+        evaluate(args.model, args.lang[0], file=args.file, fmt=args.format, encoding=args.encoding, **common)
     elif len(args.lang) == 1:
         evaluate(args.model, args.lang[0], split=args.split, data_root=args.data_root, **common)
     else:
@@ -234,9 +259,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import run_predict
+    from .predict_io import run
 
-    run_predict(args.model, args.lang, args.input, args.json, args.batch_size, args.device)
+    run(args.model, args.lang, args.input, "json" if args.json else args.format, args.out, args.input_format,
+        args.column, args.encoding, args.batch_size, args.device)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_run
+
+    print(export_run(args.run, args.out, args.overwrite))
     return 0
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from cslib import CslibError, read_text_file
+
 from .errors import NerError
 from .model import ModelConfig
 
@@ -247,9 +249,9 @@ def to_dict(cfg: Any) -> dict:
 def read_yaml(path: str | Path) -> dict:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NerError(f"{p}: config file not found") from None
+        data = yaml.safe_load(read_text_file(p))
+    except CslibError as exc:
+        raise NerError(str(exc).replace("file not found", "config file not found")) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

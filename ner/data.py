@@ -12,6 +12,7 @@ them with the supervised loss only.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,8 @@ from .errors import NerError
 
 FORMAT = "cslib-shards"
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 TypeCheck = Callable[[pa.DataType], bool]
 
@@ -160,6 +163,50 @@ def open_shard_dir(directory: str | os.PathLike[str], kind: str | None = None) -
     return ShardSet(d, found, manifest, files, sorted(types))
 
 
+def find_shard_dirs(directory: str | os.PathLike[str]) -> list[Path]:
+    """The shard sets a `--shards` / `--unlabeled` argument names: itself, or every set under it.
+
+    A directory with a manifest.json is one shard set. A directory without one is a *parent*
+    (e.g. `data/cs/` holding `en-ja/` and `en-zh/`): every sub-folder must then be a finished
+    shard set or a parent of some, so an unfinished build or a foreign folder is an error naming
+    it rather than silently training on less data. Hidden folders (temp files) are skipped.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise NerError(f"{d}: shard directory not found")
+    if (d / "manifest.json").is_file():
+        return [d]
+    subs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subs or any(p.suffix == ".parquet" for p in d.iterdir()):
+        raise NerError(f"{d}: no manifest.json (not a cslib shard directory, or its build did not finish)")
+    found: list[Path] = []
+    for sub in subs:
+        if not (sub / "manifest.json").is_file() and not any(
+                p.is_dir() and not p.name.startswith(".") for p in sub.iterdir()):
+            raise NerError(f"{sub}: no manifest.json under {d} (an unfinished build, or not a cslib shard "
+                           f"directory; finish or move it, or name the shard sets one by one)")
+        found += find_shard_dirs(sub)
+    return found
+
+
+def open_shard_dirs(dirs: Sequence[str | os.PathLike[str]], kind: str) -> list[ShardSet]:
+    """`open_shard_dir` for every shard set named by `dirs` (sets or parents of sets), logged."""
+    sets: list[ShardSet] = []
+    for arg in dirs:
+        found = find_shard_dirs(arg)
+        sets += [open_shard_dir(p, kind) for p in found]
+        if found != [Path(arg)]:
+            log.info("%s: %d %s shard set(s): %s", arg, len(found), kind,
+                     ", ".join(str(p.relative_to(arg)) for p in found))
+    seen: set[Path] = set()
+    for s in sets:
+        key = s.directory.resolve()
+        if key in seen:
+            raise NerError(f"{s.directory}: shard set given twice (directly and through a parent?)")
+        seen.add(key)
+    return sets
+
+
 def _check_schema(path: Path, kind: str) -> None:
     try:
         schema = pq.read_schema(path)
@@ -232,7 +279,7 @@ def load_pairs(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None)
     limit = effective_limit(limit)
     if not dirs:
         raise NerError("no shard directories given (use --shards DIR [DIR ...])")
-    sets = [open_shard_dir(d, "codeswitch") for d in dirs]
+    sets = open_shard_dirs(dirs, "codeswitch")
     examples: list[Example] = []
     types: set[str] = set()
     seen_ids: dict[str, Path] = {}
@@ -265,7 +312,7 @@ def iter_unlabeled(dirs: Sequence[str | os.PathLike[str]]) -> Iterator[Unlabeled
     """Stream sentences from unlabeled shard directories (kind "unlabeled"), shard by shard."""
     if not dirs:
         raise NerError("no unlabeled shard directories given (use --unlabeled DIR [DIR ...])")
-    sets = [open_shard_dir(d, "unlabeled") for d in dirs]
+    sets = open_shard_dirs(dirs, "unlabeled")
     for s in sets:
         for path in s.files:
             table = _read_table(path, "unlabeled")
@@ -307,22 +354,32 @@ def write_pseudo(path: str | os.PathLike[str], examples: Iterable[Example]) -> i
 
 def load_pseudo(path: str | os.PathLike[str]) -> list[Example]:
     """Read a pseudo-label file written by `write_pseudo` as single-view examples."""
+    from cslib import CslibError, iter_lines
+
     p = Path(path)
     if not p.is_file():
         raise NerError(f"{p}: pseudo-label file not found")
     out: list[Example] = []
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    try:
+        for lineno, line in iter_lines(p):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                tokens, tags = list(row["tokens"]), list(row["tags"])
+                tokens, tags = row["tokens"], row["tags"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise NerError(f"{p}:{lineno}: bad pseudo-label line ({_first_line(exc)})") from None
+            if not (isinstance(tokens, list) and isinstance(tags, list)
+                    and all(isinstance(t, str) and t for t in tokens + tags)):
+                raise NerError(f"{p}:{lineno}: 'tokens' and 'tags' must be lists of non-empty strings")
             if len(tokens) != len(tags) or not tokens:
                 raise NerError(f"{p}:{lineno}: tokens and tags differ in length or are empty")
+            bad = [t for t in tags if t != "O" and (len(t) < 3 or t[:2] not in ("B-", "I-"))]
+            if bad:
+                raise NerError(f"{p}:{lineno}: tag {bad[0]!r} is not IOB2 (O, B-TYPE or I-TYPE)")
             out.append(Example(str(row.get("id", f"{p.name}:{lineno}")), tokens, tags, lang=str(row.get("lang", ""))))
+    except CslibError as exc:
+        raise NerError(str(exc)) from None
     return out
 
 

