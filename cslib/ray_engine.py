@@ -57,14 +57,27 @@ def _switch(batch: pa.Table, payload: list) -> pa.Table:
     cache, ref = ray_engine._CACHE, payload[0]
     if ref.hex() not in cache:
         cache.clear()
-        dictionary, switch_config, spec, per = ray.get(ref)
-        cache[ref.hex()] = (CodeSwitcher(dictionary, switch_config), spec, per)
+        dictionary, switch_config, spec, per, extras = ray.get(ref)
+        cache[ref.hex()] = (_switcher(dictionary, switch_config, extras), spec, per)
     switcher, spec, per = cache[ref.hex()]
     order = batch.column(ORDER).to_pylist()
     out = switch_batch(batch.drop_columns([ORDER]), spec, switcher)
     v = spec.variants
     out = out.append_column(ORDER, pa.array([o * v + i for o in order for i in range(v)], pa.int64()))
     return out.append_column(SHARD, pa.array([o // per for o in order for _ in range(v)], pa.int64()))
+
+
+def _switcher(dictionary: Dictionary, switch_config: SwitchConfig, extras: dict | None) -> CodeSwitcher:
+    """The worker's switcher: entity lexicon and zh script as shipped; the transliterator (a model,
+    not worth pickling) rebuilt here from the build config."""
+    if not extras:
+        return CodeSwitcher(dictionary, switch_config)
+    from .sources import build_transliterator
+
+    cfg = extras["config"]
+    translit = build_transliterator(cfg) if extras.get("transliterate") else None
+    return CodeSwitcher(dictionary, switch_config, entities=extras.get("entities"), transliterator=translit,
+                        zh_script=cfg.zh_script)
 
 
 def _wave(ray, table: pa.Table, todo: list[int], per: int, payload: list, n_tasks: int,
@@ -97,7 +110,7 @@ def _wave(ray, table: pa.Table, todo: list[int], per: int, payload: list, n_task
 
 def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dictionary: Dictionary,
                switch_config: SwitchConfig, out: Path, address: str | None = None,
-               workers: int = 0) -> Iterator[tuple[int, pa.Table]]:
+               workers: int = 0, extras: dict | None = None) -> Iterator[tuple[int, pa.Table]]:
     """Switch the rows of shards `todo` through Ray; yields (shard index, rows in input order).
 
     Uses the running Ray instance if there is one, else connects to `address` (or
@@ -117,7 +130,7 @@ def run_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, dicti
         n_tasks = workers if workers > 1 else max(1, int(ray.cluster_resources().get("CPU", 1)))
         log.info("ray: %d shard(s), at most %d task(s) at once, cluster %s", len(todo), n_tasks,
                  ray.cluster_resources())
-        payload = [ray.put((dictionary, switch_config, spec, per))]  # in a list: passed as a reference
+        payload = [ray.put((dictionary, switch_config, spec, per, extras))]  # in a list: passed as a reference
         # One Ray job per wave of shards, so an interrupted build keeps the waves already written.
         wave = max(1, WAVE_ROWS // per)
         for i in range(0, len(todo), wave):

@@ -95,9 +95,19 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
     out = Path(cfg.out) if cfg.out else (cfg.out_dir() if spec.task == "ner" else
                                          Path(f"data/{spec.kind}/{cfg.src}-{cfg.tgt}"))
     dictionary, dict_inputs = build_dictionary(cfg)
-    switcher = CodeSwitcher(dictionary, cfg.switch_config())
+    entities, entity_info, translit = None, {}, None
+    if spec.kind in ("codeswitch", "tagging"):  # typed names and transliteration serve labeled entities
+        from .sources import build_entity_lexicon, build_transliterator
+
+        entities, entity_info = build_entity_lexicon(cfg)
+        translit = build_transliterator(cfg)
+        dict_inputs += entity_info.pop("inputs", [])
+    switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=entities, transliterator=translit,
+                            zh_script=cfg.zh_script)
     fingerprint = {"config": cfg.fingerprint(), "inputs": [i["sha256"] for i in inputs + dict_inputs],
                    "dictionary_entries": len(dictionary)}
+    if spec.task == "ner":  # the same fingerprint as build.py's, so either engine resumes the other's build
+        fingerprint["entity_entries"] = len(entities) if entities else 0
     if spec.task != "ner":  # ner keeps build.py's fingerprint, so either engine resumes the other's build
         fingerprint["task"] = spec.to_dict()
     per = max(1, cfg.shard_size // cfg.variants)
@@ -110,8 +120,9 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
     if opts.engine == "ray":
         from .ray_engine import run_shards
 
+        extras = {"config": cfg, "entities": entities, "transliterate": translit is not None}
         results = run_shards(table, todo, per, spec, dictionary, cfg.switch_config(), out, opts.address,
-                             cfg.workers)
+                             cfg.workers, extras)
     else:
         results = _local_shards(table, todo, per, spec, switcher, cfg.workers)
     bar = tqdm(total=table.num_rows, desc=f"{spec.task} {cfg.src}->{cfg.tgt}", unit="sent", disable=None)
@@ -121,6 +132,17 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
         bar.update(part.num_rows // cfg.variants)
     bar.close()
     manifest = _manifest(cfg, spec, out, n_shards, inputs + dict_inputs, len(dictionary))
+    if spec.task == "ner":  # what build.py records, so that both engines write the same manifest
+        from .build import _dictionary_origins
+
+        rows_with = manifest["counts"].pop("_sources", {})
+        manifest = {**{k: v for k, v in manifest.items() if k not in ("versions", "inputs")},
+                    "sources": {"mode": cfg.resolved_mode(), "dictionaries": _dictionary_origins(dictionary),
+                                **entity_info, "transliteration": translit.origin if translit else None,
+                                "rows_with_source": rows_with},
+                    "versions": manifest["versions"], "inputs": manifest["inputs"]}
+    else:
+        manifest["counts"].pop("_sources", None)
     shards.write_manifest(out, manifest)
     log.info("wrote %d rows in %d shards to %s in %.1fs (%s engine%s)", manifest["counts"]["rows"], n_shards,
              out, time.time() - t0, opts.engine, ", resumed" if resumed else "")
@@ -175,6 +197,10 @@ def table_counts(table: pa.Table, variants: int) -> Counter:
             c[side] = sum(len(t) for t in table.column(side).to_pylist())
     for m in table.column("method").to_pylist():
         c[f"method:{m}"] += 1
+    if "cs_sources" in table.column_names:
+        for row in table.column("cs_sources").to_pylist():
+            for src in set(row) - {""}:
+                c[f"source:{src}"] += 1
     return c
 
 
@@ -192,7 +218,8 @@ def _manifest(cfg: BuildConfig, spec: TaskSpec, out: Path, n_shards: int, inputs
         if "src_tags" in table.column_names:
             scheme = spec.output_scheme if spec.task != "ner" else "iob2"
             types |= {s.type for tags in table.column("src_tags").to_pylist() for s in decode(tags, scheme)}
-    counts = {k: v for k, v in sorted(stats.items()) if not k.startswith("method:")}
+    counts: dict = {k: v for k, v in sorted(stats.items()) if not k.startswith(("method:", "source:"))}
+    counts["_sources"] = {k[7:]: v for k, v in sorted(stats.items()) if k.startswith("source:")}
     if "src_tokens" in counts:
         counts["switched_fraction"] = round(stats["switched_tokens"] / max(1, stats["src_tokens"]), 4)
     manifest = {

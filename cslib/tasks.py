@@ -241,7 +241,11 @@ def output_schema(spec: TaskSpec, inp: pa.Schema) -> pa.Schema:
         fields = [*meta, ("src_tokens", _STR_LIST), ("src_tags", _STR_LIST), ("cs_tokens", _STR_LIST),
                   ("cs_tags", _STR_LIST), *_TOKEN_COLUMNS[2:], ("method", pa.string()),
                   ("n_switched", pa.int32())]
-        return pa.schema(fields + (carried if spec.kind == "tagging" else []))
+        if spec.kind == "codeswitch":  # the same columns as the local NER build, optional ones included
+            from .shards import OPTIONAL
+
+            return pa.schema(fields + [(f.name, f.type) for f in OPTIONAL["codeswitch"]])
+        return pa.schema(fields + carried)
     if spec.kind == "text":
         return pa.schema([*meta, ("src_text", pa.string()), ("cs_text", pa.string()), *_TOKEN_COLUMNS,
                           ("method", pa.string()), ("n_switched", pa.int32()), *carried])
@@ -325,6 +329,9 @@ def _switch_tagged(cols: dict, r: int, v: int, spec: TaskSpec, sw: CodeSwitcher,
     out["cs_src_index"].append(s.src_index)
     out["method"].append(_method(s.origins))
     out["n_switched"].append(s.n_switched)
+    if "cs_sources" in out:
+        out["cs_sources"].append(s.sources)
+        out["n_translatable"].append(s.n_translatable)
 
 
 def _switch_texts(cols: dict, r: int, spec: TaskSpec, sw: CodeSwitcher, rng: random.Random, out: dict) -> None:

@@ -40,9 +40,10 @@ def test_classification_dataset_equals_cli_build(tmp_path, dictionary):
     assert isinstance(out, datasets.Dataset) and out.num_rows == 12
     assert out.features["label"] == ds.features["label"]  # ClassLabel carried as it was
     assert out["label"] == [x for x in ds["label"] for _ in range(2)]
-    # The same records through the CLI path give the same rows (key = row position, same seed).
+    # The same records through the CLI path give the same rows (key = row position, same seed); the
+    # dictionary file is used as given there too (no frequency filtering of its senses).
     built = run_build(BuildConfig(input=str(FIX / "nli.jsonl"), tgt="de", dictionary=str(DICT), seed=5, ratio=0.9,
-                                  variants=2, out=str(tmp_path / "nli")), TaskOptions())
+                                  variants=2, out=str(tmp_path / "nli"), senses="uniform"), TaskOptions())
     files = sorted(str(p) for p in built.glob("shard-*.parquet"))
     ref = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
     for col in ("id", "premise", "hypothesis", "src_premise", "n_switched", "method"):
