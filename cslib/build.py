@@ -320,6 +320,21 @@ def _run_shards(kind: str, out: Path, n_items: int, per: int, fingerprint: dict,
     return [entries[k] for k in range(n_shards)], total, resumed
 
 
+def make_switcher(cfg: BuildConfig, dictionary: Dictionary, entities: bool = True):
+    """(switcher, entity lexicon, entity manifest info, transliterator) for a build: one place, so
+    that every engine and task switches with the same sources. `entities=False` (tasks without
+    labeled entities) skips typed names and transliteration."""
+    lexicon, info, translit = None, {}, None
+    if entities:
+        from .sources import build_entity_lexicon, build_transliterator
+
+        lexicon, info = build_entity_lexicon(cfg)
+        translit = build_transliterator(cfg)
+    switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=lexicon, transliterator=translit,
+                            zh_script=cfg.zh_script)
+    return switcher, lexicon, info, translit
+
+
 def build_codeswitch(cfg: BuildConfig) -> Path:
     """Build (or resume) a code-switched shard set; returns its directory."""
     cfg.validate()
@@ -327,13 +342,8 @@ def build_codeswitch(cfg: BuildConfig) -> Path:
     t0 = time.time()
     sents, inputs = source_sentences(cfg)
     dictionary, dict_inputs = build_dictionary(cfg)
-    from .sources import build_entity_lexicon, build_transliterator
-
-    entities, entity_info = build_entity_lexicon(cfg)
-    translit = build_transliterator(cfg)
+    switcher, entities, entity_info, translit = make_switcher(cfg, dictionary)
     dict_inputs += entity_info.pop("inputs", [])
-    switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=entities, transliterator=translit,
-                            zh_script=cfg.zh_script)
     fingerprint = {"config": cfg.fingerprint(), "inputs": [i["sha256"] for i in inputs + dict_inputs],
                    "dictionary_entries": len(dictionary), "entity_entries": len(entities) if entities else 0}
     per = max(1, cfg.shard_size // cfg.variants)

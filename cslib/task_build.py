@@ -29,6 +29,7 @@ from .build import (
     _file_digest,
     build_codeswitch,
     build_dictionary,
+    make_switcher,
     source_sentences,
 )
 from .build import versions as package_versions
@@ -95,20 +96,14 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
     out = Path(cfg.out) if cfg.out else (cfg.out_dir() if spec.task == "ner" else
                                          Path(f"data/{spec.kind}/{cfg.src}-{cfg.tgt}"))
     dictionary, dict_inputs = build_dictionary(cfg)
-    entities, entity_info, translit = None, {}, None
-    if spec.kind in ("codeswitch", "tagging"):  # typed names and transliteration serve labeled entities
-        from .sources import build_entity_lexicon, build_transliterator
-
-        entities, entity_info = build_entity_lexicon(cfg)
-        translit = build_transliterator(cfg)
-        dict_inputs += entity_info.pop("inputs", [])
-    switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=entities, transliterator=translit,
-                            zh_script=cfg.zh_script)
+    # typed names and transliteration serve labeled entities only
+    switcher, entities, entity_info, translit = make_switcher(cfg, dictionary, spec.kind in ("codeswitch", "tagging"))
+    dict_inputs += entity_info.pop("inputs", [])
     fingerprint = {"config": cfg.fingerprint(), "inputs": [i["sha256"] for i in inputs + dict_inputs],
                    "dictionary_entries": len(dictionary)}
-    if spec.task == "ner":  # the same fingerprint as build.py's, so either engine resumes the other's build
+    if spec.task == "ner":  # build.py's fingerprint, so either engine resumes the other's build
         fingerprint["entity_entries"] = len(entities) if entities else 0
-    if spec.task != "ner":  # ner keeps build.py's fingerprint, so either engine resumes the other's build
+    else:
         fingerprint["task"] = spec.to_dict()
     per = max(1, cfg.shard_size // cfg.variants)
     n_shards = max(1, -(-table.num_rows // per))
