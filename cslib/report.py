@@ -36,6 +36,11 @@ def examples(directory: str | Path, n: int = 10, switched_only: bool = True, off
         from . import task_report
 
         return task_report.examples(directory, n, switched_only, offset)
+    return [format_example(row) for row in pick_rows(directory, n, switched_only, offset)]
+
+
+def pick_rows(directory: str | Path, n: int, switched_only: bool = True, offset: int = 0) -> list[dict]:
+    """The first `n` rows after skipping `offset` (switched rows only, unless `switched_only` is off)."""
     out = []
     for row in shards.iter_rows(directory):
         if switched_only and not row["n_switched"]:
@@ -43,7 +48,7 @@ def examples(directory: str | Path, n: int = 10, switched_only: bool = True, off
         if offset:
             offset -= 1
             continue
-        out.append(format_example(row))
+        out.append(row)
         if len(out) >= n:
             break
     return out

@@ -64,18 +64,10 @@ def format_example(row: dict, manifest: dict) -> str:
 
 
 def examples(directory: str | Path, n: int = 10, switched_only: bool = True, offset: int = 0) -> list[str]:
+    from .report import pick_rows
+
     manifest = shards.read_manifest(directory)
-    out = []
-    for row in shards.iter_rows(directory):
-        if switched_only and not row["n_switched"]:
-            continue
-        if offset:
-            offset -= 1
-            continue
-        out.append(format_example(row, manifest))
-        if len(out) >= n:
-            break
-    return out
+    return [format_example(row, manifest) for row in pick_rows(directory, n, switched_only, offset)]
 
 
 def row_violation(row: dict, manifest: dict) -> str | None:
