@@ -14,8 +14,6 @@ from typing import IO, Any
 from .evaluate import amp_dtype, predict_entities
 from .model import NerModel
 
-CHUNK = 256  # lines tokenized and tagged together; keeps memory flat on large inputs
-
 
 def token_spans(text: str, tokens: list[str]) -> list[tuple[int, int]] | None:
     """Character span of each token in `text`, or None when a tokenizer changed the characters."""
