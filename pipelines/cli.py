@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/NAME)")
     p.add_argument("--seeds", nargs="+", type=int, metavar="S",
                    help="training seeds, overriding the recipe's (e.g. --seeds 13 14 15 for mean ± sd and intervals)")
+    p.add_argument("--rows", nargs="+", metavar="ROW",
+                   help="rows to run, overriding the recipe's (e.g. add mined_entities, row 7, to a finished run: "
+                        "the other rows come from the cache)")
     p.add_argument("--force", nargs="+", default=[], metavar="STEP",
                    help="redo these steps even if cached (e.g. train/semantic, eval, codeswitch/ja)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if not path.exists() and (HERE / args.recipe).exists():
         path = HERE / args.recipe
     try:
-        recipe = load_recipe(path, out=args.out, data_root=args.data_root, seeds=args.seeds)
+        recipe = load_recipe(path, out=args.out, data_root=args.data_root, seeds=args.seeds, rows=args.rows)
         report = run_recipe(recipe, force=set(args.force))
     except (RecipeError, CslibError, NerError) as exc:
         print(f"pipelines: error: {exc}", file=sys.stderr)

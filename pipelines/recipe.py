@@ -2,7 +2,7 @@
 
 Sections pass straight through to the library configs (`codeswitch:` → `cslib.BuildConfig`,
 `unlabeled:` → `cslib.UnlabeledConfig`, `train:` → `ner.config.TrainConfig`, `self_train:` →
-`ner.config.SelfTrainConfig`), so a key means the same thing here as on the command line of
+`ner.config.SelfTrainConfig`, `mine:` → `ner.mine_entities.MineConfig`), so a key means the same thing here as on the command line of
 `cslib build` / `ner train`. Every key is checked when the recipe is loaded, not an hour into the
 run: a typo in an ablation setting would silently change the experiment.
 """
@@ -20,8 +20,9 @@ from cslib.errors import CslibError
 from cslib.languages import get_language
 from ner.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
 from ner.errors import NerError
+from ner.mine_entities import MineConfig
 
-from .rows import ROWS
+from .rows import DEFAULT_ROWS, ROWS
 
 
 class RecipeError(Exception):
@@ -60,12 +61,13 @@ class Recipe:
     # mean ± sd over them (one seed cannot separate an ingredient's effect from training noise).
     seeds: list[int] | None = None
     workers: int = 2  # processes for shard building
-    rows: list[str] = field(default_factory=lambda: list(ROWS))
+    rows: list[str] = field(default_factory=lambda: list(DEFAULT_ROWS))
     codeswitch: dict[str, Any] = field(default_factory=dict)  # BuildConfig fields for every target
     codeswitch_by_lang: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-target extras
     unlabeled: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     self_train: dict[str, Any] = field(default_factory=dict)
+    mine: dict[str, Any] = field(default_factory=dict)  # ner.mine_entities.MineConfig fields (row 7)
     eval: EvalSettings = field(default_factory=EvalSettings)
     path: str = ""  # where it was loaded from (not a YAML key)
 
@@ -99,6 +101,20 @@ class Recipe:
         cfg.data_root = self.data_root
         if cfg.eval_langs is None:
             cfg.eval_langs = [self.src]  # model selection on source dev only: no target labels are used
+        return cfg
+
+    def mine_config(self) -> MineConfig:
+        return MineConfig(**{k: v for k, v in self.mine.items() if k != "teacher"})
+
+    def mine_teacher(self) -> str:
+        """The row whose model mines row 7's entities: `mine.teacher`, else the best row run before it."""
+        return self.mine.get("teacher") or ("self_training" if "self_training" in self.rows else "relation_contrastive")
+
+    def mined_build_config(self, tgt: str, mode: str, lexicon: str, seed: int) -> BuildConfig:
+        """Row 7's shards: the target's usual build, with switched entities replaced by mined ones."""
+        cfg = self.build_config(tgt, mode)
+        cfg.entity_lexicon, cfg.entity_mode = lexicon, "replace"
+        cfg.out = str(self.out_dir() / "data" / "cs-mined" / f"seed-{seed}" / f"{self.src}-{tgt}")
         return cfg
 
     def self_train_config(self, teacher: str, unlabeled: list[str], student: TrainConfig) -> SelfTrainConfig:
@@ -167,8 +183,10 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
     for row in recipe.rows:
         if row not in ROWS:
             raise RecipeError(f"{p}: rows: unknown row {row!r} (known: {', '.join(ROWS)})")
-    if "self_training" in recipe.rows and "relation_contrastive" not in recipe.rows:
-        raise RecipeError(f"{p}: rows: self_training needs relation_contrastive (its teacher)")
+    for row in ("self_training", "mined_entities"):
+        if row in recipe.rows and "relation_contrastive" not in recipe.rows:
+            raise RecipeError(f"{p}: rows: {row} needs relation_contrastive (its teacher)")
+    recipe.rows = sorted(recipe.rows, key=lambda r: ROWS[r].number)  # a row's teacher always runs first
     for section, owned in _OWNED.items():
         for key in getattr(recipe, section):
             if key in owned:
@@ -198,3 +216,12 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
             recipe.self_train_config("-", ["-"], recipe.train_config("relation_contrastive", ["-"])).validate()
     except NerError as exc:
         raise RecipeError(str(exc) if str(exc).startswith(str(p)) else f"{p}: {exc}") from None
+    if not isinstance(recipe.mine, dict):
+        raise RecipeError(f"{p}: mine must be a mapping of ner.mine_entities.MineConfig fields")
+    try:
+        recipe.mine_config()
+    except TypeError as exc:
+        raise RecipeError(f"{p}: mine: {str(exc).split('__init__() ')[-1]}") from None
+    teacher = recipe.mine_teacher()
+    if "mined_entities" in recipe.rows and (teacher not in recipe.rows or teacher == "mined_entities"):
+        raise RecipeError(f"{p}: mine.teacher {teacher!r} is not one of this recipe's rows before mined_entities")

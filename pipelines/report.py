@@ -71,7 +71,8 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
         }
         row_counts = {s: load_counts(per_seed[s]["dir"], targets) for s in seeds} if "dir" in per_seed[seeds[0]] else {}
         counts[name] = None if not row_counts or any(c is None for c in row_counts.values()) else row_counts  # type: ignore[assignment]
-        for key, other in (("vs_first", first), ("vs_previous", prev)):
+        baseline = ROWS[name].baseline if ROWS[name].baseline in rows else prev
+        for key, other in (("vs_first", first), ("vs_previous", baseline)):
             if other is None:
                 continue
             gain: dict[str, Any] = {"row": other,
@@ -140,14 +141,14 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
         lines.append("| " + " | ".join(cells) + " |")
     focus = [lang for lang in ("ja", "zh") if lang in langs]
     lines += ["", f"## What each row adds (F1 points over the row before, {level} paired bootstrap interval)", "",
-              "| # | row | Δ avg [CI] | significant | " + " | ".join(f"Δ {lang}" for lang in focus) + " |",
-              "|---:|---|---:|---|" + "---:|" * len(focus)]
+              "| # | row | vs | Δ avg [CI] | significant | " + " | ".join(f"Δ {lang}" for lang in focus) + " |",
+              "|---:|---|---:|---:|---|" + "---:|" * len(focus)]
     for r in rows.values():
         g = r.get("vs_previous")
         if g:
             ci = g.get("interval")
             verdict = "n/a" if not ci else ("yes" if ci["significant"] else "no")
-            lines.append(f"| {r['number']} | {r['label']} | {_gain(g)} | {verdict} | "
+            lines.append(f"| {r['number']} | {r['label']} | {rows[g['row']]['number']} | {_gain(g)} | {verdict} | "
                          + " | ".join(_signed(g["f1"][lang]) if lang in g["f1"] else "-" for lang in focus) + " |")
     if recipe.eval.bootstrap:
         lines += ["", f"Intervals: {recipe.eval.bootstrap} paired bootstrap resamples of the evaluation sentences "
@@ -160,6 +161,7 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
         lines += ["", f"Row {last['number']} vs row 1: {_gain(g)} F1 on average; "
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
+    lines += _mined_section(records)
     if skipped:
         lines += ["", f"No dictionary or parallel text (no code-switched data, evaluated only): {', '.join(skipped)}."]
     lines += ["", "## Wall time per stage", "", "| stage | seconds | |", "|---|---:|---|"]
@@ -171,6 +173,29 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
               "## Recipe (as run)", "", "```yaml", yaml.safe_dump(recipe_dict(recipe), sort_keys=False).rstrip(), "```",
               "", "## Versions", "", "```", *(f"{k}: {v}" for k, v in versions().items()), "```", ""]
     return "\n".join(lines)
+
+
+def _mined_section(records: dict[str, Any]) -> list[str]:
+    """Row 7's inputs: how many entities were mined per target and seed, and how much of the entity
+    side of the shards they reached (`cslib stats`' entity switch rate)."""
+    mined = {name.split("/", 1)[1]: rec.result for name, rec in records.items() if name.startswith("mine/")}
+    if not mined:
+        return []
+    lines = ["", "## Mined target entities (row 7)", "",
+             "| target / seed | mined entities (LOC, ORG, PER) | entities switched | of them by mined entities |",
+             "|---|---:|---:|---:|"]
+    for key, res in mined.items():
+        build = records.get(f"codeswitch_mined/{key}")
+        by_type = res.get("by_type", {})
+        types = ", ".join(str(by_type.get(t, 0)) for t in ("LOC", "ORG", "PER"))
+        if build is None or not res.get("lexicon"):
+            lines.append(f"| {key} | {res.get('entities', 0)} | usual shards | |")
+            continue
+        replaced = build.result.get("entities_replaced_by_mined", {})
+        share = sum(replaced.values()) / len(replaced) if replaced else 0.0
+        lines.append(f"| {key} | {res['entities']} ({types}) | "
+                     f"{_pct(build.result.get('entities_switched_overall', 0.0))}% | {_pct(share)}% |")
+    return lines
 
 
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:

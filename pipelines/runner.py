@@ -24,9 +24,12 @@ from cslib.datasets import has_muse
 from cslib.errors import CslibError
 from cslib.languages import get_language
 from cslib.manifests import load_manifest
+from cslib.report import stats as shard_stats
 from cslib.shards import atomic_write_bytes
 from ner.config import to_dict
+from ner.errors import NerError
 from ner.evaluate import evaluate_langs
+from ner.mine_entities import mine_entities
 from ner.self_training import self_train
 from ner.train import train
 
@@ -124,6 +127,65 @@ def switch_mode(src: str, tgt: str, requested: str | None) -> str | None:
     return None
 
 
+def _build_step(cfg: Any) -> Callable[[bool], dict[str, Any]]:
+    def build(fresh: bool) -> dict[str, Any]:
+        cfg.overwrite = fresh
+        path = build_codeswitch(cfg)
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        result = {"dir": str(path), "rows": manifest["counts"]["rows"], "mode": cfg.mode,
+                  "switched_fraction": manifest["counts"]["switched_fraction"]}
+        if cfg.entity_mode == "replace":  # row 7: how much of the entity side the mined lexicon reached
+            st = shard_stats(path)
+            result.update({key: st[key] for key in ("entities_switched_overall", "entities_switched_fraction")})
+            result["entities_replaced_by_mined"] = st.get("entity_switch_by_source", {}).get("replace", {})
+        return result
+
+    return build
+
+
+def _mined_shards(recipe: Recipe, steps: Steps, seed: int, models: dict[str, str], cs_dirs: dict[str, str],
+                  modes: dict[str, str], unl_dirs: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """Row 7's shards for one training seed: per target, the entities the teacher row's model finds in
+    that target's unlabeled pool (`ner.mine_entities`), then the target's build again with switched
+    entities replaced by mined ones of the same type. A target where nothing passes the mining
+    filters keeps its usual shards (logged)."""
+    teacher = recipe.mine_teacher()
+    mcfg = recipe.mine_config()
+    dirs: list[str] = []
+    fps: dict[str, str] = {}
+    for tgt in [t for t in recipe.targets if t in cs_dirs]:
+        lexicon = recipe.out_dir() / "data" / "mined" / f"seed-{seed}" / f"{tgt}.tsv"
+
+        def mine(fresh: bool, tgt=tgt, lexicon=lexicon) -> dict[str, Any]:
+            try:
+                mined = mine_entities(models[teacher], [unl_dirs[tgt]], out=lexicon, cfg=mcfg)
+            except NerError as exc:
+                log.warning("%s: %s; row 7 keeps the usual shards for %s", tgt, exc, tgt)
+                return {"lexicon": None, "entities": 0}
+            by_type: dict[str, int] = {}
+            for m in mined:
+                by_type[m.type] = by_type.get(m.type, 0) + 1
+            log.info("mined %d %s entities (%s) with %s", len(mined), tgt,
+                     ", ".join(f"{k} {v}" for k, v in sorted(by_type.items())), teacher)
+            return {"lexicon": str(lexicon), "entities": len(mined), "by_type": by_type}
+
+        config = {"teacher": steps.records[f"train/{teacher}/seed-{seed}"].fingerprint,
+                  "unlabeled": steps.records[f"unlabeled/{tgt}"].fingerprint, "mine": asdict(mcfg)}
+        rec = steps.run(f"mine/{tgt}/seed-{seed}", config, mine, output=lexicon)
+        if not rec.result.get("lexicon"):
+            dirs.append(cs_dirs[tgt])
+            fps[tgt] = steps.records[f"codeswitch/{tgt}"].fingerprint
+            continue
+        cfg = recipe.mined_build_config(tgt, modes[tgt], str(lexicon), seed)
+        brec = steps.run(f"codeswitch_mined/{tgt}/seed-{seed}", {"build": _fingerprint_config(cfg),
+                         "lexicon": rec.fingerprint}, _build_step(cfg), output=Path(cfg.out))
+        log.info("%s: %.1f%% of entities switched with the mined lexicon (seed %d)", tgt,
+                 100 * brec.result.get("entities_switched_overall", 0.0), seed)
+        dirs.append(brec.result["dir"])
+        fps[tgt] = brec.fingerprint
+    return dirs, fps
+
+
 def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
     """Run every step of `recipe` that is not cached; returns the report path."""
     out = recipe.out_dir()
@@ -133,6 +195,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
 
     # 1. code-switched shards, one set per target that has a dictionary or parallel text
     cs_dirs: dict[str, str] = {}
+    modes: dict[str, str] = {}
     skipped: list[str] = []
     for tgt in recipe.targets:
         mode = switch_mode(recipe.src, tgt, (recipe.codeswitch_by_lang.get(tgt, {}) or {}).get("mode")
@@ -142,24 +205,16 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
             log.warning("%s: no MUSE dictionary and no parallel text; evaluated without code-switched data", tgt)
             continue
         cfg = recipe.build_config(tgt, mode)
-
-        def build(fresh: bool, cfg=cfg) -> dict[str, Any]:
-            cfg.overwrite = fresh
-            path = build_codeswitch(cfg)
-            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-            return {"dir": str(path), "rows": manifest["counts"]["rows"], "mode": cfg.mode,
-                    "switched_fraction": manifest["counts"]["switched_fraction"]}
-
-        rec = steps.run(f"codeswitch/{tgt}", _fingerprint_config(cfg),
-                        build, output=Path(cfg.out))
+        rec = steps.run(f"codeswitch/{tgt}", _fingerprint_config(cfg), _build_step(cfg), output=Path(cfg.out))
         cs_dirs[tgt] = rec.result["dir"]
+        modes[tgt] = mode
     if not cs_dirs:
         raise CslibError("no target has a dictionary or parallel text: nothing to code-switch")
     cs_fp = {t: steps.records[f"codeswitch/{t}"].fingerprint for t in cs_dirs}
 
     # 2. unlabeled target text for self-training
-    unl_dirs: list[str] = []
-    if "self_training" in recipe.rows:
+    unl_dirs: dict[str, str] = {}
+    if "self_training" in recipe.rows or "mined_entities" in recipe.rows:
         for tgt in recipe.targets:
             ucfg = recipe.unlabeled_config(tgt)
 
@@ -170,7 +225,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                 return {"dir": str(path), "rows": manifest["counts"]["rows"]}
 
             rec = steps.run(f"unlabeled/{tgt}", _fingerprint_config(ucfg), unl, output=Path(ucfg.out))
-            unl_dirs.append(rec.result["dir"])
+            unl_dirs[tgt] = rec.result["dir"]
 
     # 3. one training per row and seed, 4. its evaluation
     shards = [cs_dirs[t] for t in recipe.targets if t in cs_dirs]
@@ -182,7 +237,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
             if row == "self_training":
                 teacher = models["relation_contrastive"]
                 student = recipe.train_config("relation_contrastive", shards, seed)
-                scfg = recipe.self_train_config(teacher, unl_dirs, student)
+                scfg = recipe.self_train_config(teacher, list(unl_dirs.values()), student)
                 config = {"self_train": to_dict(scfg),
                           "teacher": steps.records[f"train/relation_contrastive/seed-{seed}"].fingerprint,
                           "unlabeled": [steps.records[f"unlabeled/{t}"].fingerprint for t in recipe.targets]}
@@ -192,8 +247,11 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
 
                 rec = steps.run(f"train/{tag}", config, work, output=Path(scfg.out))
             else:
-                tcfg = recipe.train_config(row, shards, seed)
-                config = {"train": to_dict(tcfg), "shards": cs_fp}
+                row_shards, row_fp = shards, cs_fp
+                if row == "mined_entities":
+                    row_shards, row_fp = _mined_shards(recipe, steps, seed, models, cs_dirs, modes, unl_dirs)
+                tcfg = recipe.train_config(row, row_shards, seed)
+                config = {"train": to_dict(tcfg), "shards": row_fp}
 
                 def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
                     return {"model": str(train(tcfg))}

@@ -11,7 +11,7 @@ import yaml
 from ner.testing import tiny_encoder_dir
 from pipelines import RecipeError, load_recipe, run_recipe
 from pipelines.cli import main, recipes
-from pipelines.rows import ROWS
+from pipelines.rows import DEFAULT_ROWS, ROWS
 
 TINY_MODEL = {"max_subwords": 64, "dist_emb": 8, "region_emb": 8, "conv_hidden": 16, "dilations": [1, 2],
               "biaffine_size": 32, "ffn_size": 32, "proj_dim": 16}
@@ -42,11 +42,11 @@ def test_shipped_recipes_load(data_root: Path) -> None:
     assert {"panx_quick.yaml", "panx_full.yaml", "panx_all.yaml", "panx_evidence.yaml"} <= names
     evidence = load_recipe(Path("pipelines/panx_evidence.yaml"), data_root=str(data_root))
     assert evidence.training_seeds() == [13, 14, 15] and len(evidence.targets) == 10
-    assert evidence.eval.limit >= 1000 and evidence.eval.bootstrap >= 1000 and evidence.rows == list(ROWS)
+    assert evidence.eval.limit >= 1000 and evidence.eval.bootstrap >= 1000 and evidence.rows == DEFAULT_ROWS
     assert load_recipe(Path("pipelines/panx_full.yaml"), data_root=str(data_root)).training_seeds() == [13, 14, 15]
     quick = load_recipe(Path("pipelines/panx_quick.yaml"), data_root=str(data_root))
     assert {"de", "es", "nl", "zh", "ja", "id", "ar", "hi", "ru", "fr"} <= set(quick.targets)
-    assert quick.rows == list(ROWS) and [ROWS[r].number for r in quick.rows] == [1, 2, 3, 4, 5, 6]
+    assert quick.rows == DEFAULT_ROWS and [ROWS[r].number for r in quick.rows] == [1, 2, 3, 4, 5, 6]
     everything = load_recipe(Path("pipelines/panx_all.yaml"), data_root=str(data_root))
     assert len(everything.targets) >= 30 and "en" not in everything.targets
 
@@ -67,7 +67,7 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     report = run_recipe(recipe)
     out = tmp_path / "out"
     data = json.loads((out / "report.json").read_text())
-    assert list(data["rows"]) == list(ROWS)
+    assert list(data["rows"]) == DEFAULT_ROWS
     for row in data["rows"].values():
         assert set(row["f1"]) == {"en", "ja", "de"} and all(0.0 <= v["mean"] <= 1.0 for v in row["f1"].values())
         assert row["seeds"] == [13] and row["zero_shot"] and row["selection_langs"] == ["en"]
@@ -117,6 +117,10 @@ def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tm
         ({"train": {"shards": ["a"]}}, "train.shards is set by the pipeline"),
         ({"seeds": [13, 13]}, "seeds must be a non-empty list of distinct integers"),
         ({"eval": {"bootstrap": -1}}, "eval.bootstrap must be an integer >= 0"),
+        ({"rows": ["zero_shot", "mined_entities"]}, "mined_entities needs relation_contrastive"),
+        ({"mine": {"min_scor": 0.5}}, "mine: got an unexpected keyword argument 'min_scor'"),
+        ({"rows": ["relation_contrastive", "mined_entities"], "mine": {"teacher": "zero_shot"}},
+         "mine.teacher 'zero_shot' is not one of this recipe's rows"),
     ]
     for extra, message in cases:
         path = write_recipe(tmp_path / "bad.yaml", tiny_encoder, data_root, **extra)
@@ -158,3 +162,45 @@ def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_
         assert ci["significant"] == (ci["ci_low"] > 0 or ci["ci_high"] < 0)
     text = report.read_text()
     assert "± " in text and "paired bootstrap" in text and "| 3 | + code-switched data (CE only) |" in text
+
+
+def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+    """Row 7: mine typed target entities with a trained row's model, rebuild the shards with them replacing
+    switched entities (labels exact, types kept), train row 5's objective on those, compare to row 5."""
+    from cslib import read_table
+    from cslib.entity_sources import read_entity_lexicon
+    from cslib.iob import spans
+    from cslib.report import validate_dir
+
+    train = {"max_steps": 16, "batch_size": 4, "eval_every": 0, "dev_limit": 8, "log_every": 1, "lr": 1e-2,
+             "encoder_lr": 1e-2, "model": {"encoder": str(tiny_encoder), **TINY_MODEL}}
+    path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, rows=["mined_entities", "relation_contrastive", "zero_shot"],
+                        train=train, unlabeled={"limit": 40}, codeswitch={"limit": 24, "ratio": 1.0},
+                        # the token head (row 1) tags entities after a few steps; the tiny relation head does not
+                        mine={"teacher": "zero_shot", "min_score": 0.0, "min_count": 1, "min_type_share": 0.0})
+    recipe = load_recipe(path)
+    assert recipe.rows == ["zero_shot", "relation_contrastive", "mined_entities"]  # teachers first, any order given
+    data = json.loads(run_recipe(recipe).with_suffix(".json").read_text())
+    row7 = data["rows"]["mined_entities"]
+    assert row7["number"] == 7 and row7["vs_previous"]["row"] == "relation_contrastive"
+    out = tmp_path / "out"
+    built = 0
+    for tgt in ("ja", "de"):
+        mined = json.loads((out / "steps" / f"mine__{tgt}__seed-13.json").read_text())["result"]
+        if not mined["lexicon"]:
+            continue
+        pool = {t: {e.text.replace(" ", "") for e in es}
+                for t, es in read_entity_lexicon(mined["lexicon"], origin="replace").by_type().items()}
+        shards = out / "data" / "cs-mined" / "seed-13" / f"en-{tgt}"
+        checked, problems = validate_dir(shards)
+        assert checked > 0 and problems == []
+        replaced = 0
+        for row in read_table(shards).to_pylist():
+            for s in spans(row["cs_tags"]):
+                if row["cs_sources"][s.start] == "replace":
+                    replaced += 1
+                    assert "".join(row["cs_tokens"][s.start:s.end]) in pool[s.type]
+        assert replaced > 0
+        built += 1
+    assert built, "the tiny model mined no entity in any target: the replace path was not exercised"
+    assert "## Mined target entities (row 7)" in (out / "report.md").read_text()
