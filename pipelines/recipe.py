@@ -104,7 +104,17 @@ class Recipe:
         return cfg
 
     def mine_config(self) -> MineConfig:
-        return MineConfig(**{k: v for k, v in self.mine.items() if k != "teacher"})
+        return MineConfig(**{k: v for k, v in self.mine.items() if k not in ("teacher", "limit")})
+
+    def mine_unlabeled_config(self, lang: str) -> UnlabeledConfig | None:
+        """`mine.limit`: mine a larger pool than self-training's (same source, dev sentences left out);
+        None: mine the self-training pool. Few entities recur in a few hundred sentences."""
+        if self.mine.get("limit") is None:
+            return None
+        cfg = self.unlabeled_config(lang)
+        cfg.limit = self.mine["limit"]
+        cfg.out = str(self.out_dir() / "data" / "unlabeled-mine" / lang)
+        return cfg
 
     def mine_teacher(self) -> str:
         """The row whose model mines row 7's entities: `mine.teacher`, else the best row run before it."""

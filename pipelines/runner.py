@@ -143,6 +143,16 @@ def _build_step(cfg: Any) -> Callable[[bool], dict[str, Any]]:
     return build
 
 
+def _unlabeled_step(ucfg: Any) -> Callable[[bool], dict[str, Any]]:
+    def unl(fresh: bool) -> dict[str, Any]:
+        ucfg.overwrite = fresh
+        path = build_unlabeled(ucfg)
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        return {"dir": str(path), "rows": manifest["counts"]["rows"]}
+
+    return unl
+
+
 def _mined_shards(recipe: Recipe, steps: Steps, seed: int, models: dict[str, str], cs_dirs: dict[str, str],
                   modes: dict[str, str], unl_dirs: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """Row 7's shards for one training seed: per target, the entities the teacher row's model finds in
@@ -155,10 +165,16 @@ def _mined_shards(recipe: Recipe, steps: Steps, seed: int, models: dict[str, str
     fps: dict[str, str] = {}
     for tgt in [t for t in recipe.targets if t in cs_dirs]:
         lexicon = recipe.out_dir() / "data" / "mined" / f"seed-{seed}" / f"{tgt}.tsv"
+        pool, pool_step = unl_dirs[tgt], f"unlabeled/{tgt}"
+        ucfg = recipe.mine_unlabeled_config(tgt)
+        if ucfg is not None:
+            pool_step = f"unlabeled_mine/{tgt}"
+            pool = steps.run(pool_step, _fingerprint_config(ucfg), _unlabeled_step(ucfg),
+                             output=Path(ucfg.out)).result["dir"]
 
-        def mine(fresh: bool, tgt=tgt, lexicon=lexicon) -> dict[str, Any]:
+        def mine(fresh: bool, tgt=tgt, lexicon=lexicon, pool=pool) -> dict[str, Any]:
             try:
-                mined = mine_entities(models[teacher], [unl_dirs[tgt]], out=lexicon, cfg=mcfg)
+                mined = mine_entities(models[teacher], [pool], out=lexicon, cfg=mcfg)
             except NerError as exc:
                 log.warning("%s: %s; row 7 keeps the usual shards for %s", tgt, exc, tgt)
                 return {"lexicon": None, "entities": 0}
@@ -170,7 +186,7 @@ def _mined_shards(recipe: Recipe, steps: Steps, seed: int, models: dict[str, str
             return {"lexicon": str(lexicon), "entities": len(mined), "by_type": by_type}
 
         config = {"teacher": steps.records[f"train/{teacher}/seed-{seed}"].fingerprint,
-                  "unlabeled": steps.records[f"unlabeled/{tgt}"].fingerprint, "mine": asdict(mcfg)}
+                  "unlabeled": steps.records[pool_step].fingerprint, "mine": asdict(mcfg)}
         rec = steps.run(f"mine/{tgt}/seed-{seed}", config, mine, output=lexicon)
         if not rec.result.get("lexicon"):
             dirs.append(cs_dirs[tgt])
@@ -217,14 +233,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
     if "self_training" in recipe.rows or "mined_entities" in recipe.rows:
         for tgt in recipe.targets:
             ucfg = recipe.unlabeled_config(tgt)
-
-            def unl(fresh: bool, ucfg=ucfg) -> dict[str, Any]:
-                ucfg.overwrite = fresh
-                path = build_unlabeled(ucfg)
-                manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-                return {"dir": str(path), "rows": manifest["counts"]["rows"]}
-
-            rec = steps.run(f"unlabeled/{tgt}", _fingerprint_config(ucfg), unl, output=Path(ucfg.out))
+            rec = steps.run(f"unlabeled/{tgt}", _fingerprint_config(ucfg), _unlabeled_step(ucfg), output=Path(ucfg.out))
             unl_dirs[tgt] = rec.result["dir"]
 
     # 3. one training per row and seed, 4. its evaluation

@@ -43,6 +43,7 @@ def test_shipped_recipes_load(data_root: Path) -> None:
     evidence = load_recipe(Path("pipelines/panx_evidence.yaml"), data_root=str(data_root))
     assert evidence.training_seeds() == [13, 14, 15] and len(evidence.targets) == 10
     assert evidence.eval.limit >= 1000 and evidence.eval.bootstrap >= 1000 and evidence.rows == DEFAULT_ROWS
+    assert evidence.mine_config().min_count == 1 and evidence.mine_teacher() == "self_training"
     assert load_recipe(Path("pipelines/panx_full.yaml"), data_root=str(data_root)).training_seeds() == [13, 14, 15]
     quick = load_recipe(Path("pipelines/panx_quick.yaml"), data_root=str(data_root))
     assert {"de", "es", "nl", "zh", "ja", "id", "ar", "hi", "ru", "fr"} <= set(quick.targets)
@@ -177,13 +178,16 @@ def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path)
     path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, rows=["mined_entities", "relation_contrastive", "zero_shot"],
                         train=train, unlabeled={"limit": 40}, codeswitch={"limit": 24, "ratio": 1.0},
                         # the token head (row 1) tags entities after a few steps; the tiny relation head does not
-                        mine={"teacher": "zero_shot", "min_score": 0.0, "min_count": 1, "min_type_share": 0.0})
+                        mine={"teacher": "zero_shot", "limit": 30, "min_score": 0.0, "min_count": 1,
+                              "min_type_share": 0.0})
     recipe = load_recipe(path)
     assert recipe.rows == ["zero_shot", "relation_contrastive", "mined_entities"]  # teachers first, any order given
     data = json.loads(run_recipe(recipe).with_suffix(".json").read_text())
     row7 = data["rows"]["mined_entities"]
     assert row7["number"] == 7 and row7["vs_previous"]["row"] == "relation_contrastive"
     out = tmp_path / "out"
+    pool = json.loads((out / "steps" / "unlabeled_mine__ja.json").read_text())["result"]  # mine.limit: its own pool
+    assert pool["rows"] == 30 and pool["dir"].endswith("unlabeled-mine/ja")
     built = 0
     for tgt in ("ja", "de"):
         mined = json.loads((out / "steps" / f"mine__{tgt}__seed-13.json").read_text())["result"]
