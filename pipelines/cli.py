@@ -35,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="redo these steps even if cached (e.g. train/semantic, eval, codeswitch/ja)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub.add_parser("list", help="list the shipped recipes")
+    c = sub.add_parser("compare", help="compare one row of two runs (mean ± sd over common seeds, paired bootstrap "
+                                       "over the sentences both scored)",
+                       description="Compare row A of one run with row B of another (or the same) run, e.g. one "
+                                   "recipe built from two kinds of shards. Both must have scored the same "
+                                   "evaluation sentences.")
+    c.add_argument("a", metavar="RUN_A[:ROW]", help="run directory and row (default: the run's last row)")
+    c.add_argument("b", metavar="RUN_B[:ROW]", help="the run and row it is compared with (Δ = A − B)")
+    c.add_argument("--langs", nargs="+", metavar="LANG", help="languages (default: A's targets; avg over them)")
+    c.add_argument("--samples", type=int, default=1000, help="bootstrap resamples (1000)")
+    c.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    c.add_argument("--level", type=float, default=0.95, help="interval level (0.95)")
+    c.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
     return parser
 
 
@@ -50,6 +62,21 @@ def main(argv: list[str] | None = None) -> int:
         for path in recipes():
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
             print(f"{path.name:20s} {(data.get('description') or '').strip().splitlines()[0]}")
+        return 0
+    if args.command == "compare":
+        import json
+
+        from .compare import CompareError, compare_runs
+
+        if args.samples < 1 or not 0 < args.level < 1:
+            print("pipelines: error: --samples must be ≥ 1 and --level between 0 and 1", file=sys.stderr)
+            return 2
+        try:
+            result = compare_runs(args.a, args.b, args.langs, args.samples, args.seed, args.level)
+        except (CompareError, OSError, ValueError, KeyError) as exc:
+            print(f"pipelines: error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(result.to_dict(), indent=2) if args.json else result.markdown(), end="" if not args.json else "\n")
         return 0
     from cslib.errors import CslibError
     from ner.errors import NerError

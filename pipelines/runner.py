@@ -177,6 +177,8 @@ def _mined_shards(recipe: Recipe, steps: Steps, seed: int, models: dict[str, str
                 mined = mine_entities(models[teacher], [pool], out=lexicon, cfg=mcfg)
             except NerError as exc:
                 log.warning("%s: %s; row 7 keeps the usual shards for %s", tgt, exc, tgt)
+                lexicon.parent.mkdir(parents=True, exist_ok=True)
+                lexicon.write_text("", encoding="utf-8")  # the step's output: "mined, found nothing" stays cached
                 return {"lexicon": None, "entities": 0}
             by_type: dict[str, int] = {}
             for m in mined:

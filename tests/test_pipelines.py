@@ -133,7 +133,8 @@ def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tm
     assert err.startswith("pipelines: error: ") and err.count("\n") == 1
 
 
-def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_root: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     rows = ["zero_shot", "relation_en", "codeswitch"]
     path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, seeds=[13, 14], rows=rows,
                         eval={"limit": 10, "batch_size": 8, "bootstrap": 200})
@@ -163,6 +164,35 @@ def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_
         assert ci["significant"] == (ci["ci_low"] > 0 or ci["ci_high"] < 0)
     text = report.read_text()
     assert "± " in text and "paired bootstrap" in text and "| 3 | + code-switched data (CE only) |" in text
+
+    # `compare` across runs gives the report's own numbers when both sides are rows of one run
+    assert main(["compare", f"{out}:codeswitch", f"{out}:zero_shot", "--samples", "200", "--seed", "13", "--json"]) == 0
+    cmp = json.loads(capsys.readouterr().out)
+    assert cmp["seeds"] == [13, 14] and cmp["langs"] == data["targets"] and cmp["sentences"]["ja"] == 10
+    for lang in data["targets"]:
+        assert cmp["f1_a"][lang]["mean"] == pytest.approx(third["f1"][lang]["mean"])
+        assert cmp["f1_b"][lang]["sd"] == pytest.approx(first["f1"][lang]["sd"])
+    avg = cmp["difference"]["avg"]
+    assert avg["diff"] == pytest.approx(third["vs_first"]["interval"]["diff"])
+    assert (avg["ci_low"], avg["ci_high"]) == pytest.approx((third["vs_first"]["interval"]["ci_low"],
+                                                             third["vs_first"]["interval"]["ci_high"]))
+    assert main(["compare", str(out), f"{out}:relation_en", "--langs", "ja"]) == 0  # default row: the last one
+    table = capsys.readouterr().out
+    assert f"A = {out}:codeswitch" in table and "| ja | 10 |" in table and "| avg |" not in table
+
+    # another run scored on other sentences: a one-line error, not a meaningless interval
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(out / "eval", other / "eval")
+    counts_file = other / "eval" / "zero_shot" / "seed-13" / "de" / "sentence_counts.json"
+    counts = json.loads(counts_file.read_text())
+    counts_file.write_text(json.dumps({**counts, "counts": counts["counts"][:-1]}))
+    assert main(["compare", f"{out}:codeswitch", f"{other}:zero_shot", "--langs", "ja", "de"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "de: the runs scored different sentence sets" in err
+    assert main(["compare", f"{out}:nope", str(out)]) == 2
+    assert "row 'nope' was not evaluated" in capsys.readouterr().err
 
 
 def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
@@ -208,3 +238,6 @@ def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path)
         built += 1
     assert built, "the tiny model mined no entity in any target: the replace path was not exercised"
     assert "## Mined target entities (row 7)" in (out / "report.md").read_text()
+    markers = {p: p.stat().st_mtime_ns for p in (out / "steps").glob("*.json") if not p.name.endswith(".started.json")}
+    run_recipe(load_recipe(path))  # everything cached, a target that mined nothing included
+    assert {p: p.stat().st_mtime_ns for p in markers} == markers
