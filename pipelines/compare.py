@@ -20,6 +20,12 @@ from .report import load_counts
 from .stats import Interval, f1_from_counts, mean_sd, paired_bootstrap
 
 
+def _signed(x: float) -> str:
+    """A difference in F1 points with its sign, never "-0.0"."""
+    value = round(100 * x, 1)
+    return f"{value + 0.0:+.1f}"
+
+
 class CompareError(ValueError):
     """A comparison that cannot be made; the message is one line for the CLI."""
 
@@ -105,9 +111,9 @@ class Comparison:
             ci = self.intervals[key]
             a, b = self.f1_a[key], self.f1_b[key]
             n = self.sentences.get(key, sum(self.sentences.values()))
-            star = "*" if ci.significant else ""
+            star = " *" if ci.significant else ""
             lines.append(f"| {key} | {n:,} | {a[0] * pct:.1f} ± {a[1] * pct:.1f} | {b[0] * pct:.1f} ± {b[1] * pct:.1f} "
-                         f"| {ci.diff * pct:+.1f} [{ci.low * pct:+.1f}, {ci.high * pct:+.1f}]{star} |")
+                         f"| {_signed(ci.diff)} [{_signed(ci.low)}, {_signed(ci.high)}]{star} |")
         lines.extend(f"- {note}" for note in self.notes)
         return "\n".join(lines) + "\n"
 

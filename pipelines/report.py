@@ -182,7 +182,7 @@ def _mined_section(records: dict[str, Any]) -> list[str]:
     if not mined:
         return []
     lines = ["", "## Mined target entities (row 7)", "",
-             "| target / seed | mined entities (LOC, ORG, PER) | entities switched | of them by mined entities |",
+             "| target / seed | mined entities (LOC, ORG, PER) | entities switched | replaced by a mined entity (mean over types) |",
              "|---|---:|---:|---:|"]
     for key, res in mined.items():
         build = records.get(f"codeswitch_mined/{key}")
