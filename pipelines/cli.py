@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         except (CompareError, OSError, ValueError, KeyError) as exc:
             print(f"pipelines: error: {exc}", file=sys.stderr)
             return 2
-        print(json.dumps(result.to_dict(), indent=2) if args.json else result.markdown(), end="" if not args.json else "\n")
+        print(json.dumps(result.to_dict(), indent=2) if args.json else result.markdown().rstrip("\n"))
         return 0
     from cslib.errors import CslibError
     from ner.errors import NerError

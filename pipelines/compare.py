@@ -16,14 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .report import load_counts
+from .report import _pct, _signed, load_counts
 from .stats import Interval, f1_from_counts, mean_sd, paired_bootstrap
-
-
-def _signed(x: float) -> str:
-    """A difference in F1 points with its sign, never "-0.0"."""
-    value = round(100 * x, 1)
-    return f"{value + 0.0:+.1f}"
 
 
 class CompareError(ValueError):
@@ -99,7 +93,6 @@ class Comparison:
                 "difference": {k: v.to_dict() for k, v in self.intervals.items()}}
 
     def markdown(self) -> str:
-        pct = 100.0
         level = round(self.level * 100)
         lines = [f"A = {self.a}, B = {self.b}; seeds {', '.join(map(str, self.seeds))}; F1 % mean ± sd over "
                  f"seeds; Δ = A − B with a {level}% paired bootstrap interval over sentences "
@@ -112,7 +105,7 @@ class Comparison:
             a, b = self.f1_a[key], self.f1_b[key]
             n = self.sentences.get(key, sum(self.sentences.values()))
             star = " *" if ci.significant else ""
-            lines.append(f"| {key} | {n:,} | {a[0] * pct:.1f} ± {a[1] * pct:.1f} | {b[0] * pct:.1f} ± {b[1] * pct:.1f} "
+            lines.append(f"| {key} | {n:,} | {_pct(a[0])} ± {_pct(a[1])} | {_pct(b[0])} ± {_pct(b[1])} "
                          f"| {_signed(ci.diff)} [{_signed(ci.low)}, {_signed(ci.high)}]{star} |")
         lines.extend(f"- {note}" for note in self.notes)
         return "\n".join(lines) + "\n"
@@ -155,16 +148,12 @@ def compare_runs(a: str | RunRow, b: str | RunRow, langs: list[str] | None = Non
                                "paired intervals need the same evaluation sentences")
         sentences[lang] = sizes.pop()
 
-    def per_seed(counts: dict[int, dict[str, np.ndarray]], lang: str) -> list[float]:
-        return [float(f1_from_counts(counts[s][lang].sum(0))) for s in seeds]
+    def seed_f1(counts: dict[int, dict[str, np.ndarray]], group: list[str]) -> tuple[float, float]:
+        """Mean ± sd over seeds of the mean over `group` of micro F1 (one language or all)."""
+        return mean_sd([float(np.mean([f1_from_counts(counts[s][lang].sum(0)) for lang in group])) for s in seeds])
 
-    f1_a = {lang: mean_sd(per_seed(ca, lang)) for lang in langs}
-    f1_b = {lang: mean_sd(per_seed(cb, lang)) for lang in langs}
-    intervals = {lang: paired_bootstrap(ca, cb, [lang], samples, seed=seed, level=level) for lang in langs}
-    if len(langs) > 1:
-        def avg(counts: dict[int, dict[str, np.ndarray]]) -> tuple[float, float]:
-            return mean_sd([float(np.mean([f1_from_counts(counts[s][lang].sum(0)) for lang in langs])) for s in seeds])
-
-        f1_a["avg"], f1_b["avg"] = avg(ca), avg(cb)
-        intervals["avg"] = paired_bootstrap(ca, cb, langs, samples, seed=seed, level=level)
+    groups = {lang: [lang] for lang in langs} | ({"avg": langs} if len(langs) > 1 else {})
+    f1_a = {key: seed_f1(ca, group) for key, group in groups.items()}
+    f1_b = {key: seed_f1(cb, group) for key, group in groups.items()}
+    intervals = {key: paired_bootstrap(ca, cb, group, samples, seed=seed, level=level) for key, group in groups.items()}
     return Comparison(ra.label, rb.label, seeds, langs, sentences, f1_a, f1_b, intervals, level, notes)

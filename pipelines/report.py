@@ -97,7 +97,8 @@ def _pct(x: float) -> str:
 
 
 def _signed(x: float) -> str:
-    return f"{100 * x:+.1f}"
+    """A difference in F1 points with its sign, never "-0.0"."""
+    return f"{round(100 * x, 1) + 0.0:+.1f}"
 
 
 def _ms(stat: dict[str, Any], bold: bool = False) -> str:
