@@ -9,7 +9,7 @@ from .dictionary import Dictionary, read_muse
 from .errors import CslibError
 from .hf import codeswitch_dataset, load_shards_dataset
 from .iob import is_iob2, repair_iob2, spans
-from .readers import LabeledSentence, read_conll, read_labeled_file, read_panx, read_text
+from .readers import LabeledSentence, effective_limit, read_conll, read_labeled_file, read_panx, read_text
 from .report import examples, stats, validate_dir
 from .shards import atomic_write_bytes, iter_rows, read_table
 from .substitute import CodeSwitcher, SwitchConfig
@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "ShardSet", "SwitchConfig",
     "TaskOptions", "TaskSpec", "UnlabeledConfig", "build_codeswitch", "codeswitch_dataset", "load_shards_dataset",
-    "run_build", "switch_batch", "build_dictionary", "build_unlabeled", "examples", "is_iob2",
+    "run_build", "switch_batch", "build_dictionary", "build_unlabeled", "effective_limit", "examples", "is_iob2",
     "iter_rows", "load_parallel", "load_split", "open_shards", "read_conll", "read_labeled_file", "read_muse",
     "read_panx",
     "MAX_LINE", "atomic_write_bytes", "check_encoding", "iter_lines", "read_text_file",
