@@ -23,7 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from cslib import CslibError, effective_limit, iter_lines
 
 from .errors import NerError
 
@@ -95,8 +98,9 @@ class UnlabeledSentence:
 
 
 @dataclass
-class ShardSet:
-    """One shard directory after its manifest and schemas were checked."""
+class CheckedShards:
+    """One shard directory after its manifest and every shard's schema were checked (ner's reading
+    side; `cslib.ShardSet` is cslib's own view of a built set)."""
 
     directory: Path
     kind: str
@@ -114,7 +118,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def open_shard_dir(directory: str | os.PathLike[str], kind: str | None = None) -> ShardSet:
+def open_shard_dir(directory: str | os.PathLike[str], kind: str | None = None) -> CheckedShards:
     """Check a shard directory's manifest and every shard's schema (no rows are read).
 
     `kind` ("codeswitch" / "unlabeled") is what the caller needs; a directory of the other kind
@@ -160,7 +164,7 @@ def open_shard_dir(directory: str | os.PathLike[str], kind: str | None = None) -
     types = manifest.get("entity_types") or []
     if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
         raise NerError(f"{mpath}: entity_types must be a list of strings")
-    return ShardSet(d, found, manifest, files, sorted(types))
+    return CheckedShards(d, found, manifest, files, sorted(types))
 
 
 def find_shard_dirs(directory: str | os.PathLike[str]) -> list[Path]:
@@ -189,9 +193,9 @@ def find_shard_dirs(directory: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
-def open_shard_dirs(dirs: Sequence[str | os.PathLike[str]], kind: str) -> list[ShardSet]:
+def open_shard_dirs(dirs: Sequence[str | os.PathLike[str]], kind: str) -> list[CheckedShards]:
     """`open_shard_dir` for every shard set named by `dirs` (sets or parents of sets), logged."""
-    sets: list[ShardSet] = []
+    sets: list[CheckedShards] = []
     for arg in dirs:
         found = find_shard_dirs(arg)
         sets += [open_shard_dir(p, kind) for p in found]
@@ -263,11 +267,6 @@ def _tag_types(table: pa.Table, columns: Iterable[str]) -> set[str]:
                     raise NerError(f"column {col!r}: tag {tag!r} is not IOB2 (O, B-TYPE or I-TYPE)")
                 types.add(tag[2:])
     return types
-
-
-def effective_limit(limit: int | None) -> int | None:
-    """The toolkit's one `limit` rule (as in cslib): None, 0 or a negative number mean "no limit"."""
-    return limit if limit is not None and limit > 0 else None
 
 
 def load_pairs(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None) -> tuple[list[Example], list[str]]:
@@ -354,8 +353,6 @@ def write_pseudo(path: str | os.PathLike[str], examples: Iterable[Example]) -> i
 
 def load_pseudo(path: str | os.PathLike[str]) -> list[Example]:
     """Read a pseudo-label file written by `write_pseudo` as single-view examples."""
-    from cslib import CslibError, iter_lines
-
     p = Path(path)
     if not p.is_file():
         raise NerError(f"{p}: pseudo-label file not found")
@@ -411,8 +408,6 @@ class LabeledDataset(Dataset[tuple[list[str], list[str]]]):
 
 def world() -> tuple[int, int]:
     """(rank, world size) of the initialised process group, or (0, 1) outside torchrun."""
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
