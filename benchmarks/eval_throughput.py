@@ -1,7 +1,7 @@
 """Evaluation / prediction throughput (sentences per second) per head, before and after the fast path.
 
 "before" is the previous inference path: batches sorted by *word* count under `torch.no_grad`;
-"after" is `ner.evaluate.predict_entities`: batches sorted by *sub-word* count with a padded-token
+"after" is `ner.inference.predict_entities`: batches sorted by *sub-word* count with a padded-token
 budget, under `torch.inference_mode`; "bf16" adds CPU autocast to bfloat16 (`ner evaluate --amp bf16`);
 "int8" adds dynamic int8 quantization of the encoder's linear
 layers (measured here only: it is not offered by `ner evaluate`, see `quantize_int8`). Timings of the three paths are interleaved per language so that a
@@ -65,8 +65,9 @@ def quantize_int8(model):
 
 def main() -> None:
     from cslib import load_split
-    from ner.evaluate import entity_scores, load_model, predict_entities
+    from ner.evaluate import entity_scores
     from ner.grid import entities_to_tags
+    from ner.inference import load_model, predict_entities
     from ner.model import ModelConfig, NerModel
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

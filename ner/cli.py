@@ -259,7 +259,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .predict_io import run
+    from .predict import run
 
     run(args.model, args.lang, args.input, "json" if args.json else args.format, args.out, args.input_format,
         args.column, args.encoding, args.batch_size, args.device)

@@ -12,7 +12,8 @@ a pickled-state-dict format. An export needs none of that:
       token-classification/       (token head only) a standard AutoModelForTokenClassification
                                   directory: `transformers.pipeline("token-classification", DIR/...)`
 
-`NerModel.load(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`) reads it.
+`ner.inference.load_model(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`) reads it;
+the format itself (and its loader) is `ner.export_format`.
 """
 
 from __future__ import annotations
@@ -26,33 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
+from safetensors.torch import save_file
+from transformers import AutoModelForTokenClassification
 
+from .data import find_shard_dirs
 from .errors import NerError
-from .model import CONFIG_FILE, ModelConfig, NerModel
+from .export_format import ENCODER_DIR, ENCODER_PREFIX, EXPORT_FORMAT, EXPORT_VERSION, HEAD_FILE, HF_DIR
+from .inference import load_model, resolve_model_dir
+from .model import CONFIG_FILE, NerModel
 
 log = logging.getLogger(__name__)
-EXPORT_FORMAT = "xner-export"
-EXPORT_VERSION = 1
-HEAD_FILE = "head.safetensors"
-ENCODER_DIR = "encoder"
-HF_DIR = "token-classification"
-_ENCODER_PREFIX = "encoder.model."
-
-
-def is_export(directory: str | os.PathLike[str]) -> bool:
-    p = Path(directory)
-    try:
-        return json.loads((p / CONFIG_FILE).read_text(encoding="utf-8")).get("format") == EXPORT_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Write the export of a run (or model) directory to `out` (atomically: temp dir + rename)."""
-    from safetensors.torch import save_file
-
-    from .evaluate import load_model, resolve_model_dir
-
     run_dir = Path(run)
     model_dir = resolve_model_dir(run_dir)
     out = Path(out)
@@ -67,7 +56,7 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
         enc.model.save_pretrained(tmp / ENCODER_DIR, safe_serialization=True)
         enc.tokenizer.save_pretrained(tmp / ENCODER_DIR)
         head = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
-                if not k.startswith(_ENCODER_PREFIX)}
+                if not k.startswith(ENCODER_PREFIX)}
         save_file(head, str(tmp / HEAD_FILE), metadata={"format": EXPORT_FORMAT})
         config = {
             "format": EXPORT_FORMAT, "export_version": EXPORT_VERSION,
@@ -98,8 +87,6 @@ def export_token_classification(model: NerModel, out: Path) -> None:
     """The token head as `AutoModelForTokenClassification`: same encoder, classifier = the head's
     linear layer, labels = the IOB2 tags. With `pooling: first` its logits on the first sub-word
     of each word are exactly the toolkit's (a test checks it)."""
-    from transformers import AutoModelForTokenClassification
-
     enc = model.encoder
     tags = list(model.tag_schema.tags)
     config = enc.model.config.__class__.from_dict(enc.model.config.to_dict())
@@ -121,26 +108,6 @@ def export_token_classification(model: NerModel, out: Path) -> None:
     enc.tokenizer.save_pretrained(out)
 
 
-def load_export(directory: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> NerModel:
-    """Rebuild a `NerModel` from an export directory (no run directory, no encoder cache)."""
-    from safetensors.torch import load_file
-
-    d = Path(directory)
-    meta = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
-    if meta.get("format") != EXPORT_FORMAT or meta.get("export_version") != EXPORT_VERSION:
-        raise ValueError(f"{d / CONFIG_FILE}: not an {EXPORT_FORMAT} v{EXPORT_VERSION} directory")
-    cfg = ModelConfig.from_dict({**meta["model_config"], "encoder": str((d / ENCODER_DIR).absolute())})
-    model = NerModel(cfg, list(meta["entity_types"]))
-    if list(meta.get("labels", [])) != model._labels():
-        raise ValueError(f"{d / CONFIG_FILE}: labels {meta.get('labels')} do not match {model._labels()}")
-    missing, unexpected = model.load_state_dict(load_file(str(d / HEAD_FILE)), strict=False)
-    missing = [k for k in missing if not k.startswith(_ENCODER_PREFIX)]
-    if missing or unexpected:
-        raise ValueError(f"{d / HEAD_FILE}: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    model.cfg.encoder = meta.get("trained_from_encoder", cfg.encoder)
-    return model.to(map_location).eval()
-
-
 # --- model card --------------------------------------------------------------------------------
 
 
@@ -152,8 +119,6 @@ def _json(path: Path) -> Any:
 
 
 def _training_data(run: Path) -> list[str]:
-    import yaml
-
     try:
         cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
@@ -163,8 +128,6 @@ def _training_data(run: Path) -> list[str]:
         m = _json(Path(s) / "manifest.json") or {}
         sub = []
         if not m:
-            from .data import find_shard_dirs
-
             try:
                 sub = [p for p in find_shard_dirs(s) if p != Path(s)]
             except NerError:
@@ -219,8 +182,8 @@ def model_card(run: Path, model: NerModel, name: str) -> str:
         "## Use", "",
         "```bash", f"echo \"Angela Merkel visited Paris .\" | ner predict --model {name} --lang en --json", "```", "",
         "```python",
-        "from ner.export import load_export",
-        "from ner.predict_io import predict_texts",
+        "from ner.export_format import load_export",
+        "from ner.predict import predict_texts",
         f"model = load_export(\"{name}\")",
         "predict_texts(model, [\"Angela Merkel visited Paris .\"], lang=\"en\")",
         "# [{'text': ..., 'tokens': [...], 'entities': [{'text': 'Angela Merkel', 'type': 'PER', 'start': 0, 'end': 2, ...}]}]",

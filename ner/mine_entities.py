@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data import load_unlabeled
 from .errors import NerError
 from .grid import Entity
+from .inference import amp_dtype, load_model, predict_entities, resolve_device
 
 CHAR_LANGS = frozenset({"zh", "ja"})  # PAN-X splits them into characters: entity text is joined without spaces
 
@@ -88,9 +90,6 @@ def mine_entities(model_path: str | os.PathLike[str], unlabeled: Sequence[str | 
                   out: str | os.PathLike[str] | None = None, cfg: MineConfig | None = None,
                   limit: int | None = None, batch_size: int = 64, device: str = "auto") -> list[MinedEntity]:
     """Tag unlabeled shards with a trained model and return (and write, with `out`) the mined lexicon."""
-    from .data import load_unlabeled
-    from .evaluate import amp_dtype, load_model, predict_entities, resolve_device
-
     sents = load_unlabeled(list(unlabeled), limit)
     model = load_model(model_path, resolve_device(device))
     tokens = [s.tokens for s in sents]

@@ -269,12 +269,10 @@ class NerModel(nn.Module):
 
         The encoder is re-created from ``model_config.encoder`` (which must still resolve) and
         then overwritten by the saved weights, so fine-tuned encoder weights are restored too.
+        `ner export` directories are read by ``ner.export_format.load_export``;
+        ``ner.inference.load_model_dir`` takes either.
         """
         directory = Path(directory)
-        from ner.export import is_export, load_export
-
-        if is_export(directory):  # `ner export` output: HF encoder dir + safetensors head
-            return load_export(directory, map_location)
         meta = json.loads((directory / CONFIG_FILE).read_text())
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(

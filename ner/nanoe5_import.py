@@ -24,12 +24,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import Unigram
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +246,6 @@ def build_tokenizer(src: E5S1) -> Tokenizer:
     starts with a mapped character (e.g. fullwidth "Ａ" + U+0301) the marks after it are dropped; literal
     "<mask>" in text is split off as a special token.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
-    from tokenizers.models import Unigram
-
     vocab = list(zip(src.pieces, src.scores.astype(float).tolist(), strict=True))
     tok = Tokenizer(Unigram(vocab, unk_id=src.unk, byte_fallback=False))
     tok.normalizer = normalizers.Sequence(

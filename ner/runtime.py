@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,8 +64,6 @@ class StopRequest:
         log.warning("signal %d: stopping after this step and saving a checkpoint (Ctrl-C again to abort)", signum)
 
     def __enter__(self) -> StopRequest:
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)

@@ -18,9 +18,12 @@ from typing import Any
 
 import torch
 
+from cslib import load_split
+
 from .config import TrainConfig
 from .data import Example
-from .evaluate import entity_scores, predict_tags
+from .evaluate import entity_scores
+from .inference import predict_tags
 from .model import NerModel
 
 log = logging.getLogger("ner.train")
@@ -64,8 +67,7 @@ def selection_for(cfg: TrainConfig, examples: Sequence[Example]) -> Selection:
 
 
 def load_dev(cfg: TrainConfig, langs: Sequence[str]) -> dict[str, list[Any]]:
-    from cslib import load_split
-
+    """PAN-X dev sentences of each selection language (`dev_limit` each)."""
     return {lang: load_split("panx", lang, "dev", data_root=cfg.data_root, limit=cfg.dev_limit) for lang in langs}
 
 

@@ -39,11 +39,12 @@ import torch.distributed as dist
 
 from .config import SelfTrainConfig, dump_yaml
 from .data import Example, UnlabeledSentence, load_unlabeled, world, write_pseudo
+from .distributed import close_distributed, init_distributed
 from .errors import NerError
-from .evaluate import amp_dtype, load_model, predict_entities, resolve_device, resolve_model_dir
 from .grid import Entity, entities_to_tags
+from .inference import amp_dtype, load_model, predict_entities, resolve_device, resolve_model_dir
 from .model import CONFIG_FILE, ModelConfig
-from .train import close_distributed, init_distributed, train
+from .train import train
 
 log = logging.getLogger("ner.self_training")
 

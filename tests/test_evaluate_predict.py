@@ -10,7 +10,8 @@ import pytest
 
 from cslib import tokenize
 from ner.cli import main
-from ner.evaluate import entity_scores, load_model, predict_tags
+from ner.evaluate import entity_scores, evaluate
+from ner.inference import load_model, predict_entities, predict_tags
 from ner.predict import token_spans
 from tests.test_ner_data import panx
 
@@ -126,8 +127,6 @@ def test_python_dash_m_help() -> None:
 
 
 def test_length_bucketed_batches_predict_what_single_sentences_do(run: Path, data_root: Path) -> None:
-    from ner.evaluate import predict_entities
-
     model = load_model(run)
     sents = [s[0] for s in panx(data_root / "panx" / "dev-de.tsv", 40)]
     batched = predict_entities(model, sents, batch_size=16, max_subwords=256)
@@ -138,8 +137,6 @@ def test_length_bucketed_batches_predict_what_single_sentences_do(run: Path, dat
 
 
 def test_evaluate_bf16_on_cpu_records_its_precision(run: Path, data_root: Path, tmp_path: Path) -> None:
-    from ner.evaluate import evaluate
-
     fp32 = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "a", echo=False)
     bf16 = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "b", echo=False, amp="bf16")
     assert fp32["amp"] == "None" and bf16["amp"] == "torch.bfloat16"

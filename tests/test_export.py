@@ -12,10 +12,11 @@ import torch
 
 from ner.cli import main
 from ner.errors import NerError
-from ner.evaluate import load_model, predict_tags
-from ner.export import export_run, load_export
+from ner.export import export_run
+from ner.export_format import load_export
+from ner.inference import load_model, predict_tags
 from ner.model import NerModel
-from ner.predict_io import predict_texts
+from ner.predict import predict_texts
 from ner.testing import tiny_encoder_dir
 from tests.test_train import tiny_config
 

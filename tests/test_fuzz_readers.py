@@ -25,7 +25,7 @@ from cslib.textio import iter_lines
 from ner.config import load_train_config
 from ner.data import load_pseudo, open_shard_dir
 from ner.errors import NerError
-from ner.predict_io import read_records
+from ner.predict import read_records
 
 FRAGMENTS = ["Paris", "New York", "東京", "São", "\t", " ", "  ", "\n", "\n\n", "\r\n", "\r", "\x00", "\ufeff",
              "B-PER", "I-PER", "B-LOC", "I-", "O", "B-", "X", "-DOCSTART- -X- -X- O", "NNP", "{", "}", "[",
