@@ -63,8 +63,8 @@ def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]
     what a bootstrap over evaluation sentences needs (F1 itself is not a mean over sentences)."""
     out = []
     for g, p in zip(gold, pred, strict=True):
-        gs = {(e.start, e.end, e.type) for e in tags_to_entities(g, strict=False)}
-        ps = {(e.start, e.end, e.type) for e in tags_to_entities(p, strict=False)}
+        gs = {(e.start, e.last, e.type) for e in tags_to_entities(g, strict=False)}
+        ps = {(e.start, e.last, e.type) for e in tags_to_entities(p, strict=False)}
         out.append([len(gs & ps), len(ps), len(gs)])
     return out
 

@@ -33,15 +33,17 @@ THW_OFFSET = 2  # id of the first THW-<type> label
 
 @dataclass
 class Entity:
-    """A flat entity span over words ``start..end`` (both inclusive) with a confidence score."""
+    """A flat entity span over words ``start..last``, **both inclusive** (``last`` is the entity's last
+    word, as the relation grid stores it), with a confidence score. Not to be confused with
+    ``cslib.iob.Span``, whose ``end`` is exclusive; output formats convert with ``last + 1``."""
 
     start: int
-    end: int
+    last: int
     type: str
     score: float = 1.0
 
     def overlaps(self, other: Entity) -> bool:
-        return self.start <= other.end and other.start <= self.end
+        return self.start <= other.last and other.start <= self.last
 
 
 def _split_tag(tag: str, position: int) -> tuple[str, str]:
@@ -64,7 +66,7 @@ def tags_to_entities(tags: Sequence[str], *, strict: bool = True) -> list[Entity
     for pos, tag in enumerate(tags):
         prefix, etype = _split_tag(tag, pos)
         if prefix == "I" and current is not None and current.type == etype:
-            current.end = pos
+            current.last = pos
             continue
         if prefix == "I" and strict:
             prev = tags[pos - 1] if pos else "<start>"
@@ -82,13 +84,13 @@ def tags_to_entities(tags: Sequence[str], *, strict: bool = True) -> list[Entity
 def entities_to_tags(entities: Iterable[Entity], n: int) -> list[str]:
     """IOB2 tags of length ``n`` for flat, non-overlapping, in-range entities (else ``ValueError``)."""
     tags = ["O"] * n
-    for ent in sorted(entities, key=lambda e: (e.start, e.end)):
-        if not 0 <= ent.start <= ent.end < n:
-            raise ValueError(f"entity {ent.start}..{ent.end} out of range for {n} words")
-        if any(t != "O" for t in tags[ent.start : ent.end + 1]):
-            raise ValueError(f"entity {ent.start}..{ent.end} ({ent.type}) overlaps another entity")
+    for ent in sorted(entities, key=lambda e: (e.start, e.last)):
+        if not 0 <= ent.start <= ent.last < n:
+            raise ValueError(f"entity {ent.start}..{ent.last} out of range for {n} words")
+        if any(t != "O" for t in tags[ent.start : ent.last + 1]):
+            raise ValueError(f"entity {ent.start}..{ent.last} ({ent.type}) overlaps another entity")
         tags[ent.start] = f"B-{ent.type}"
-        for i in range(ent.start + 1, ent.end + 1):
+        for i in range(ent.start + 1, ent.last + 1):
             tags[i] = f"I-{ent.type}"
     return tags
 
@@ -160,9 +162,9 @@ def tags_to_grid(tags: Sequence[str], schema: RelationSchema) -> np.ndarray:
     grid = np.full((n, n), NONE_ID, dtype=np.int64)
     for ent in tags_to_entities(tags, strict=True):
         label = schema.thw_id(ent.type)
-        for i in range(ent.start, ent.end):
+        for i in range(ent.start, ent.last):
             grid[i, i + 1] = NNW_ID
-        grid[ent.end, ent.start] = label
+        grid[ent.last, ent.start] = label
     return grid
 
 
@@ -199,12 +201,12 @@ def decode_grid(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
         label = int(pred[e, s])
         score = (float(probs[e, s, label]) + float(nnw_mass[e] - nnw_mass[s])) / (e - s + 1)
         candidates.append(Entity(s, e, schema.entity_types[label - THW_OFFSET], score))
-    candidates.sort(key=lambda c: (-c.score, c.start, c.end))
+    candidates.sort(key=lambda c: (-c.score, c.start, c.last))
     taken = np.zeros(n, dtype=bool)
     kept: list[Entity] = []
     for cand in candidates:
-        if not taken[cand.start : cand.end + 1].any():
-            taken[cand.start : cand.end + 1] = True
+        if not taken[cand.start : cand.last + 1].any():
+            taken[cand.start : cand.last + 1] = True
             kept.append(cand)
     kept.sort(key=lambda c: c.start)
     return kept

@@ -54,7 +54,7 @@ def aggregate(sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[En
     for toks, ents, lang in zip(sentences, entities, langs, strict=True):
         joiner = "" if lang in CHAR_LANGS else " "
         for e in ents:
-            text = joiner.join(toks[e.start:e.end + 1]).strip()
+            text = joiner.join(toks[e.start:e.last + 1]).strip()
             if not text or not any(c.isalpha() for c in text):
                 continue
             by_text[text][e.type] += 1

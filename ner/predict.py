@@ -192,12 +192,12 @@ def tag_records(model: NerModel, records: list[Record], batch_size: int = 64) ->
         items = []
         for e in found:
             if spans is not None:
-                cs, ce = spans[e.start][0], spans[e.end][1]
+                cs, ce = spans[e.start][0], spans[e.last][1]
                 text = rec.text[cs:ce]
             else:
                 cs = ce = None
-                text = " ".join(rec.tokens[e.start : e.end + 1])
-            items.append({"text": text, "type": e.type, "start": e.start, "end": e.end + 1,
+                text = " ".join(rec.tokens[e.start : e.last + 1])
+            items.append({"text": text, "type": e.type, "start": e.start, "end": e.last + 1,
                           "char_start": cs, "char_end": ce, "score": round(float(e.score), 4)})
         res: dict[str, Any] = {"text": rec.text, "tokens": rec.tokens, "entities": items}
         if rec.id is not None:

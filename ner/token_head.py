@@ -94,7 +94,7 @@ def decode_tag_probs(probs: np.ndarray, schema: TagSchema) -> tuple[list[str], l
     top = probs.max(-1)
     entities = tags_to_entities(tags, strict=True)
     for ent in entities:
-        ent.score = float(top[ent.start : ent.end + 1].mean())
+        ent.score = float(top[ent.start : ent.last + 1].mean())
     return tags, entities
 
 

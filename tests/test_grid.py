@@ -48,8 +48,8 @@ def test_encode_decode_identity(tags: list[str]) -> None:
     assert grid.shape == (len(tags), len(tags)) and grid.dtype == np.int64
     entities = decode_grid(one_hot(grid, SCHEMA.num_labels), SCHEMA)
     assert entities_to_tags(entities, len(tags)) == tags
-    assert [(e.start, e.end, e.type) for e in entities] == [
-        (e.start, e.end, e.type) for e in tags_to_entities(tags)
+    assert [(e.start, e.last, e.type) for e in entities] == [
+        (e.start, e.last, e.type) for e in tags_to_entities(tags)
     ]
     assert all(e.score == pytest.approx(1.0) for e in entities)
 
@@ -121,14 +121,14 @@ def test_decode_resolves_overlaps_by_score() -> None:
     put(1, 3, per, 0.99)
     put(4, 0, per, 0.99)
     entities = decode_grid(probs, SCHEMA)
-    assert [(e.start, e.end, e.type) for e in entities] == [(0, 2, "PER"), (4, 4, "LOC")]
+    assert [(e.start, e.last, e.type) for e in entities] == [(0, 2, "PER"), (4, 4, "LOC")]
     assert entities[0].score == pytest.approx(0.9)
     assert entities[1].score == pytest.approx(0.7)
     # Raise B above A: now B wins and A is dropped, output stays flat.
     put(2, 3, NNW_ID, 0.99)
     put(3, 2, loc, 0.99)
     entities = decode_grid(probs, SCHEMA)
-    assert [(e.start, e.end, e.type) for e in entities] == [(2, 3, "LOC"), (4, 4, "LOC")]
+    assert [(e.start, e.last, e.type) for e in entities] == [(2, 3, "LOC"), (4, 4, "LOC")]
     assert entities_to_tags(entities, n) == ["O", "O", "B-LOC", "I-LOC", "B-LOC"]
 
 
@@ -150,5 +150,5 @@ def test_tag_schema_and_repair() -> None:
     probs[0, 4], probs[1, 4], probs[2, 0] = 0.8, 0.6, 0.8  # I-PER I-PER O
     tags, entities = decode_tag_probs(probs, schema)
     assert tags == ["B-PER", "I-PER", "O"]
-    assert [(e.start, e.end, e.type) for e in entities] == [(0, 1, "PER")]
+    assert [(e.start, e.last, e.type) for e in entities] == [(0, 1, "PER")]
     assert entities[0].score == pytest.approx(0.7)

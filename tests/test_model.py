@@ -120,7 +120,7 @@ def test_learns_toy_set(encoder_dir: Path, head: str) -> None:
         out = model(batch)
     assert model.decode_tags(out) == TAGS
     entities = model.decode(out)
-    assert [(e.start, e.end, e.type) for e in entities[1]] == [(1, 2, "ORG"), (5, 7, "LOC")]
+    assert [(e.start, e.last, e.type) for e in entities[1]] == [(1, 2, "ORG"), (5, 7, "LOC")]
     assert all(0.0 < e.score <= 1.0 for ents in entities for e in ents)
 
 
