@@ -1,8 +1,10 @@
 """The mCL-NER training loop: `train(cfg) -> run directory`.
 
-Where things live: the loss terms in `ner.objective`, parameter groups and the schedule in
-`ner.optim`, checkpoint/resume in `ner.checkpoint`, dev evaluation and model selection in
-`ner.selection`, DDP plumbing in `ner.distributed`, log file and signal handling in `ner.runtime`.
+Here: `build_trainer` sets a run up, `Trainer.restore` / `.step` / `.save` are resume, one optimizer
+step and checkpoint, and `_run_steps` is the loop around them. Elsewhere: the loss terms in
+`ner.objective`, parameter groups and the schedule in `ner.optim`, checkpoint files in
+`ner.checkpoint`, dev evaluation and model selection in `ner.selection`, device and precision in
+`ner.inference`, DDP plumbing in `ner.distributed`, log file and signal handling in `ner.runtime`.
 
 Run directory::
 
@@ -26,8 +28,9 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -48,7 +51,16 @@ from .checkpoint import (
     set_rng_state,
 )
 from .config import TrainConfig, dump_yaml, from_dict, read_yaml, to_dict
-from .data import PairDataset, batches_per_epoch, epoch_batches, load_pairs, load_pseudo, make_loader, world
+from .data import (
+    Example,
+    PairDataset,
+    batches_per_epoch,
+    epoch_batches,
+    load_pairs,
+    load_pseudo,
+    make_loader,
+    world,
+)
 from .distributed import barrier, close_distributed, init_distributed, stop_requested
 from .errors import NerError
 from .inference import amp_dtype, autocast, load_model_dir, resolve_device, resolve_model_dir
@@ -56,7 +68,7 @@ from .model import ModelConfig, NerModel
 from .objective import LossWeights, MclLoss, collate_step
 from .optim import linear_schedule, param_groups, pseudo_repeat
 from .runtime import Interrupted, StopRequest, TqdmHandler, log_to
-from .selection import ModelSelector, load_dev, selection_for
+from .selection import ModelSelector, Selection, load_dev, selection_for
 
 log = logging.getLogger("ner.train")
 PRIOR_SAMPLE = 2000  # training sentences whose labels set the output layer's initial bias
@@ -112,9 +124,47 @@ def _train(cfg: TrainConfig, on_step: Callable[[int], None] | None) -> Path:
 
 def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: int,
           on_step: Callable[[int], None] | None) -> Path:
-    main = rank == 0
-    t_start = time.perf_counter()
+    """Set up (data, model selection, trainer), resume if there is a checkpoint, step, finish."""
+    started = time.perf_counter()
     seed_everything(cfg.seed + rank)
+    data = load_training_data(cfg, world_size)
+    if resuming and (run / "model").is_dir() and finished_steps(run) >= data.total:
+        log.info("%s: already trained for %d step(s) (max %d); nothing to do", run, finished_steps(run), data.total)
+        return run
+    selection = selection_for(cfg, data.examples)
+    cfg.eval_langs = selection.langs  # config.yaml records what selection used
+    dev = load_dev(cfg, selection.langs)
+    trainer = build_trainer(cfg, run, data, resuming, rank, world_size)
+    if resuming:
+        trainer.restore()
+    steps_log = StepLog(_metrics_file(trainer, resuming), started)
+    selector = ModelSelector(run, selection, dev, cfg.eval_batch_size, trainer.amp, steps_log.write)
+    _log_start(trainer, selection, dev)
+    start_step = trainer.state.step
+    _run_steps(trainer, selector, steps_log, on_step)
+    if trainer.main:
+        _finish(trainer, selector, start_step, started)
+    barrier()
+    return run
+
+
+# --- setup ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    """The training pool (code-switched pairs, then pseudo-labeled rows repeated) and its step budget."""
+
+    examples: list[Example]
+    entity_types: list[str]
+    n_pairs: int
+    n_pseudo: int
+    repeat: int  # copies of each pseudo-labeled row
+    per_epoch: int  # optimizer steps per epoch (per process)
+    total: int  # optimizer steps of the whole run
+
+
+def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
     examples, types = load_pairs(cfg.shards, limit=cfg.limit)
     n_pairs = len(examples)
     pseudo = [ex for path in cfg.pseudo for ex in load_pseudo(path)]
@@ -122,19 +172,96 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     examples += pseudo * repeat
     per_epoch = batches_per_epoch(len(examples), cfg.batch_size, world_size)
     total = cfg.max_steps or cfg.epochs * per_epoch
-    if resuming and (run / "model").is_dir() and finished_steps(run) >= total:
-        log.info("%s: already trained for %d step(s) (max %d); nothing to do", run, finished_steps(run), total)
-        return run
-    selection = selection_for(cfg, examples)
-    cfg.eval_langs = selection.langs  # config.yaml records what selection used
-    dev = load_dev(cfg, selection.langs)
-    model = build_model(cfg, types)
+    return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total)
+
+
+@dataclass
+class Trainer:
+    """What one optimizer step changes and a checkpoint saves: model, objective, optimizer, schedule,
+    scaler, RNG and progress; `restore`, `step` and `save` are the only places that touch them."""
+
+    cfg: TrainConfig
+    run: Path
+    rank: int
+    world_size: int
+    data: TrainingData
+    model: NerModel
+    weights: LossWeights
+    objective: nn.Module  # MclLoss(model), wrapped in DistributedDataParallel under torchrun
+    generator: torch.Generator  # the NONE-pair sampler of the relation contrast
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    amp: torch.dtype | None
+    state: TrainState = field(default_factory=TrainState)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def restore(self) -> None:
+        """Continue from RUN/last: weights, optimizer, schedule, scaler, progress and this rank's RNGs."""
+        trainer, model_state = load_checkpoint(self.run, self.device)
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(trainer["optimizer"])
+        self.scheduler.load_state_dict(trainer["scheduler"])  # the schedule itself follows the current total
+        self.scaler.load_state_dict(trainer["scaler"])
+        self.state = TrainState(**trainer["state"])
+        rngs = trainer["rng"]
+        set_rng_state(rngs[self.rank] if self.rank < len(rngs) else rngs[0], self.generator)
+        log.info("resuming %s from step %d", self.run, self.state.step)
+
+    def batches(self) -> tuple[int, list[list[int]]]:
+        """(epoch, this rank's index batches still to do in it): resuming mid-epoch skips the done ones."""
+        epoch, first = divmod(self.state.step, self.data.per_epoch)
+        return epoch, epoch_batches(len(self.data.examples), self.cfg.batch_size, epoch, self.cfg.seed)[first:]
+
+    def step(self, items: list[Example]) -> dict[str, float]:
+        """One optimizer step on a batch; returns the total loss and each loss term (what metrics.jsonl averages)."""
+        self.model.train()
+        src, cs, n_paired = collate_step(self.model, items, self.weights.needs_cs)
+        with autocast(self.device, self.amp):
+            loss, parts = self.objective(src, cs, n_paired)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise NerError(f"loss is {loss_value} at step {self.state.step + 1}: lower --lr / --encoder-lr")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.state.step += 1
+        return {"loss": loss_value, **{k: v.item() for k, v in parts.items()}}
+
+    def save(self) -> None:
+        """Write RUN/last (rank 0), with every rank's RNG states (a collective: all ranks call it)."""
+        rngs = [rng_state(self.generator)]
+        if self.world_size > 1:
+            gathered: list[object] = [None] * self.world_size
+            dist.all_gather_object(gathered, rngs[0])
+            rngs = gathered
+        if self.main:
+            trainer = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                       "scaler": self.scaler.state_dict(), "state": self.state.__dict__, "rng": rngs,
+                       "total": self.data.total, "world_size": self.world_size}
+            save_checkpoint(self.run, self.model, trainer)
+
+
+def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: bool, rank: int,
+                  world_size: int) -> Trainer:
+    """Model (fresh, prior-initialised or `init_from`), objective (DDP-wrapped under torchrun), optimizer,
+    schedule and scaler, in the order that fixes the RNG stream; writes RUN/config.yaml on rank 0."""
+    model = build_model(cfg, data.entity_types)
     if cfg.init_from:
         cfg.model = model.cfg  # the student inherits the teacher's architecture
     elif cfg.prior_init and not resuming:
-        sample = [e.src_tags for e in examples[:PRIOR_SAMPLE]]
+        sample = [e.src_tags for e in data.examples[:PRIOR_SAMPLE]]
         model.init_output_prior(model.label_counts(sample))
-    if main:
+    if rank == 0:
         dump_yaml(cfg, run / "config.yaml")
     device = resolve_device(cfg.device)
     amp = amp_dtype(cfg.amp, device)
@@ -142,125 +269,118 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     groups = param_groups(model, cfg)  # before DDP: it fixes which parameters need gradients
     weights = LossWeights.from_config(cfg)
     generator = torch.Generator().manual_seed(cfg.seed + rank)
-    loss_module = MclLoss(model, weights, generator)
-    wrapped: nn.Module = loss_module
+    objective: nn.Module = MclLoss(model, weights, generator)
     if world_size > 1:
         # Ablations and single-view (pseudo-labeled) batches leave projection heads without gradients.
         unused = (bool(cfg.pseudo) or weights.semantic == 0 or not weights.needs_cs
                   or (model.cfg.head == "relation" and weights.relation == 0))
-        wrapped = nn.parallel.DistributedDataParallel(
-            loss_module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
+        objective = nn.parallel.DistributedDataParallel(
+            objective, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
         )
     optimizer = torch.optim.AdamW(groups)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(total, cfg.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(data.total, cfg.warmup))
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-    state = TrainState()
-    if resuming:
-        trainer, model_state = load_checkpoint(run, device)
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(trainer["optimizer"])
-        scheduler.load_state_dict(trainer["scheduler"])  # the schedule itself follows the current total
-        scaler.load_state_dict(trainer["scaler"])
-        state = TrainState(**trainer["state"])
-        rngs = trainer["rng"]
-        set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0], generator)
-        log.info("resuming %s from step %d", run, state.step)
-    if main and not resuming and (run / "metrics.jsonl").exists():
-        (run / "metrics.jsonl").unlink()
-    write_metrics = metrics_writer(run / "metrics.jsonl", state.step if resuming else None) if main else None
-    selector = ModelSelector(run, selection, dev, cfg.eval_batch_size, amp, write_metrics)
-    start_step = state.step
+    return Trainer(cfg, run, rank, world_size, data, model, weights, objective, generator, optimizer, scheduler,
+                   scaler, device, amp)
+
+
+def _metrics_file(trainer: Trainer, resuming: bool) -> Callable[[dict[str, Any]], None] | None:
+    """Rank 0's metrics.jsonl writer: a fresh file for a new run, cut back to the checkpoint on resume."""
+    if not trainer.main:
+        return None
+    path = trainer.run / "metrics.jsonl"
+    if not resuming and path.exists():
+        path.unlink()
+    return metrics_writer(path, trainer.state.step if resuming else None)
+
+
+def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> None:
+    d, w = t.data, t.weights
     log.info(
         "training %s: %d pairs + %d pseudo-labeled (x%d), types %s, %d step(s) (%d per epoch), world %d, device %s, amp %s",
-        run, n_pairs, len(pseudo), repeat, types, total, per_epoch, world_size, device, amp,
+        t.run, d.n_pairs, d.n_pseudo, d.repeat, d.entity_types, d.total, d.per_epoch, t.world_size, t.device, t.amp,
     )
-    log.info("losses: src=%s cs=%s semantic=%g relation=%g; dev: %s", weights.use_src, weights.use_cs,
-             weights.semantic, weights.relation, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
+    log.info("losses: src=%s cs=%s semantic=%g relation=%g; dev: %s", w.use_src, w.use_cs,
+             w.semantic, w.relation, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
     (log.info if selection.zero_shot else log.warning)("%s", selection.describe())
 
-    def checkpoint() -> None:
-        rngs = [rng_state(generator)]
-        if world_size > 1:
-            gathered: list[object] = [None] * world_size
-            dist.all_gather_object(gathered, rngs[0])
-            rngs = gathered
-        if main:
-            trainer = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                       "scaler": scaler.state_dict(), "state": state.__dict__, "rng": rngs,
-                       "total": total, "world_size": world_size}
-            save_checkpoint(run, model, trainer)
 
-    eval_every = cfg.eval_every or per_epoch
+# --- the loop ------------------------------------------------------------------------------------
+
+
+@dataclass
+class StepLog:
+    """Running means of the loss terms since the last metrics line (lines are written by rank 0 only)."""
+
+    write: Callable[[dict[str, Any]], None] | None
+    started: float  # perf_counter at the start of the run, for `elapsed`
+    sums: dict[str, float] = field(default_factory=dict)
+    n: int = 0
+
+    def add(self, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.n += 1
+
+    def flush(self, step: int, epoch: int, lr: float) -> dict[str, float]:
+        """Write one metrics line with the means since the last one; returns the means."""
+        assert self.write is not None
+        avg = {k: round(v / self.n, 6) for k, v in self.sums.items()}
+        self.write({"step": step, "epoch": epoch, **avg, "lr": lr, "elapsed": round(time.perf_counter() - self.started, 2)})
+        self.sums, self.n = {}, 0
+        return avg
+
+
+def _run_steps(t: Trainer, selector: ModelSelector, steps_log: StepLog, on_step: Callable[[int], None] | None) -> None:
+    """Step until `total`, logging, evaluating and checkpointing on schedule; a stop signal saves and raises
+    `Interrupted` (every rank stops at the same step)."""
+    cfg, total = t.cfg, t.data.total
+    eval_every = cfg.eval_every or t.data.per_epoch
     save_every = cfg.save_every or eval_every
+    dataset = PairDataset(t.data.examples)
     stop = StopRequest()
-    dataset = PairDataset(examples)
-    bar = tqdm(total=total, initial=state.step, disable=True if not main else None, desc="train", unit="step",
+    bar = tqdm(total=total, initial=t.state.step, disable=True if not t.main else None, desc="train", unit="step",
                dynamic_ncols=True)
-    running: dict[str, float] = {}
-    n_running = 0
     try:
         with stop:
-            while state.step < total:
-                epoch, first = divmod(state.step, per_epoch)
-                batches = epoch_batches(len(dataset), cfg.batch_size, epoch, cfg.seed)[first:]
+            while t.state.step < total:
+                epoch, batches = t.batches()
                 for items in make_loader(dataset, batches):
-                    model.train()
-                    src, cs, n_paired = collate_step(model, items, weights.needs_cs)
-                    with autocast(device, amp):
-                        loss, parts = wrapped(src, cs, n_paired)
-                    loss_value = loss.item()
-                    if not math.isfinite(loss_value):
-                        raise NerError(f"loss is {loss_value} at step {state.step + 1}: lower --lr / --encoder-lr")
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    if cfg.grad_clip > 0:
-                        scaler.unscale_(optimizer)
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    scheduler.step()
-                    state.step += 1
+                    steps_log.add(t.step(items))
                     bar.update(1)
-                    running["loss"] = running.get("loss", 0.0) + loss_value
-                    for k, v in parts.items():
-                        running[k] = running.get(k, 0.0) + v.item()
-                    n_running += 1
-                    if main and (state.step % cfg.log_every == 0 or state.step == total):
-                        assert write_metrics is not None
-                        avg = {k: round(v / n_running, 6) for k, v in running.items()}
-                        write_metrics({"step": state.step, "epoch": epoch, **avg,
-                                       "lr": scheduler.get_last_lr()[-1], "elapsed": round(time.perf_counter() - t_start, 2)})
+                    step = t.state.step
+                    last_step = step == total
+                    if t.main and (step % cfg.log_every == 0 or last_step):
+                        avg = steps_log.flush(step, epoch, t.scheduler.get_last_lr()[-1])
                         bar.set_postfix(loss=f"{avg['loss']:.4f}")
-                        running, n_running = {}, 0
-                    last_step = state.step == total
-                    if dev and (state.step % eval_every == 0 or last_step):
-                        if main:
-                            selector.evaluate(model, state)
+                    if selector.dev and (step % eval_every == 0 or last_step):
+                        if t.main:
+                            selector.evaluate(t.model, t.state)
                         barrier()
-                    stopping = stop_requested(stop.requested, device, world_size)
-                    if state.step % save_every == 0 or last_step or stopping:
-                        checkpoint()
+                    stopping = stop_requested(stop.requested, t.device, t.world_size)
+                    if step % save_every == 0 or last_step or stopping:
+                        t.save()
                         barrier()
                     if stopping:
-                        raise Interrupted(
-                            f"stopped at step {state.step}; checkpoint saved in {run / CHECKPOINT} "
-                            "(rerun the same command to resume)"
-                        )
+                        raise Interrupted(f"stopped at step {step}; checkpoint saved in {t.run / CHECKPOINT} "
+                                          "(rerun the same command to resume)")
                     if on_step is not None:
-                        on_step(state.step)
+                        on_step(step)
                     if last_step:
                         break
     finally:
         bar.close()
-    if main:
-        if not (run / "model").is_dir() or (not dev and state.step > start_step):
-            state.best_step = state.step
-            selector.save_best(model, state, None)
-        selector.write(state)
-        log.info("done: %d steps in %.1fs; best dev F1 %s", state.step, time.perf_counter() - t_start,
-                 f"{state.best_f1:.4f} at step {state.best_step}" if state.history else "n/a (no dev languages)")
-    barrier()
-    return run
+
+
+def _finish(t: Trainer, selector: ModelSelector, start_step: int, started: float) -> None:
+    """Rank 0: make sure RUN/model exists (the last model when nothing selected one) and write dev_metrics.json."""
+    state = t.state
+    if not (t.run / "model").is_dir() or (not selector.dev and state.step > start_step):
+        state.best_step = state.step
+        selector.save_best(t.model, state, None)
+    selector.write(state)
+    log.info("done: %d steps in %.1fs; best dev F1 %s", state.step, time.perf_counter() - started,
+             f"{state.best_f1:.4f} at step {state.best_step}" if state.history else "n/a (no dev languages)")
 
 
 def load_run_config(run: str | os.PathLike[str]) -> TrainConfig:
