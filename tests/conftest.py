@@ -31,8 +31,7 @@ def token_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path
     """A tiny token-head run trained for a few steps (shared by the predict-format and export tests)."""
     from ner.testing import tiny_encoder_dir
     from ner.train import train
-    from tests.test_ner_data import panx, write_cs_shards
-    from tests.test_train import tiny_config
+    from tests.helpers import panx, tiny_config, write_cs_shards
 
     base = tmp_path_factory.mktemp("token-run")
     encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
@@ -40,3 +39,9 @@ def token_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path
     cfg = tiny_config(encoder, shards, base / "run", max_steps=12, lr=1e-2, encoder_lr=1e-2, semantic_weight=0)
     cfg.model.head = "token"  # learns entities in a few steps, so predictions are not all O
     return train(cfg)
+
+
+@pytest.fixture(scope="module")
+def run(token_run: Path) -> Path:
+    """The session's tiny token-head run, as the prediction, export and mining tests call it."""
+    return token_run

@@ -13,7 +13,7 @@ from ner.cli import main
 from ner.evaluate import entity_scores, evaluate
 from ner.inference import load_model, predict_entities, predict_tags
 from ner.predict import token_spans
-from tests.test_ner_data import panx
+from tests.helpers import panx
 
 
 def test_entity_scores_match_hand_computed_case() -> None:
@@ -31,12 +31,6 @@ def test_entity_scores_match_hand_computed_case() -> None:
     # A boundary error is a miss and a false positive.
     assert entity_scores([["B-PER", "I-PER", "O"]], [["B-PER", "I-PER", "I-PER"]])["f1"] == 0.0
     assert entity_scores([["O"]], [["O"]])["f1"] == 0.0
-
-
-@pytest.fixture(scope="module")
-def run(token_run: Path) -> Path:
-    """The session's tiny token-head run (tests/conftest.py), trained once for all prediction tests."""
-    return token_run
 
 
 def test_evaluate_file_writes_metrics_matching_predictions(run: Path, data_root: Path, tmp_path: Path, capsys) -> None:

@@ -18,7 +18,7 @@ from ner.inference import load_model, predict_tags
 from ner.model import NerModel
 from ner.predict import predict_texts
 from ner.testing import tiny_encoder_dir
-from tests.test_train import tiny_config
+from tests.helpers import tiny_config
 
 SENTS = ["Angela Merkel visited Paris .", "The United Nations met in New York on Monday ."]
 

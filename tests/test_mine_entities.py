@@ -10,7 +10,6 @@ from cslib.entity_sources import read_entity_lexicon
 from ner.cli import main as ner_main
 from ner.grid import Entity
 from ner.mine_entities import MineConfig, aggregate
-from tests.test_evaluate_predict import run  # noqa: F401  (the tiny trained model fixture)
 
 
 def test_aggregate_keeps_frequent_confident_single_typed_entities() -> None:
@@ -28,7 +27,7 @@ def test_aggregate_keeps_frequent_confident_single_typed_entities() -> None:
     assert {(m.text, m.type) for m in loose} >= {("安倍晋三", "PER"), ("東京", "LOC"), ("東京タワー", "LOC")}
 
 
-def test_mine_then_replace_round_trip(run: Path, data_root: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_mine_then_replace_round_trip(run: Path, data_root: Path, tmp_path: Path, capsys) -> None:
     unl = build_unlabeled(UnlabeledConfig(lang="en", out=str(tmp_path / "unl"), data_root=str(data_root), limit=60))
     lex = tmp_path / "mined.tsv"
     assert ner_main(["mine-entities", "--model", str(run), "--unlabeled", str(unl), "--out", str(lex),

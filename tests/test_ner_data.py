@@ -1,18 +1,14 @@
 """ner.data: reading cslib shard directories through the documented schema (docs/shards.md).
 
-The helpers `write_cs_shards` / `write_unlabeled_shards` write real Parquet shards with pyarrow
-exactly as the contract describes; the other ner test modules import them.
+The shards are written by `tests.helpers.write_cs_shards` / `write_unlabeled_shards`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from ner.data import (
@@ -27,100 +23,7 @@ from ner.data import (
     write_pseudo,
 )
 from ner.errors import NerError
-
-# Two-character Japanese "translations" keep the code-switched side 1:1 with the source tokens.
-_JA = ["東京", "日本", "会社", "大学", "銀行", "山田", "川", "市"]
-
-CS_SCHEMA = pa.schema([
-    ("id", pa.string()), ("src_lang", pa.string()), ("tgt_lang", pa.string()),
-    ("src_tokens", pa.list_(pa.string())), ("src_tags", pa.list_(pa.string())),
-    ("cs_tokens", pa.list_(pa.string())), ("cs_tags", pa.list_(pa.string())),
-    ("cs_langs", pa.list_(pa.string())), ("cs_src_index", pa.list_(pa.int32())),
-    ("method", pa.string()), ("n_switched", pa.int32()),
-])
-UNLABELED_SCHEMA = pa.schema([("id", pa.string()), ("lang", pa.string()), ("tokens", pa.list_(pa.string()))])
-
-
-def panx(path: Path, limit: int) -> list[tuple[list[str], list[str]]]:
-    """First `limit` sentences of a PAN-X TSV file (scratch reader for fixtures only)."""
-    out: list[tuple[list[str], list[str]]] = []
-    toks: list[str] = []
-    tags: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if toks:
-                out.append((toks, tags))
-                toks, tags = [], []
-                if len(out) >= limit:
-                    break
-            continue
-        tok, tag = line.split("\t")
-        toks.append(tok)
-        tags.append(tag)
-    return out
-
-
-def code_switch(tokens: Sequence[str], tgt: str = "ja") -> tuple[list[str], list[str], int]:
-    """Replace every other token by a target-language word (1:1, so tags carry over)."""
-    cs, langs = [], []
-    for i, tok in enumerate(tokens):
-        if i % 2 == 0:
-            cs.append(_JA[(len(tok) + i) % len(_JA)])
-            langs.append(tgt)
-        else:
-            cs.append(tok)
-            langs.append("en")
-    return cs, langs, sum(1 for x in langs if x == tgt)
-
-
-def _manifest(directory: Path, kind: str, files: list[tuple[str, int]], extra: dict) -> None:
-    shards = [{"file": f, "rows": n, "sha256": hashlib.sha256((directory / f).read_bytes()).hexdigest()}
-              for f, n in files]
-    manifest = {"format": "cslib-shards", "format_version": 1, "kind": kind, **extra,
-                "counts": {"rows": sum(n for _, n in files)}, "shards": shards}
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
-
-
-def write_cs_shards(
-    directory: Path,
-    sentences: Sequence[tuple[Sequence[str], Sequence[str]]],
-    src: str = "en",
-    tgt: str = "ja",
-    rows_per_shard: int = 1000,
-    schema: pa.Schema = CS_SCHEMA,
-    columns: dict[str, list] | None = None,
-) -> Path:
-    """Write a code-switched shard set (manifest + shard-NNNNN.parquet) following docs/shards.md."""
-    directory.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, list] = {name: [] for name in CS_SCHEMA.names}
-    types: set[str] = set()
-    for i, (tokens, tags) in enumerate(sentences):
-        cs, langs, switched = code_switch(tokens, tgt)
-        types |= {t[2:] for t in tags if t != "O"}
-        for key, value in (("id", f"{src}-{tgt}:{i}:0"), ("src_lang", src), ("tgt_lang", tgt),
-                           ("src_tokens", list(tokens)), ("src_tags", list(tags)), ("cs_tokens", cs),
-                           ("cs_tags", list(tags)), ("cs_langs", langs), ("cs_src_index", list(range(len(cs)))),
-                           ("method", "dict"), ("n_switched", switched)):
-            rows[key].append(value)
-    rows.update(columns or {})
-    files = []
-    n = len(sentences)
-    for k, start in enumerate(range(0, n, rows_per_shard)):
-        name = f"shard-{k:05d}.parquet"
-        chunk = {c: rows[c][start : start + rows_per_shard] for c in schema.names}
-        pq.write_table(pa.table(chunk, schema=schema), directory / name)
-        files.append((name, min(rows_per_shard, n - start)))
-    _manifest(directory, "codeswitch", files, {"src_lang": src, "tgt_lang": tgt, "entity_types": sorted(types)})
-    return directory
-
-
-def write_unlabeled_shards(directory: Path, sentences: Sequence[Sequence[str]], lang: str = "ja") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"id": [f"{lang}:{i}" for i in range(len(sentences))], "lang": [lang] * len(sentences),
-                      "tokens": [list(s) for s in sentences]}, schema=UNLABELED_SCHEMA)
-    pq.write_table(table, directory / "shard-00000.parquet")
-    _manifest(directory, "unlabeled", [("shard-00000.parquet", len(sentences))], {"src_lang": lang, "tgt_lang": lang})
-    return directory
+from tests.helpers import CS_SCHEMA, panx, write_cs_shards, write_unlabeled_shards
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from ner.cli import main as ner_main
 from ner.data import find_shard_dirs, load_pairs, load_unlabeled
 from ner.errors import NerError
 from ner.testing import tiny_encoder_dir
-from tests.test_ner_data import panx, write_cs_shards
+from tests.helpers import panx, write_cs_shards
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from cslib import read_panx
 from ner.cli import main
 from ner.predict import spacy_json
-from tests.test_ner_data import panx, write_cs_shards
+from tests.helpers import panx, write_cs_shards
 
 LINES = ["Angela Merkel visited Paris .", "", "  The United Nations met in New York .", "São Paulo ist groß ."]
 

@@ -14,8 +14,7 @@ from ner.grid import Entity
 from ner.self_training import select_pseudo_labels, self_train
 from ner.testing import tiny_encoder_dir
 from ner.train import train
-from tests.test_ner_data import panx, write_cs_shards, write_unlabeled_shards
-from tests.test_train import metrics, tiny_config
+from tests.helpers import metrics, panx, tiny_config, write_cs_shards, write_unlabeled_shards
 
 
 def sent(i: int, n: int = 6) -> UnlabeledSentence:

@@ -10,12 +10,11 @@ import pytest
 import torch
 
 from ner.cli import main
-from ner.config import TrainConfig, load_train_config
+from ner.config import load_train_config
 from ner.errors import NerError
-from ner.model import ModelConfig
 from ner.testing import tiny_encoder_dir
 from ner.train import train
-from tests.test_ner_data import panx, write_cs_shards
+from tests.helpers import metrics, panx, tiny_config, write_cs_shards
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +26,6 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shards(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
     sents = panx(data_root / "panx" / "train-en.tsv", 32)
     return write_cs_shards(tmp_path_factory.mktemp("shards") / "en-ja", sents, rows_per_shard=16)
-
-
-def tiny_config(encoder: Path, shards: Path, out: Path, **kw) -> TrainConfig:
-    model = ModelConfig(encoder=str(encoder), max_subwords=64, dist_emb=8, region_emb=8, conv_hidden=16,
-                        dilations=(1, 2), biaffine_size=32, ffn_size=32, proj_dim=16, dropout=0.1)
-    base = {"model": model, "shards": [str(shards)], "out": str(out), "batch_size": 8, "lr": 3e-3,
-            "encoder_lr": 3e-3, "eval_langs": [], "log_every": 1, "seed": 7}
-    base.update(kw)
-    return TrainConfig(**base)
-
-
-def metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_tiny_run_writes_run_dir_and_learns(tiny_encoder: Path, shards: Path, tmp_path: Path, data_root: Path) -> None:
