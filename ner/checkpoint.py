@@ -1,7 +1,7 @@
 """Checkpoint and resume: what `RUN/last/` holds and how a run continues from it.
 
 Resumption is exact on one process: data order is a pure function of (seed, epoch) (see
-ner.data.epoch_batches) and every RNG (python, numpy, torch, CUDA, the NONE-pair sampler) is
+ner.data.epoch_batches and ner.buckets) and every RNG (python, numpy, torch, CUDA, the NONE-pair sampler) is
 checkpointed, so an interrupted run continued from `last/` ends with the same weights as an
 uninterrupted one. `last/` is replaced atomically (built as `last.tmp`, the old one moved aside).
 """
@@ -109,9 +109,12 @@ def check_resumable(run: Path, cfg: TrainConfig) -> None:
     saved_path = run / "config.yaml"
     if not saved_path.is_file():
         return
-    saved = from_dict(TrainConfig, read_yaml(saved_path), str(saved_path))
+    raw = read_yaml(saved_path)
+    saved = from_dict(TrainConfig, raw, str(saved_path))
+    if "bucket_batches" not in raw:  # started before length bucketing existed: its batches were uniform
+        saved.bucket_batches = 0
     keys = ["init_from" if cfg.init_from else "model", "shards", "pseudo", "pseudo_fraction", "seed", "batch_size",
-            "limit", "freeze_embeddings", "freeze_layers"]
+            "limit", "freeze_embeddings", "freeze_layers", "bucket_batches"]
     for key in keys:
         old, new = getattr(saved, key), getattr(cfg, key)
         if key == "model":

@@ -90,6 +90,9 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--amp", "amp", {"choices": ["auto", "bf16", "fp16", "off"], "help": "mixed precision (default {default}: bf16 on CUDA and on CPUs with native bfloat16, "
                                                                           "fp32 elsewhere; off = fp32)"}),
     ("--resume", "resume", {"action": "store_true", "help": "require a checkpoint to resume (resuming is automatic anyway)"}),
+    ("--bucket-batches", "bucket_batches", {"type": int, "metavar": "N",
+                                            "help": "cut batches from pools of N batches sorted by length (less padding; "
+                                                    "0 = uniformly shuffled batches; default {default})"}),
 ]
 #: The same for SelfTrainConfig (the student's TrainConfig flags follow them, under `train.`).
 SELF_TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [

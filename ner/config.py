@@ -76,6 +76,11 @@ class TrainConfig:
     # fp16 (CUDA) | off (fp32). Autocast only: weights and optimizer state stay fp32 (ner.inference.amp_dtype).
     amp: str = "auto"
     resume: bool = False  # require an existing checkpoint (resuming is automatic anyway)
+    # --- speed (issue #19) ---
+    # Length-bucketed batches: each (global) batch is cut from a pool of this many batches sorted by length, so
+    # the encoder and the W^2 grid pay for less padding; every pair is still seen once per epoch, but batchmates
+    # have similar lengths (ner.buckets says what that does to randomness). 0 = uniformly shuffled batches.
+    bucket_batches: int = 32
 
     def effective_relation_weight(self) -> float:
         if self.relation_weight is None:
@@ -99,6 +104,8 @@ class TrainConfig:
             raise NerError("no supervised loss left: --no-src and --no-cs together train nothing")
         if self.freeze_layers < 0:
             raise NerError(f"freeze_layers must be >= 0, got {self.freeze_layers}")
+        if self.bucket_batches < 0:
+            raise NerError(f"bucket_batches must be >= 0, got {self.bucket_batches}")
         for name in ("batch_size", "epochs", "log_every", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise NerError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from cslib import CslibError, effective_limit, iter_lines
 
+from .buckets import bucketed_batches
 from .errors import NerError
 
 FORMAT = "cslib-shards"
@@ -418,14 +419,23 @@ def batches_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
     return max(1, math.ceil(math.ceil(n / world_size) / batch_size))
 
 
-def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, shuffle: bool = True) -> list[list[int]]:
+def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, shuffle: bool = True,
+                  buckets: tuple[Sequence[tuple[int, int]], Sequence[int]] | None = None,
+                  pool: int = 0) -> list[list[int]]:
     """This rank's index batches for `epoch`, a pure function of (seed, epoch, rank, world).
 
     Using `DistributedSampler` (with world size 1 outside torchrun) gives every rank a disjoint,
     equally long slice and makes the order reproducible, which is what exact resumption needs:
-    a resumed run recomputes the epoch's batches and skips the ones already done.
+    a resumed run recomputes the epoch's batches and skips the ones already done. With `buckets`
+    (`ner.buckets.bucket_keys` of the n examples) and `pool` >= 1 the batches are length-bucketed
+    (`ner.buckets.bucketed_batches`): the same guarantees, as many batches, less padding.
     """
     rank, size = world()
+    if buckets is not None and pool > 0 and shuffle:
+        keys, groups = buckets
+        if len(keys) != n or len(groups) != n:
+            raise ValueError(f"bucket keys for {len(keys)} examples, expected {n}")
+        return bucketed_batches(keys, groups, batch_size, epoch, seed, pool, rank, size)
     sampler = DistributedSampler(range(n), num_replicas=size, rank=rank, shuffle=shuffle, seed=seed)
     sampler.set_epoch(epoch)
     idx = list(sampler)

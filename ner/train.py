@@ -37,6 +37,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from .buckets import bucket_keys
 from .checkpoint import (
     CHECKPOINT,
     TrainState,
@@ -162,6 +163,7 @@ class TrainingData:
     repeat: int  # copies of each pseudo-labeled row
     per_epoch: int  # optimizer steps per epoch (per process)
     total: int  # optimizer steps of the whole run
+    buckets: tuple[list[tuple[int, int]], list[int]]  # length keys and source groups (ner.buckets.bucket_keys)
 
 
 def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
@@ -172,7 +174,8 @@ def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
     examples += pseudo * repeat
     per_epoch = batches_per_epoch(len(examples), cfg.batch_size, world_size)
     total = cfg.max_steps or cfg.epochs * per_epoch
-    return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total)
+    buckets = bucket_keys([(e.src_tokens, e.cs_tokens) for e in examples])
+    return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total, buckets)
 
 
 @dataclass
@@ -215,7 +218,9 @@ class Trainer:
     def batches(self) -> tuple[int, list[list[int]]]:
         """(epoch, this rank's index batches still to do in it): resuming mid-epoch skips the done ones."""
         epoch, first = divmod(self.state.step, self.data.per_epoch)
-        return epoch, epoch_batches(len(self.data.examples), self.cfg.batch_size, epoch, self.cfg.seed)[first:]
+        batches = epoch_batches(len(self.data.examples), self.cfg.batch_size, epoch, self.cfg.seed,
+                                buckets=self.data.buckets, pool=self.cfg.bucket_batches)
+        return epoch, batches[first:]
 
     def step(self, items: list[Example]) -> dict[str, float]:
         """One optimizer step on a batch; returns the total loss and each loss term (what metrics.jsonl averages)."""
