@@ -29,6 +29,7 @@ THW_PREFIX = "THW-"
 NONE_ID = 0
 NNW_ID = 1
 THW_OFFSET = 2  # id of the first THW-<type> label
+DECODED_OFFSET = 1  # decode_grid reads only cells (i, j) with j - i <= 1: THW on/below the diagonal, NNW just above
 
 
 @dataclass
@@ -194,19 +195,24 @@ def decode_grid(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
     broken = np.concatenate([[0], np.cumsum(pred[sup, sup + 1] != NNW_ID)])
     nnw_mass = np.concatenate([[0.0], np.cumsum(probs[sup, sup + 1, NNW_ID], dtype=np.float64)])
     ends, starts = np.nonzero(np.tril(pred >= THW_OFFSET))
-    candidates: list[Entity] = []
-    for e, s in zip(ends.tolist(), starts.tolist(), strict=True):
-        if broken[e] - broken[s] != 0:
-            continue
-        label = int(pred[e, s])
-        score = (float(probs[e, s, label]) + float(nnw_mass[e] - nnw_mass[s])) / (e - s + 1)
-        candidates.append(Entity(s, e, schema.entity_types[label - THW_OFFSET], score))
-    candidates.sort(key=lambda c: (-c.score, c.start, c.last))
-    taken = np.zeros(n, dtype=bool)
-    kept: list[Entity] = []
-    for cand in candidates:
-        if not taken[cand.start : cand.last + 1].any():
-            taken[cand.start : cand.last + 1] = True
-            kept.append(cand)
-    kept.sort(key=lambda c: c.start)
-    return kept
+    chained = broken[ends] == broken[starts]
+    ends, starts = ends[chained], starts[chained]
+    if not len(ends):
+        return []
+    labels = pred[ends, starts]
+    # float64 throughout, in the order the definition sums: the scores (and ties) of a scalar loop
+    scores = (probs[ends, starts, labels].astype(np.float64) + (nnw_mass[ends] - nnw_mass[starts])) / (ends - starts + 1)
+    by_start = np.lexsort((ends, starts))
+    if np.all(starts[by_start][1:] > ends[by_start][:-1]):  # no two candidates overlap: all are kept
+        kept = by_start
+    else:  # greedy: highest score first (ties: earlier, then shorter), skip what overlaps a kept span
+        taken = np.zeros(n, dtype=bool)
+        chosen = []
+        for k in np.lexsort((ends, starts, -scores)).tolist():
+            if not taken[starts[k] : ends[k] + 1].any():
+                taken[starts[k] : ends[k] + 1] = True
+                chosen.append(k)
+        kept = np.array(sorted(chosen, key=lambda k: starts[k]), dtype=np.int64)
+    types = schema.entity_types
+    return [Entity(s, e, types[lab - THW_OFFSET], sc) for s, e, lab, sc in
+            zip(starts[kept].tolist(), ends[kept].tolist(), labels[kept].tolist(), scores[kept].tolist(), strict=True)]

@@ -188,7 +188,7 @@ def predict_entities(
         idx = [todo[k] for k in chunk]
         batch = model.collate([list(sentences[i]) for i in idx])
         with autocast(device, amp):
-            out = model(batch)
+            out = model(batch, decode_only=True)
         for i, ents in zip(idx, model.decode(out), strict=True):
             result[i] = ents
     return result

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ner.encoder import WordEncoder
-from ner.grid import Entity, RelationSchema, decode_grid, entities_to_tags, tags_to_grid
+from ner.grid import DECODED_OFFSET, Entity, RelationSchema, decode_grid, entities_to_tags, tags_to_grid
 from ner.losses import IGNORE_INDEX, PairProjector, grid_cross_entropy, token_cross_entropy
 from ner.relation_head import PairFeatures, RelationHead
 from ner.token_head import TagSchema, TokenHead, decode_tag_probs
@@ -157,8 +157,12 @@ class NerModel(nn.Module):
         return batch
 
     # ------------------------------------------------------------------ forward / losses
-    def forward(self, batch: dict[str, Tensor]) -> NerOutput:
-        """Run encoder and head; batch tensors are moved to the model's device."""
+    def forward(self, batch: dict[str, Tensor], decode_only: bool = False) -> NerOutput:
+        """Run encoder and head; batch tensors are moved to the model's device.
+
+        ``decode_only``: the relation head computes only the cells :meth:`decode` reads (``j - i <=``
+        ``grid.DECODED_OFFSET``; the others' logits are zero): the same entities for half the grid work.
+        """
         device = self.device
         inputs = {
             k: v.to(device) if isinstance(v, Tensor) else v
@@ -168,7 +172,7 @@ class NerModel(nn.Module):
         words, word_mask, sentence = self.encoder(**inputs)
         word_mask = word_mask.bool()
         if isinstance(self.head, RelationHead):
-            logits, pair_repr = self.head(words, word_mask)
+            logits, pair_repr = self.head(words, word_mask, DECODED_OFFSET if decode_only else None)
             return NerOutput(logits, word_mask, sentence, pair_repr)
         return NerOutput(self.head(words, word_mask), word_mask, sentence, None)
 
@@ -219,16 +223,18 @@ class NerModel(nn.Module):
     @torch.no_grad()
     def decode(self, out: NerOutput) -> list[list[Entity]]:
         """Scored, flat entities per sentence, indexed over the sentence's (kept) words."""
-        probs = out.logits.float().softmax(-1).cpu()
+        probs = out.logits.float().softmax(-1).cpu().numpy()
         mask = out.word_mask.bool().cpu()
+        lengths = mask.sum(1).tolist()
         result: list[list[Entity]] = []
-        for b in range(probs.shape[0]):
-            idx = mask[b].nonzero(as_tuple=True)[0]
+        for b, n in enumerate(lengths):
+            # Kept words are a prefix of the row (collate pads at the end): a view, not a gathered copy.
+            idx = slice(0, n) if bool(mask[b, :n].all()) else mask[b].nonzero(as_tuple=True)[0].numpy()
             if self.cfg.head == "relation":
-                cells = probs[b][idx][:, idx].numpy()
+                cells = probs[b][idx][:, idx]
                 result.append(decode_grid(cells, self.relation_schema))
             else:
-                result.append(decode_tag_probs(probs[b][idx].numpy(), self.tag_schema)[1])
+                result.append(decode_tag_probs(probs[b][idx], self.tag_schema)[1])
         return result
 
     def decode_tags(self, out: NerOutput, lengths: list[int] | None = None) -> list[list[str]]:

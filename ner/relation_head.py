@@ -54,6 +54,13 @@ def region_ids(word_mask: Tensor) -> Tensor:
     return (1 + lower.long())[None] * mask2d.long()
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The lower-precision dtype autocast is running in on `device`, or None outside autocast."""
+    if not torch.is_autocast_enabled(device.type):
+        return None
+    return torch.get_autocast_dtype(device.type)
+
+
 def take_rows(x: Tensor, index: Tensor) -> Tensor:
     """``x[index]`` for a 2-D ``x`` and 1-D ``index``: ``gather`` backpropagates faster than
     ``index_select`` (and than boolean masks) on CPU for the cell tensors of the grid."""
@@ -143,7 +150,17 @@ class DilatedConv(nn.Module):
         Padding cells are zeroed between layers (biases and GELU would otherwise make them
         non-zero), so a sentence's output does not depend on how much it was padded in a batch.
         Channels-last throughout: the permutes are views, not copies.
+
+        Trained on CPU under autocast, the convolutions run in fp32: oneDNN's bf16 depthwise-conv backward
+        (torch 2.13) is nondeterministic and now and then returns NaN weight gradients, and for dilated
+        kernels fp32 is also the faster backward. Inference keeps the (deterministic) bf16 forward.
         """
+        if h.device.type == "cpu" and torch.is_grad_enabled() and autocast_dtype(h.device) is not None:
+            with torch.autocast("cpu", enabled=False):
+                return self._layers(h.float(), mask2d, cells)
+        return self._layers(h, mask2d, cells)
+
+    def _layers(self, h: Tensor, mask2d: Tensor, cells: Tensor) -> tuple[Tensor, ...]:
         keep = mask2d[:, None].to(h.dtype)
         h = h.permute(0, 3, 1, 2)
         channels = h.shape[1]
@@ -257,13 +274,29 @@ class RelationHead(nn.Module):
         self.pair_mlp = nn.Sequential(nn.Linear(self.pair_dim, ffn_size), nn.GELU(), FastDropout(dropout))
         self.pair_out = nn.Linear(ffn_size, num_labels)
 
-    def forward(self, words: Tensor, word_mask: Tensor) -> tuple[Tensor, PairFeatures]:
+    @property
+    def reach(self) -> int:
+        """How far the conv stack reads across diagonals: a 3x3 conv of dilation d sees cells whose
+        offset ``j - i`` differs by up to ``2d``, so an output at offset k depends on inputs up to
+        ``k + reach``."""
+        return 2 * sum(conv.dilation[0] for conv in self.conv.convs)
+
+    def forward(self, words: Tensor, word_mask: Tensor, max_offset: int | None = None) -> tuple[Tensor, PairFeatures]:
+        """``max_offset`` k: only cells with ``j - i <= k`` are wanted (decoding reads ``k = 1``: the
+        lower triangle and the super-diagonal). Their logits and features are exactly those of the
+        full grid; the other cells' logits are zero and their features absent. The per-cell layers then
+        run on about half the cells and the projection on the band ``j - i <= k + reach``."""
         batch, num_words, _ = words.shape
         word_mask = word_mask.bool()
         mask2d = word_mask[:, :, None] & word_mask[:, None, :]
-        cells = mask2d.reshape(-1).nonzero(as_tuple=True)[0]  # flat (b * W + i) * W + j of the real cells
+        cells = out_cells = mask2d.reshape(-1).nonzero(as_tuple=True)[0]  # flat (b * W + i) * W + j of real cells
+        if max_offset is not None:
+            offset = torch.arange(num_words, device=words.device)
+            offset = offset[None, :] - offset[:, None]  # [W, W]: j - i
+            cells = (mask2d & (offset <= max_offset + self.reach)).reshape(-1).nonzero(as_tuple=True)[0]
+            out_cells = (mask2d & (offset <= max_offset)).reshape(-1).nonzero(as_tuple=True)[0]
         index = torch.full((batch * num_words * num_words,), -1, dtype=torch.long, device=words.device)
-        index = index.index_copy_(0, cells, torch.arange(cells.shape[0], device=words.device))
+        index = index.index_copy_(0, out_cells, torch.arange(out_cells.shape[0], device=words.device))
         index = index.view(batch, num_words, num_words)
         if cells.shape[0] == 0:  # only empty sentences; convs cannot run on a 0x0 grid
             connected = words.sum() * 0.0
@@ -273,11 +306,12 @@ class RelationHead(nn.Module):
         words = self.dropout(words)
         act = F.gelu(self.project_cells(words, word_mask, cells))
         grid = act.new_zeros(batch * num_words * num_words, act.shape[-1]).index_copy(0, cells, act)
-        parts = self.conv(grid.view(batch, num_words, num_words, -1), mask2d, cells)
+        parts = self.conv(grid.view(batch, num_words, num_words, -1), mask2d, out_cells)
 
         biaffine = self.biaffine(self.head_mlp(words), self.tail_mlp(words)).reshape(-1, self.num_labels)
-        cell_logits = take_rows(biaffine, cells) + self.pair_out(self.pair_mlp_cells(parts))
-        logits = cell_logits.new_zeros(batch * num_words * num_words, self.num_labels).index_copy(0, cells, cell_logits)
+        cell_logits = take_rows(biaffine, out_cells) + self.pair_out(self.pair_mlp_cells(parts))
+        logits = cell_logits.new_zeros(batch * num_words * num_words, self.num_labels)
+        logits = logits.index_copy(0, out_cells, cell_logits)
         return logits.view(batch, num_words, num_words, self.num_labels), PairFeatures(parts, index)
 
     def pair_mlp_cells(self, parts: Sequence[Tensor]) -> Tensor:
@@ -321,6 +355,9 @@ class RelationHead(nn.Module):
             beta = beta * keep_cln[:, None]
         rows, j = cells // num_words, cells % num_words
         b = rows // num_words
+        low = autocast_dtype(words.device)
+        if low is not None:  # the [N, H] cell product is the head's largest tensor: form it in the autocast dtype
+            gamma, normed = gamma.to(low), normed.to(low)
         x = take_rows(gamma.reshape(-1, hidden), rows) * take_rows(normed.reshape(-1, hidden), b * num_words + j)
         out = F.linear(x, w_cln)
         channels = out.shape[-1]
