@@ -63,3 +63,16 @@ def test_relation_head_trains_deterministically_under_cpu_bf16() -> None:
         logits.float().square().mean().backward()
         grads.append(torch.cat([p.grad.flatten() for p in head.parameters() if p.grad is not None]))
     assert all(torch.isfinite(g).all() and torch.equal(g, grads[0]) for g in grads)
+
+
+def test_importing_ner_makes_openmp_threads_sleep_unless_told_otherwise() -> None:
+    """Not precision, but the other CPU setting that decides speed here (see ner/__init__.py)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, ner; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "ACTIVE"
