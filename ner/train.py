@@ -282,7 +282,8 @@ def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: boo
         objective = nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
         )
-    optimizer = torch.optim.AdamW(groups)
+    # fused: one kernel per parameter instead of a dozen (a third of the optimizer's time on CPU; same math)
+    optimizer = torch.optim.AdamW(groups, fused=device.type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(data.total, cfg.warmup))
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     return Trainer(cfg, run, rank, world_size, data, model, weights, objective, generator, optimizer, scheduler,
