@@ -222,3 +222,30 @@ def test_prior_init_starts_the_grid_at_the_label_balance(tiny_encoder: Path, sha
 
     bias = NerModel.load(runs[True] / "model").head.pair_out.bias
     assert int(bias.argmax()) == 0  # NONE is the most frequent label
+
+
+def test_frozen_layers_build_no_autograd_graph(tiny_encoder: Path, shards: Path, tmp_path: Path) -> None:
+    """--freeze-layers K: nothing below the first trainable layer is recorded for backward (no work there)."""
+    from ner.data import load_pairs
+    from ner.model import NerModel
+    from ner.objective import collate_step
+    from ner.optim import encoder_layers, param_groups
+
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", freeze_layers=1)
+    examples, types = load_pairs([shards])
+    model = NerModel(cfg.model, types)
+    param_groups(model, cfg)
+    outputs: dict[str, torch.Tensor] = {}
+    layers = encoder_layers(model.encoder.model)
+    hooks = [module.register_forward_hook(lambda m, i, o, name=name: outputs.__setitem__(name, o[0] if isinstance(o, tuple) else o))
+             for name, module in (("embeddings", model.encoder.model.embeddings), ("frozen", layers[0]),
+                                  ("trainable", layers[1]))]
+    model.train()
+    src, _, _ = collate_step(model, examples[:8], False)
+    model.supervised_loss(model(src), src).backward()
+    for hook in hooks:
+        hook.remove()
+    for name in ("embeddings", "frozen"):
+        assert outputs[name].grad_fn is None and not outputs[name].requires_grad, name
+    assert outputs["trainable"].grad_fn is not None
+    assert all(p.grad is None for p in layers[0].parameters()) and all(p.grad is not None for p in layers[1].parameters())
