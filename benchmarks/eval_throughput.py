@@ -1,14 +1,18 @@
-"""Evaluation / prediction throughput (sentences per second) per head, before and after the fast path.
+"""Evaluation throughput (sentences per second) and F1 of each inference optimisation against today's fp32 path.
 
-"before" is the previous inference path: batches sorted by *word* count under `torch.no_grad`;
-"after" is `ner.inference.predict_entities`: batches sorted by *sub-word* count with a padded-token
-budget, under `torch.inference_mode`; "bf16" adds CPU autocast to bfloat16 (`ner evaluate --amp bf16`);
-"int8" adds dynamic int8 quantization of the encoder's linear
-layers (measured here only: it is not offered by `ner evaluate`, see `quantize_int8`). Timings of the three paths are interleaved per language so that a
-shared machine's load hits them alike, and F1 is reported for each, so the cost of int8 is visible.
+Paths, all on the same length-sorted batches (`ner.inference.length_batches`), timed interleaved per language in
+this one process so that a shared machine's load hits them alike:
 
-    python benchmarks/eval_throughput.py --model runs/mcl --langs de ja zh --limit 1000
-    python benchmarks/eval_throughput.py --head token relation   # untrained heads on the default encoder
+* today (fp32):     the whole W x W grid and the per-cell decode loop, fp32 (`ner.reference`, the path before #19);
+* fp32, fast:       decode-only band of the grid + vectorized decode, fp32 (`ner evaluate --amp off` now);
+* bf16, whole grid: today's path under bf16 autocast (the precision alone);
+* all (now):        band + vectorized decode + bf16 (`ner evaluate` with no flags on a CPU with native bf16);
+* int8 (--int8):    "all" with dynamic int8 quantization of the encoder's linear layers (measured only: not offered
+  by `ner evaluate`, it costs more than 0.3 F1).
+
+    python benchmarks/eval_throughput.py --model RUN --langs de es nl zh ja id ar hi ru fr --limit 1000
+    python benchmarks/eval_throughput.py --head relation --langs de ja --limit 200   # untrained head: speed only
+    python benchmarks/eval_throughput.py --model RUN --langs ja zh --profile          # + torch.profiler tops
 """
 
 from __future__ import annotations
@@ -17,43 +21,21 @@ import argparse
 import copy
 import json
 import os
+import statistics
 import time
-from collections.abc import Iterator, Sequence
 
-import torch
+import ner  # noqa: F401  (before torch: OpenMP threads that sleep instead of spinning, see ner/__init__.py)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _old_batches(lengths: Sequence[int], batch_size: int, max_cells: int) -> Iterator[list[int]]:
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batch: list[int] = []
-    for i in order:
-        if batch and (len(batch) >= batch_size or (len(batch) + 1) * lengths[i] ** 2 > max_cells):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
-
-
-@torch.no_grad()
-def predict_before(model, sentences, batch_size: int = 64, max_cells: int = 2**18):
-    model.eval()
-    result = [[] for _ in sentences]
-    for chunk in _old_batches([len(s) for s in sentences], batch_size, max_cells):
-        out = model(model.collate([list(sentences[i]) for i in chunk]))
-        for i, ents in zip(chunk, model.decode(out), strict=True):
-            result[i] = ents
-    return result
-
-
 def quantize_int8(model):
     """Dynamic int8 quantization (per-channel weights) of the encoder's linear layers. Measured only:
-    it is not offered by `ner evaluate` because it costs more than 0.3 dev F1 (see the README)."""
+    it is not offered by `ner evaluate` because it costs more than 0.3 dev F1."""
     import warnings
 
+    import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings.catch_warnings():
@@ -63,14 +45,31 @@ def quantize_int8(model):
     return model
 
 
+def profile_tops(name: str, fn, sentences, rows: int = 15) -> None:
+    """torch.profiler over one pass: the top operators by self CPU time, and encoder / head / decode shares."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn(sentences)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"  profile of {name}: {total / 1e6:.2f} s of operators")
+    for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:rows]:
+        print(f"    {e.key:<52}{e.self_cpu_time_total / 1e6:>8.3f} s {e.self_cpu_time_total / total:>5.0%}"
+              f" {e.count:>7} calls")
+
+
 def main() -> None:
+    import torch
+
     from cslib import load_split
     from ner.evaluate import entity_scores
     from ner.grid import entities_to_tags
     from ner.inference import load_model, predict_entities
     from ner.model import ModelConfig, NerModel
+    from ner.reference import predict_entities_reference
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", nargs="*", default=[], help="run or model directories (trained heads)")
     ap.add_argument("--head", nargs="*", default=[], choices=["token", "relation"],
                     help="untrained heads on the default encoder (throughput only; F1 is meaningless)")
@@ -78,6 +77,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--paths", nargs="+", help="only these paths (names as printed; default all)")
+    ap.add_argument("--int8", action="store_true", help="also time dynamic int8 quantization")
+    ap.add_argument("--profile", action="store_true", help="torch.profiler tops of today's path and of 'all'")
     ap.add_argument("--data-root", default=os.environ.get("CSLIB_DATA_ROOT"))
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
@@ -85,14 +87,22 @@ def main() -> None:
     models = [(m, load_model(m)) for m in args.model]
     models += [(f"untrained {h}", NerModel(ModelConfig(head=h), ["LOC", "ORG", "PER"]).eval()) for h in args.head]
     data = {lang: load_split("panx", lang, "dev", args.data_root, limit=args.limit) for lang in args.langs}
+    bf16 = torch.bfloat16
+    print(f"{args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     results = []
     for name, model in models:
-        q = quantize_int8(copy.deepcopy(model))
-        paths = {"before": lambda s, m=model: predict_before(m, s, args.batch_size),
-                 "after": lambda s, m=model: predict_entities(m, s, args.batch_size),
-                 "bf16": lambda s, m=model: predict_entities(m, s, args.batch_size, amp=torch.bfloat16),
-                 "int8": lambda s, m=q: predict_entities(m, s, args.batch_size)}
+        paths = {"today (fp32)": lambda s, m=model: predict_entities_reference(m, s, args.batch_size),
+                 "fp32, fast": lambda s, m=model: predict_entities(m, s, args.batch_size),
+                 "bf16, whole grid": lambda s, m=model: predict_entities_reference(m, s, args.batch_size, amp=bf16),
+                 "all (now)": lambda s, m=model: predict_entities(m, s, args.batch_size, amp=bf16)}
+        if args.int8:
+            q = quantize_int8(copy.deepcopy(model))
+            paths["int8"] = lambda s, m=q: predict_entities(m, s, args.batch_size, amp=bf16)
+        if args.paths:
+            paths = {k: v for k, v in paths.items() if k in args.paths}
         total = {p: [0, 0.0] for p in paths}
+        rates: dict[str, list[float]] = {p: [] for p in paths}
         for lang, sents in data.items():
             tokens = [s.tokens for s in sents]
             predict_entities(model, tokens[:32])  # warm-up
@@ -106,11 +116,22 @@ def main() -> None:
                              "f1": round(100 * entity_scores([s.tags for s in sents], tags)["f1"], 2)}
                 total[path][0] += len(tokens)
                 total[path][1] += dt
+                rates[path].append(len(tokens) / dt)
             results.append(row)
+            first = next(iter(paths))
             print(f"{name} [{model.cfg.head}] {lang} n={len(tokens)}: " + "  ".join(
-                f"{p} {row[p]['sent_per_s']:.0f}/s F1 {row[p]['f1']:.2f}" for p in paths), flush=True)
-        print(f"{name} [{model.cfg.head}] all: " + "  ".join(
-            f"{p} {n / max(t, 1e-9):.0f} sent/s" for p, (n, t) in total.items()), flush=True)
+                f"{p} {row[p]['sent_per_s']:.0f}/s ({row[p]['sent_per_s'] / row[first]['sent_per_s']:.2f}x) "
+                f"F1 {row[p]['f1']:.2f}" for p in paths), flush=True)
+            if args.profile and lang in ("ja", "zh"):
+                for path in (first, list(paths)[-1]):
+                    profile_tops(f"{path}, {lang}", paths[path], tokens)
+        first = next(iter(paths))
+        base = statistics.mean(rates[first])
+        print(f"{name} [{model.cfg.head}] mean over {len(data)} languages of sentences/s (ratio to {first}): " +
+              "  ".join(f"{p} {statistics.mean(r):.0f} ({statistics.mean(r) / base:.2f}x)" for p, r in rates.items()))
+        print(f"{name} [{model.cfg.head}] all sentences / all seconds: " +
+              "  ".join(f"{p} {n / max(t, 1e-9):.0f}" for p, (n, t) in total.items()), flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)

@@ -139,7 +139,7 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
 # --- batched prediction ------------------------------------------------------------------------
 
 
-def _length_batches(lengths: Sequence[int], batch_size: int, max_cells: int,
+def length_batches(lengths: Sequence[int], batch_size: int, max_cells: int,
                    subwords: Sequence[int] | None = None, max_subwords: int = 4096) -> Iterator[list[int]]:
     """Indices grouped by similar length, at most `batch_size` sentences, about `max_cells` padded
     word pairs (batch x longest^2) and, when `subwords` are given, about `max_subwords` padded
@@ -184,7 +184,7 @@ def predict_entities(
     result: list[list[Entity]] = [[] for _ in sentences]
     todo = [i for i, s in enumerate(sentences) if len(s)]
     subwords = model.encoder.subword_lengths([list(sentences[i]) for i in todo]) if todo else []
-    for chunk in _length_batches([len(sentences[i]) for i in todo], batch_size, max_cells, subwords, max_subwords):
+    for chunk in length_batches([len(sentences[i]) for i in todo], batch_size, max_cells, subwords, max_subwords):
         idx = [todo[k] for k in chunk]
         batch = model.collate([list(sentences[i]) for i in idx])
         with autocast(device, amp):
@@ -202,5 +202,5 @@ def predict_tags(
     return [entities_to_tags(e, len(s)) for e, s in zip(ents, sentences, strict=True)]
 
 
-__all__ = ["AMP_MODES", "amp_dtype", "autocast", "cpu_has_bf16", "inference_amp", "load_model", "load_model_dir",
-           "precision_name", "predict_entities", "predict_tags", "resolve_device", "resolve_model_dir"]
+__all__ = ["AMP_MODES", "amp_dtype", "autocast", "cpu_has_bf16", "inference_amp", "length_batches", "load_model",
+           "load_model_dir", "precision_name", "predict_entities", "predict_tags", "resolve_device", "resolve_model_dir"]

@@ -6,9 +6,15 @@ Nothing else imports this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import torch
 
 from .grid import NNW_ID, THW_OFFSET, Entity, RelationSchema
+from .inference import autocast, length_batches
+from .model import NerModel, NerOutput
+from .token_head import decode_tag_probs
 
 
 def decode_grid_loop(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
@@ -43,3 +49,36 @@ def decode_grid_loop(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
             kept.append(cand)
     kept.sort(key=lambda c: c.start)
     return kept
+
+
+def decode_reference(model: NerModel, out: NerOutput) -> list[list[Entity]]:
+    """`NerModel.decode` as it was: every sentence's cells gathered out of the softmaxed grid, then the loop."""
+    probs = out.logits.float().softmax(-1).cpu()
+    mask = out.word_mask.bool().cpu()
+    result: list[list[Entity]] = []
+    for b in range(probs.shape[0]):
+        idx = mask[b].nonzero(as_tuple=True)[0]
+        if model.cfg.head == "relation":
+            result.append(decode_grid_loop(probs[b][idx][:, idx].numpy(), model.relation_schema))
+        else:
+            result.append(decode_tag_probs(probs[b][idx].numpy(), model.tag_schema)[1])
+    return result
+
+
+@torch.inference_mode()
+def predict_entities_reference(model: NerModel, sentences: Sequence[Sequence[str]], batch_size: int = 64,
+                               amp: torch.dtype | None = None, max_cells: int = 2**18,
+                               max_subwords: int = 4096) -> list[list[Entity]]:
+    """`ner.inference.predict_entities` on the whole grid (no decode-only band) with `decode_reference`:
+    the evaluation path before issue #19, in the same batches."""
+    model.eval()
+    result: list[list[Entity]] = [[] for _ in sentences]
+    todo = [i for i, s in enumerate(sentences) if len(s)]
+    subwords = model.encoder.subword_lengths([list(sentences[i]) for i in todo]) if todo else []
+    for chunk in length_batches([len(sentences[i]) for i in todo], batch_size, max_cells, subwords, max_subwords):
+        idx = [todo[k] for k in chunk]
+        with autocast(model.device, amp):
+            out = model(model.collate([list(sentences[i]) for i in idx]))
+        for i, ents in zip(idx, decode_reference(model, out), strict=True):
+            result[i] = ents
+    return result
