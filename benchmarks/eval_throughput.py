@@ -45,6 +45,10 @@ def quantize_int8(model):
     return model
 
 
+def _key(entities) -> list[tuple]:
+    return [(e.start, e.last, e.type, e.score) for e in entities]
+
+
 def profile_tops(name: str, fn, sentences, rows: int = 15) -> None:
     """torch.profiler over one pass: the top operators by self CPU time, and encoder / head / decode shares."""
     from torch.profiler import ProfilerActivity, profile
@@ -107,9 +111,10 @@ def main() -> None:
             tokens = [s.tokens for s in sents]
             predict_entities(model, tokens[:32])  # warm-up
             row = {"model": name, "head": model.cfg.head, "lang": lang, "n": len(tokens)}
+            found = {}
             for path, fn in paths.items():
                 t0 = time.perf_counter()
-                ents = fn(tokens)
+                ents = found[path] = fn(tokens)
                 dt = time.perf_counter() - t0
                 tags = [entities_to_tags(e, len(t)) for e, t in zip(ents, tokens, strict=True)]
                 row[path] = {"sent_per_s": round(len(tokens) / dt, 1),
@@ -117,6 +122,12 @@ def main() -> None:
                 total[path][0] += len(tokens)
                 total[path][1] += dt
                 rates[path].append(len(tokens) / dt)
+            # the fast paths must find exactly what the old ones find at the same precision (scores included)
+            for old, new in (("today (fp32)", "fp32, fast"), ("bf16, whole grid", "all (now)")):
+                if old in found and new in found:
+                    differ = sum(_key(a) != _key(b) for a, b in zip(found[old], found[new], strict=True))
+                    row[f"{new} differs from {old}"] = differ
+                    print(f"  {lang}: {new} vs {old}: {'identical entities and scores' if not differ else f'{differ} sentences differ'}")
             results.append(row)
             first = next(iter(paths))
             print(f"{name} [{model.cfg.head}] {lang} n={len(tokens)}: " + "  ".join(

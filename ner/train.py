@@ -16,9 +16,11 @@ Run directory::
     RUN/dev_metrics.json   dev F1 history, the best step, and the selection (zero-shot or not)
 
 Rerunning the same command resumes automatically; SIGINT/SIGTERM finish the current step, write
-`last/` and stop. `torchrun` works unchanged: the process group is initialised from the environment
-when WORLD_SIZE > 1, the loss module is wrapped in DDP, DistributedSampler shards the data, and
-only rank 0 logs, evaluates and writes files.
+`last/` and stop. `torchrun` works unchanged (on CPU with gloo, tested with two processes): the process
+group is initialised from the environment when WORLD_SIZE > 1, the loss module is wrapped in DDP, every
+rank takes its disjoint slice of each global batch (`ner.data.epoch_batches`), and only rank 0 logs,
+evaluates and writes files. Precision follows `amp` (`ner.inference.amp_dtype`: bf16 autocast on CPUs
+with native bfloat16, fp32 weights and optimizer state); batches are length-bucketed (`ner.buckets`).
 """
 
 from __future__ import annotations
