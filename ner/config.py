@@ -69,6 +69,12 @@ class TrainConfig:
     tau_semantic: float = 0.1
     tau_relation: float = 0.1
     max_none_pairs: int = 32  # NONE cells sampled per sentence for the relation contrast
+    # How the terms are weighed against each other (see ner.gradients and docs/ner.md):
+    none_anchors: str = "cap"  # cap: max_none_pairs NONE cells per sentence; balanced: one per relation cell (capped)
+    grid_loss: str = "cell"  # cell: mean over all cells of the batch; sentence: mean of per-sentence means
+    contrastive_warmup: float = 0.0  # contrastive weights ramp 0 -> full over this fraction (< 1) or number of steps
+    aux_grad_ratio: float | None = None  # cap each contrastive term's encoder gradient at this x the supervised one
+    grad_norm_every: int = 0  # every N steps log each term's gradient norm on the encoder (0 = never)
     limit: int | None = None  # use only the first N code-switched pairs (None or <= 0 = all)
     log_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -111,6 +117,14 @@ class TrainConfig:
             raise NerError(f"pseudo_fraction must be in [0, 1), got {self.pseudo_fraction}")
         if self.tau_semantic <= 0 or self.tau_relation <= 0:
             raise NerError("temperatures (tau_semantic, tau_relation) must be > 0")
+        if self.none_anchors not in ("cap", "balanced"):
+            raise NerError(f"unknown none_anchors {self.none_anchors!r} (use cap or balanced)")
+        if self.grid_loss not in ("cell", "sentence"):
+            raise NerError(f"unknown grid_loss {self.grid_loss!r} (use cell or sentence)")
+        if self.contrastive_warmup < 0 or self.grad_norm_every < 0:
+            raise NerError("contrastive_warmup and grad_norm_every must be >= 0")
+        if self.aux_grad_ratio is not None and (self.aux_grad_ratio <= 0 or self.grad_norm_every < 1):
+            raise NerError("aux_grad_ratio must be > 0 and needs grad_norm_every >= 1 (it is measured at those steps)")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise NerError(f"unknown amp mode {self.amp!r} (use auto, bf16, fp16 or off)")
 

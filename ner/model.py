@@ -172,10 +172,12 @@ class NerModel(nn.Module):
             return NerOutput(logits, word_mask, sentence, pair_repr)
         return NerOutput(self.head(words, word_mask), word_mask, sentence, None)
 
-    def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor]) -> Tensor:
+    def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor], per_sentence: bool = False) -> Tensor:
+        """Cross entropy of the head; `per_sentence` weighs every sentence the same in the grid loss
+        (`ner.losses.grid_cross_entropy`) instead of by its number of cells."""
         gold = batch["gold"].to(out.logits.device)
         if self.cfg.head == "relation":
-            return grid_cross_entropy(out.logits, gold)
+            return grid_cross_entropy(out.logits, gold, per_sentence)
         return token_cross_entropy(out.logits, gold)
 
     def label_counts(self, tags: Sequence[Sequence[str]]) -> np.ndarray:

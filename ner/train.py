@@ -63,6 +63,7 @@ from .data import (
 )
 from .distributed import barrier, close_distributed, init_distributed, stop_requested
 from .errors import NerError
+from .gradients import AuxBalance, ramp, term_gradients
 from .inference import amp_dtype, autocast, load_model_dir, resolve_device, resolve_model_dir
 from .model import ModelConfig, NerModel
 from .objective import LossWeights, MclLoss, collate_step
@@ -194,7 +195,9 @@ class Trainer:
     scaler: torch.amp.GradScaler
     device: torch.device
     amp: torch.dtype | None
+    encoder_params: list[torch.Tensor]  # trainable encoder weights: where the gradient probe looks
     state: TrainState = field(default_factory=TrainState)
+    balance: AuxBalance = field(default_factory=AuxBalance)
 
     @property
     def main(self) -> bool:
@@ -208,6 +211,7 @@ class Trainer:
         self.scheduler.load_state_dict(trainer["scheduler"])  # the schedule itself follows the current total
         self.scaler.load_state_dict(trainer["scaler"])
         self.state = TrainState(**trainer["state"])
+        self.balance.scale = dict(self.state.aux_scale)
         rngs = trainer["rng"]
         set_rng_state(rngs[self.rank] if self.rank < len(rngs) else rngs[0], self.generator)
         log.info("resuming %s from step %d", self.run, self.state.step)
@@ -217,25 +221,49 @@ class Trainer:
         epoch, first = divmod(self.state.step, self.data.per_epoch)
         return epoch, epoch_batches(len(self.data.examples), self.cfg.batch_size, epoch, self.cfg.seed)[first:]
 
-    def step(self, items: list[Example]) -> dict[str, float]:
-        """One optimizer step on a batch; returns the total loss and each loss term (what metrics.jsonl averages)."""
+    def step(self, items: list[Example]) -> tuple[dict[str, float], dict[str, float]]:
+        """One optimizer step on a batch. Returns what metrics.jsonl averages (the total loss, each loss
+        term, the gradient norm before clipping and whether the clip shrank it) and, on gradient-probe
+        steps, each term's gradient on the encoder (`ner.gradients.term_gradients`; else empty)."""
         self.model.train()
         src, cs, n_paired = collate_step(self.model, items, self.weights.needs_cs)
+        scale = self._aux_scale()
         with autocast(self.device, self.amp):
             loss, parts = self.objective(src, cs, n_paired)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise NerError(f"loss is {loss_value} at step {self.state.step + 1}: lower --lr / --encoder-lr")
         self.optimizer.zero_grad(set_to_none=True)
+        probe: dict[str, float] = {}
+        if self._probing():
+            probe = term_gradients(parts, self.encoder_params)
+            self.balance.update(probe, scale)
+            self.state.aux_scale = self.balance.state()
+            probe.update({f"scale_{k}": v for k, v in scale.items()})
         self.scaler.scale(loss).backward()
-        if self.cfg.grad_clip > 0:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.unscale_(self.optimizer)
+        clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         self.state.step += 1
-        return {"loss": loss_value, **{k: v.item() for k, v in parts.items()}}
+        losses = {"loss": loss_value, **{k: v.item() for k, v in parts.items()}, "grad_norm": norm,
+                  "clipped": float(norm > clip)}
+        return losses, probe
+
+    def _probing(self) -> bool:
+        every = self.cfg.grad_norm_every
+        return every > 0 and self.world_size == 1 and self.state.step % every == 0
+
+    def _aux_scale(self) -> dict[str, float]:
+        """This step's multipliers of the contrastive terms: warm-up ramp x gradient balance."""
+        factor = ramp(self.state.step, self.data.total, self.cfg.contrastive_warmup)
+        scale = {t: factor * self.balance.get(t) for t in ("semantic", "relation")}
+        inner = self.objective.module if isinstance(self.objective, nn.parallel.DistributedDataParallel) \
+            else self.objective
+        inner.aux_scale = scale
+        return scale
 
     def save(self) -> None:
         """Write RUN/last (rank 0), with every rank's RNG states (a collective: all ranks call it)."""
@@ -280,8 +308,11 @@ def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: boo
     optimizer = torch.optim.AdamW(groups)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(data.total, cfg.warmup))
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+    encoder_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    if cfg.grad_norm_every and world_size > 1:
+        log.warning("grad_norm_every: gradient probes run on one process only; none under torchrun")
     return Trainer(cfg, run, rank, world_size, data, model, weights, objective, generator, optimizer, scheduler,
-                   scaler, device, amp)
+                   scaler, device, amp, encoder_params, balance=AuxBalance(cfg.aux_grad_ratio))
 
 
 def _metrics_file(trainer: Trainer, resuming: bool) -> Callable[[dict[str, Any]], None] | None:
@@ -300,8 +331,10 @@ def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> N
         "training %s: %d pairs + %d pseudo-labeled (x%d), types %s, %d step(s) (%d per epoch), world %d, device %s, amp %s",
         t.run, d.n_pairs, d.n_pseudo, d.repeat, d.entity_types, d.total, d.per_epoch, t.world_size, t.device, t.amp,
     )
-    log.info("losses: src=%s cs=%s semantic=%g relation=%g; dev: %s", w.use_src, w.use_cs,
-             w.semantic, w.relation, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
+    log.info("losses: src=%s cs=%s semantic=%g relation=%g (none anchors %s, grid loss per %s, warm-up %g, "
+             "aux gradient ratio %s); dev: %s", w.use_src, w.use_cs, w.semantic, w.relation,
+             t.cfg.none_anchors, "sentence" if w.per_sentence else "cell", t.cfg.contrastive_warmup,
+             t.cfg.aux_grad_ratio, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
     (log.info if selection.zero_shot else log.warning)("%s", selection.describe())
 
 
@@ -326,7 +359,8 @@ class StepLog:
         """Write one metrics line with the means since the last one; returns the means."""
         assert self.write is not None
         avg = {k: round(v / self.n, 6) for k, v in self.sums.items()}
-        self.write({"step": step, "epoch": epoch, **avg, "lr": lr, "elapsed": round(time.perf_counter() - self.started, 2)})
+        self.write({"step": step, "epoch": epoch, **avg, "n_steps": self.n, "lr": lr,
+                    "elapsed": round(time.perf_counter() - self.started, 2)})
         self.sums, self.n = {}, 0
         return avg
 
@@ -346,9 +380,12 @@ def _run_steps(t: Trainer, selector: ModelSelector, steps_log: StepLog, on_step:
             while t.state.step < total:
                 epoch, batches = t.batches()
                 for items in make_loader(dataset, batches):
-                    steps_log.add(t.step(items))
+                    losses, probe = t.step(items)
+                    steps_log.add(losses)
                     bar.update(1)
                     step = t.state.step
+                    if probe and steps_log.write is not None:
+                        steps_log.write({"step": step, "type": "grad_norms", **{k: round(v, 6) for k, v in probe.items()}})
                     last_step = step == total
                     if t.main and (step % cfg.log_every == 0 or last_step):
                         avg = steps_log.flush(step, epoch, t.scheduler.get_last_lr()[-1])
