@@ -122,6 +122,10 @@ SELF_TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
                                         "help": "rank candidates per language and type (default: per type over all languages)"}),
     ("--negative-ratio", "negative_ratio", {"type": float, "metavar": "R",
                                             "help": "entity-free sentences kept, per kept sentence with entities (default {default})"}),
+    ("--uncertain-cells", "uncertain_cells", {"type": float, "metavar": "P",
+                                              "help": "leave out of the student's loss the grid cells a kept sentence's "
+                                                      "pseudo-labels make NONE although the teacher gave a relation >= P "
+                                                      "(default: off, every cell trained)"}),
     ("--max-unlabeled", "max_unlabeled", {"type": int, "metavar": "N", "help": "label at most N unlabeled sentences"}),
 ]
 # The student's architecture is the teacher's, and each round's output/initialisation is set by self-train.

@@ -152,6 +152,10 @@ class SelfTrainConfig:
     # recipe it kept more of the weakest languages' pseudo-labels (ja precision 57%) and lost 2 F1.
     per_language: bool = False
     negative_ratio: float = 0.2
+    # A kept sentence's grid cells that the teacher labels NONE while giving at least this much
+    # probability to a relation are left out of the student's loss instead of being taught as NONE:
+    # they are where the teacher's misses (false negatives) live. None = every cell is trained.
+    uncertain_cells: float | None = None
     max_unlabeled: int | None = None  # label at most this many unlabeled sentences per round
     label_batch_size: int = 64
     train: TrainConfig = field(default_factory=TrainConfig)  # student settings (shards, steps, losses...)
@@ -169,6 +173,8 @@ class SelfTrainConfig:
             raise NerError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
         if self.negative_ratio < 0:
             raise NerError(f"negative_ratio must be >= 0, got {self.negative_ratio}")
+        if self.uncertain_cells is not None and not 0.0 < self.uncertain_cells < 1.0:
+            raise NerError(f"uncertain_cells must be in (0, 1), got {self.uncertain_cells}")
         self.train.validate()
 
 

@@ -84,6 +84,9 @@ class Example:
     cs_tags: list[str] | None = None
     lang: str = ""  # language of the second view (tgt_lang), or of the sentence for single views
     src_lang: str = ""  # language of the labeled source view (what zero-shot model selection may use)
+    # Grid cells (i, j) of the source view left out of the loss: a pseudo-labeled sentence's cells
+    # the teacher labeled NONE without being sure (ner.self_training, `uncertain_cells`).
+    ignore: list[tuple[int, int]] | None = None
 
     @property
     def paired(self) -> bool:
@@ -345,6 +348,8 @@ def write_pseudo(path: str | os.PathLike[str], examples: Iterable[Example]) -> i
     with tmp.open("w", encoding="utf-8") as fh:
         for ex in examples:
             row = {"id": ex.id, "lang": ex.lang, "tokens": ex.src_tokens, "tags": ex.src_tags}
+            if ex.ignore:
+                row["ignore"] = [list(c) for c in ex.ignore]
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     tmp.replace(p)
@@ -374,7 +379,15 @@ def load_pseudo(path: str | os.PathLike[str]) -> list[Example]:
             bad = [t for t in tags if t != "O" and (len(t) < 3 or t[:2] not in ("B-", "I-"))]
             if bad:
                 raise NerError(f"{p}:{lineno}: tag {bad[0]!r} is not IOB2 (O, B-TYPE or I-TYPE)")
-            out.append(Example(str(row.get("id", f"{p.name}:{lineno}")), tokens, tags, lang=str(row.get("lang", ""))))
+            ignore = row.get("ignore")
+            if ignore is not None:
+                if not (isinstance(ignore, list) and all(
+                        isinstance(c, list) and len(c) == 2 and all(isinstance(k, int) and 0 <= k < len(tokens) for k in c)
+                        for c in ignore)):
+                    raise NerError(f"{p}:{lineno}: 'ignore' must be a list of [i, j] word-index pairs inside the sentence")
+                ignore = [(c[0], c[1]) for c in ignore]
+            out.append(Example(str(row.get("id", f"{p.name}:{lineno}")), tokens, tags, lang=str(row.get("lang", "")),
+                               ignore=ignore or None))
     except CslibError as exc:
         raise NerError(str(exc)) from None
     return out

@@ -107,7 +107,8 @@ def collate_step(model: NerModel, items: list[Example], needs_cs: bool) -> tuple
     paired = [e for e in items if e.paired]
     single = [e for e in items if not e.paired]
     rows = paired + single
-    src = model.collate([e.src_tokens for e in rows], [e.src_tags for e in rows])
+    ignore = [e.ignore for e in rows] if any(e.ignore for e in rows) else None
+    src = model.collate([e.src_tokens for e in rows], [e.src_tags for e in rows], ignore)
     cs = None
     if needs_cs and paired:
         cs = model.collate([e.cs_tokens or [] for e in paired], [e.cs_tags or [] for e in paired])
