@@ -19,6 +19,7 @@ from cslib import BuildConfig, UnlabeledConfig
 from cslib.errors import CslibError
 from cslib.languages import get_language
 from ner.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
+from ner.diagnostics import DiagnoseConfig
 from ner.errors import NerError
 from ner.mine_entities import MineConfig
 
@@ -35,6 +36,7 @@ _OWNED = {
     "unlabeled": {"lang", "out", "data_root", "workers", "overwrite", "file"},
     "train": {"shards", "out", "seed", "data_root", "pseudo", "init_from", "resume"},
     "self_train": {"teacher", "unlabeled", "out"},
+    "diagnose": {"run", "out", "data_root", "amp"},
 }
 
 
@@ -68,6 +70,9 @@ class Recipe:
     train: dict[str, Any] = field(default_factory=dict)
     self_train: dict[str, Any] = field(default_factory=dict)
     mine: dict[str, Any] = field(default_factory=dict)  # ner.mine_entities.MineConfig fields (row 7)
+    # `ner diagnose` of every row (ner.diagnostics.DiagnoseConfig fields, plus `seeds: first | all`);
+    # `langs` defaults to ja and zh among the targets (else the first target); null turns it off.
+    diagnose: dict[str, Any] | None = field(default_factory=dict)
     eval: EvalSettings = field(default_factory=EvalSettings)
     path: str = ""  # where it was loaded from (not a YAML key)
 
@@ -103,6 +108,20 @@ class Recipe:
             cfg.eval_langs = [self.src]  # model selection on source dev only: no target labels are used
         return cfg
 
+    def diagnose_seeds(self) -> list[int]:
+        """Training seeds whose models are diagnosed: the first one, or all with `diagnose.seeds: all`."""
+        if self.diagnose is None:
+            return []
+        seeds = self.training_seeds()
+        return seeds if self.diagnose.get("seeds", "first") == "all" else seeds[:1]
+
+    def diagnose_config(self, run: str, row: str, seed: int) -> DiagnoseConfig:
+        settings = {k: v for k, v in (self.diagnose or {}).items() if k != "seeds"}
+        langs = settings.pop("langs", None) or ([t for t in ("ja", "zh") if t in self.targets] or self.targets[:1])
+        out = str(self.out_dir() / "diagnostics" / row / f"seed-{seed}")
+        return DiagnoseConfig(run=run, langs=list(langs), out=out, data_root=self.data_root,
+                              amp=self.eval.amp, **settings)
+
     def mine_config(self) -> MineConfig:
         return MineConfig(**{k: v for k, v in self.mine.items() if k not in ("teacher", "limit")})
 
@@ -126,6 +145,14 @@ class Recipe:
         cfg.entity_lexicon, cfg.entity_mode = lexicon, "replace"
         cfg.out = str(self.out_dir() / "data" / "cs-mined" / f"seed-{seed}" / f"{self.src}-{tgt}")
         return cfg
+
+    def continued_config(self, teacher: str, shards: list[str], seed: int) -> TrainConfig:
+        """Row 8, the control of row 6: the student's training (init from row 5, the student's steps and
+        settings) on the shards alone, without pseudo-labels; row 6 minus row 8 is what the
+        pseudo-labels add, row 8 minus row 5 what the extra steps add."""
+        student = self.self_train_config(teacher, ["-"], self.train_config("relation_contrastive", shards, seed)).train
+        return dataclasses.replace(student, init_from=teacher, pseudo=[],
+                                   out=str(self.out_dir() / "rows" / "continued" / f"seed-{seed}"))
 
     def self_train_config(self, teacher: str, unlabeled: list[str], student: TrainConfig) -> SelfTrainConfig:
         settings = dict(self.self_train)
@@ -193,12 +220,12 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
     for row in recipe.rows:
         if row not in ROWS:
             raise RecipeError(f"{p}: rows: unknown row {row!r} (known: {', '.join(ROWS)})")
-    for row in ("self_training", "mined_entities"):
+    for row in ("self_training", "mined_entities", "continued"):
         if row in recipe.rows and "relation_contrastive" not in recipe.rows:
             raise RecipeError(f"{p}: rows: {row} needs relation_contrastive (its teacher)")
     recipe.rows = sorted(recipe.rows, key=lambda r: ROWS[r].number)  # a row's teacher always runs first
     for section, owned in _OWNED.items():
-        for key in getattr(recipe, section):
+        for key in getattr(recipe, section) or {}:
             if key in owned:
                 raise RecipeError(f"{p}: {section}.{key} is set by the pipeline, not the recipe")
     _check_sections(recipe, p)
@@ -222,10 +249,19 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
         for row in recipe.rows:
             cfg = recipe.train_config(row, ["-"])
             cfg.validate()
-        if "self_training" in recipe.rows:
+        if "self_training" in recipe.rows or "continued" in recipe.rows:
             recipe.self_train_config("-", ["-"], recipe.train_config("relation_contrastive", ["-"])).validate()
     except NerError as exc:
         raise RecipeError(str(exc) if str(exc).startswith(str(p)) else f"{p}: {exc}") from None
+    if recipe.diagnose is not None:
+        if not isinstance(recipe.diagnose, dict) or recipe.diagnose.get("seeds", "first") not in ("first", "all"):
+            raise RecipeError(f"{p}: diagnose must be a mapping of ner diagnose settings (seeds: first or all) or null")
+        try:
+            recipe.diagnose_config("-", recipe.rows[0], recipe.training_seeds()[0]).validate()
+        except TypeError as exc:
+            raise RecipeError(f"{p}: diagnose: {str(exc).split('__init__() ')[-1]}") from None
+        except NerError as exc:
+            raise RecipeError(f"{p}: diagnose: {exc}") from None
     if not isinstance(recipe.mine, dict):
         raise RecipeError(f"{p}: mine must be a mapping of ner.mine_entities.MineConfig fields")
     try:

@@ -27,6 +27,7 @@ from cslib.manifests import load_manifest
 from cslib.report import stats as shard_stats
 from cslib.shards import atomic_write_bytes
 from ner.config import to_dict
+from ner.diagnostics import diagnose
 from ner.errors import NerError
 from ner.evaluate import evaluate_langs
 from ner.mine_entities import mine_entities
@@ -257,6 +258,15 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                     return {"model": str(self_train(scfg))}
 
                 rec = steps.run(f"train/{tag}", config, work, output=Path(scfg.out))
+            elif row == "continued":
+                tcfg = recipe.continued_config(models["relation_contrastive"], shards, seed)
+                config = {"train": to_dict(tcfg), "shards": cs_fp,
+                          "teacher": steps.records[f"train/relation_contrastive/seed-{seed}"].fingerprint}
+
+                def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
+                    return {"model": str(train(tcfg))}
+
+                rec = steps.run(f"train/{tag}", config, work, output=Path(tcfg.out))
             else:
                 row_shards, row_fp = shards, cs_fp
                 if row == "mined_entities":
@@ -285,6 +295,14 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
             results.setdefault(row, {})[seed] = erec.result
             log.info("row %s seed %d: %s", row, seed,
                      " ".join(f"{k}={100 * v:.1f}" for k, v in erec.result["languages"].items()))
+            if seed in recipe.diagnose_seeds():
+                dcfg = recipe.diagnose_config(models[row], row, seed)  # row 6: its student, in its self-training run
+
+                def diag(fresh: bool, dcfg=dcfg) -> dict[str, Any]:
+                    return {"dir": dcfg.out, "diagnostics": diagnose(dcfg)}
+
+                dconf = {k: v for k, v in asdict(dcfg).items() if k not in ("run", "out", "data_root")}
+                steps.run(f"diagnose/{tag}", {"model": rec.fingerprint, "diagnose": dconf}, diag, output=Path(dcfg.out))
 
     # 5. the report (always rewritten: it is cheap and reflects every step's record)
     return write_report(recipe, results, steps.records, skipped, time.time() - t_start)
