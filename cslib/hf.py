@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import shards
-from .build import BuildConfig, build_dictionary
-from .dictionary import Dictionary
+from .build import BuildConfig
 from .errors import CslibError
-from .records import Records
+from .lexicons import Dictionary, build_dictionary
 from .substitute import CodeSwitcher, SwitchConfig
+from .task_inputs import Records
 from .tasks import KEY, TaskOptions, TaskSpec, output_schema, resolve, switch_batch
 
 if TYPE_CHECKING:

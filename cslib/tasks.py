@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from .errors import CslibError, at
 from .iob import spans
-from .records import Records
 from .schemes import SCHEMES, SchemeError, decode, detect_scheme, encode
-from .substitute import CodeSwitcher
+from .shards import OPTIONAL
+from .substitute import CodeSwitcher, switch_method
+from .task_inputs import Records
 from .tokenizers import word_tokenize
 from .validate import row_problem
 
@@ -242,8 +243,6 @@ def output_schema(spec: TaskSpec, inp: pa.Schema) -> pa.Schema:
                   ("cs_tags", _STR_LIST), *_TOKEN_COLUMNS[2:], ("method", pa.string()),
                   ("n_switched", pa.int32())]
         if spec.kind == "codeswitch":  # the same columns as the local NER build, optional ones included
-            from .shards import OPTIONAL
-
             return pa.schema(fields + [(f.name, f.type) for f in OPTIONAL["codeswitch"]])
         return pa.schema(fields + carried)
     if spec.kind == "text":
@@ -269,15 +268,10 @@ _DETOK: dict = {}
 
 def _detok(lang: str):
     if lang not in _DETOK:
-        from sacremoses import MosesDetokenizer
+        from sacremoses import MosesDetokenizer  # 0.5 s to import: only when text is detokenized
 
         _DETOK[lang] = MosesDetokenizer(lang=lang)
     return _DETOK[lang]
-
-
-def _method(origins: set[str]) -> str:
-    kinds = {"align" if o == "align" else "dict" for o in origins}
-    return "+".join(sorted(kinds)) if kinds else "none"
 
 
 def switch_batch(table: pa.Table, spec: TaskSpec, switcher: CodeSwitcher) -> pa.Table:
@@ -327,7 +321,7 @@ def _switch_tagged(cols: dict, r: int, v: int, spec: TaskSpec, sw: CodeSwitcher,
     out["cs_tags"].append(encode(spans(s.tags), len(s.tokens), spec.output_scheme))
     out["cs_langs"].append(s.langs)
     out["cs_src_index"].append(s.src_index)
-    out["method"].append(_method(s.origins))
+    out["method"].append(switch_method(s.origins))
     out["n_switched"].append(s.n_switched)
     if "cs_sources" in out:
         out["cs_sources"].append(s.sources)
@@ -363,5 +357,5 @@ def _switch_texts(cols: dict, r: int, spec: TaskSpec, sw: CodeSwitcher, rng: ran
         else:
             out[f].append(s.tokens if pre else cs_text)
             out[f"src_{f}"].append(value)
-    out["method"].append(_method(origins))
+    out["method"].append(switch_method(origins))
     out["n_switched"].append(n_switched)

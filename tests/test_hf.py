@@ -12,8 +12,8 @@ import datasets  # noqa: E402
 import pytest  # noqa: E402
 
 from cslib import BuildConfig, CslibError, Dictionary, TaskOptions, codeswitch_dataset, read_muse, run_build  # noqa: E402
-from cslib.records import read_tagged  # noqa: E402
 from cslib.schemes import decode  # noqa: E402
+from cslib.task_inputs import read_tagged  # noqa: E402
 
 FIX = Path(__file__).parent / "fixtures" / "tasks"
 DICT = FIX / "en-de.dict"
