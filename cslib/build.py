@@ -237,6 +237,8 @@ def _manifest(cfg: BuildConfig, kind: str, run: ShardRun, sw: Switching, inputs:
                             "carried": task.carried}
         if kind == "tagging":
             manifest["task"].update(scheme=task.output_scheme, input_scheme=task.scheme, tags_field=task.tags_field)
+        if task.renamed:
+            manifest["task"]["renamed"] = task.renamed
         manifest["versions"] = {**versions(), **versions(EXTRA_PACKAGES)}
     manifest["inputs"] = inputs + sw.inputs
     return manifest

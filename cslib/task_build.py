@@ -72,7 +72,7 @@ def prepare(cfg: BuildConfig, opts: TaskOptions) -> tuple[TaskSpec, pa.Table, li
     records = read_records(path, fmt, cfg.limit, opts.pretokenized)
     opts_task = TaskOptions(**{**asdict(opts), "task": task})
     spec = resolve(records, opts_task, cfg.src, cfg.tgt, cfg.seed, cfg.variants)
-    return spec, input_table(records, spec, opts.id_field), [shards.file_digest(path)]
+    return spec, input_table(records, spec), [shards.file_digest(path)]
 
 
 def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:

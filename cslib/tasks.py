@@ -34,6 +34,7 @@ TEXT_CANDIDATES = (("premise", "hypothesis"), ("sentence1", "sentence2"), ("ques
 TAGS_CANDIDATES = ("tags", "ner_tags", "slot_tags", "slots", "labels")
 TOKENS_CANDIDATES = ("tokens", "words")
 META = ("id", "src_lang", "tgt_lang", "method", "n_switched")
+INPUT_PREFIX = "input_"  # a carried field named like a column cslib writes is written as input_NAME
 _STR_LIST = pa.list_(pa.string())
 _TOKEN_COLUMNS = [("src_tokens", _STR_LIST), ("cs_tokens", _STR_LIST), ("cs_langs", _STR_LIST),
                   ("cs_src_index", pa.list_(pa.int32()))]
@@ -82,15 +83,27 @@ class TaskSpec:
     tags_field: str | None = None
     scheme: str = "iob2"
     output_scheme: str = "iob2"
-    carried: list[str] = field(default_factory=list)  # fields copied unchanged
-    columns: list[str] = field(default_factory=list)  # input field order (classification output order)
+    carried: list[str] = field(default_factory=list)  # fields copied unchanged, by the column names written
+    columns: list[str] = field(default_factory=list)  # input field order, as written (classification output order)
+    id_field: str | None = None  # the record field whose values key the rows (None: the position)
+    renamed: dict[str, str] = field(default_factory=dict)  # written column -> its input field, where they differ
 
     @property
     def kind(self) -> str:
         return KINDS[self.task]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Everything the output depends on (a build's fingerprint). The row key and renamed
+        fields appear only when used, so a build without them keeps its earlier fingerprint."""
+        d = asdict(self)
+        for name in ("id_field", "renamed"):
+            if not d[name]:
+                del d[name]
+        return d
+
+    def field_of(self, column: str) -> str:
+        """The input field written as `column`."""
+        return self.renamed.get(column, column)
 
 
 # ----------------------------------------------------------------------------- resolving a task
@@ -138,9 +151,15 @@ def resolve(records: Records, opts: TaskOptions, src: str, tgt: str, seed: int =
         if task == "text" and len(spec.text_fields) != 1:
             raise CslibError(f"--task text switches one field, got {spec.text_fields}; "
                              f"use --task classification for sentence pairs")
-    spec.columns = list(dict.fromkeys(c for row in records.rows for c in row))  # union, first-seen order
-    spec.carried = [c for c in spec.columns if c not in spec.text_fields and c != spec.tags_field
-                    and not (opts.id_field == "id" and c == "id")]
+    fields = list(dict.fromkeys(c for row in records.rows for c in row))  # union, first-seen order
+    spec.id_field = opts.id_field or ("id" if "id" in fields and "id" not in spec.text_fields
+                                      and spec.tags_field != "id" else None)
+    carried = [c for c in fields if c not in spec.text_fields and c != spec.tags_field
+               and not (spec.id_field == "id" and c == "id")]
+    written = _written_names(carried, fields, spec.text_fields)
+    spec.renamed = {w: c for c, w in written.items() if w != c}
+    spec.carried = [written[c] for c in carried]
+    spec.columns = [written.get(c, c) for c in fields]
     _check_records(records, spec, opts)
     if task == "tagging":
         seqs = [r[spec.tags_field] for r in records.rows]
@@ -154,13 +173,26 @@ def resolve(records: Records, opts: TaskOptions, src: str, tgt: str, seed: int =
                 if isinstance(line, int) and records.fmt == "conll":  # the token's own line
                     raise at(records.path, line + exc.token, exc.problem) from None
                 raise records.at(i, f"{spec.tags_field}: {exc}") from None
-    reserved = set(META) | {f"src_{f}" for f in spec.text_fields} | {n for n, _ in _TOKEN_COLUMNS}
-    reserved |= {"src_text", "cs_text", "src_tags", "cs_tags"}
-    clash = [c for c in spec.carried if c in reserved or c.startswith("_")]
-    if clash:
-        hint = " (or pass --id-field id to use it as the row key)" if "id" in clash else ""
-        raise records.at(0, f"field {clash[0]!r} clashes with a column cslib writes; rename it{hint}")
     return spec
+
+
+def _written_names(carried: list[str], fields: list[str], text_fields: list[str]) -> dict[str, str]:
+    """The column each carried field is written as: its own name, or `input_NAME` when cslib
+    writes a column of that name in any task kind or the name starts with `_` (cslib's working
+    columns), prefixed again while that is still the name of a column or another field."""
+    reserved = set(META) | {f"src_{f}" for f in text_fields} | {n for n, _ in _TOKEN_COLUMNS}
+    reserved |= {"src_text", "cs_text", "src_tags", "cs_tags"}
+    taken = reserved | set(fields)
+    out: dict[str, str] = {}
+    for c in carried:
+        name = c
+        if c in reserved or c.startswith("_"):
+            name = INPUT_PREFIX + c
+            while name in taken:
+                name = INPUT_PREFIX + name
+            taken.add(name)
+        out[c] = name
+    return out
 
 
 def _text_fields(records: Records, opts: TaskOptions, task: str | None) -> list[str]:
@@ -177,8 +209,8 @@ def _text_fields(records: Records, opts: TaskOptions, task: str | None) -> list[
 
 def _check_records(records: Records, spec: TaskSpec, opts: TaskOptions) -> None:
     required = list(opts.label_fields or [])
-    if opts.id_field:
-        required.append(opts.id_field)
+    if spec.id_field:
+        required.append(spec.id_field)
     keys: set = set()
     for i, row in enumerate(records.rows):
         for f in spec.text_fields:
@@ -194,7 +226,7 @@ def _check_records(records: Records, spec: TaskSpec, opts: TaskOptions) -> None:
                 raise records.at(i, f"field {f!r} is {kind} here but {spec.text_types[f]} in the first record")
         for f in required:
             if f not in row or row[f] is None:
-                what = "id field" if f == opts.id_field else "label field"
+                what = "id field" if f == spec.id_field else "label field"
                 raise records.at(i, f"missing {what} {f!r} (has: {', '.join(row) or 'nothing'})")
         if spec.tags_field:
             tags, toks = row.get(spec.tags_field), row[spec.text_fields[0]]
@@ -204,21 +236,23 @@ def _check_records(records: Records, spec: TaskSpec, opts: TaskOptions) -> None:
                 raise records.at(i, f"{len(toks)} tokens but {len(tags)} tags")
             if not toks:
                 raise records.at(i, "empty token list")
-        if opts.id_field:
-            key = str(row[opts.id_field])
+        if spec.id_field:
+            key = str(row[spec.id_field])
             if key in keys:
-                raise records.at(i, f"duplicate {opts.id_field} {key!r}")
+                raise records.at(i, f"duplicate {spec.id_field} {key!r}")
             keys.add(key)
 
 
-def input_table(records: Records, spec: TaskSpec, id_field: str | None = None) -> pa.Table:
-    """The records as one Arrow table with a string `_key` column (the position, or `id_field`)."""
-    keys = [str(r[id_field]) for r in records.rows] if id_field else [str(i) for i in range(len(records.rows))]
+def input_table(records: Records, spec: TaskSpec) -> pa.Table:
+    """The records as one Arrow table: a string `_key` column (the position, or `spec.id_field`),
+    then the text, tags and carried fields, carried ones under the names they are written as."""
+    keys = ([str(r[spec.id_field]) for r in records.rows] if spec.id_field else
+            [str(i) for i in range(len(records.rows))])
     names = list(dict.fromkeys([*spec.text_fields, *([spec.tags_field] if spec.tags_field else []),
                                 *spec.carried]))
     arrays = {KEY: pa.array(keys, pa.string())}
     for name in names:
-        values = [r.get(name) for r in records.rows]
+        values = [r.get(spec.field_of(name)) for r in records.rows]
         try:
             arrays[name] = pa.array(values, _STR_LIST if spec.text_types.get(name) == "tokens" or
                                     name == spec.tags_field else
@@ -226,9 +260,17 @@ def input_table(records: Records, spec: TaskSpec, id_field: str | None = None) -
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             first_type = type(next((v for v in values if v is not None), None))
             i = next(i for i, v in enumerate(values) if v is not None and not isinstance(v, first_type))
-            raise records.at(i, f"field {name!r} is {type(values[i]).__name__} here but "
+            raise records.at(i, f"field {spec.field_of(name)!r} is {type(values[i]).__name__} here but "
                                 f"{first_type.__name__} in earlier records") from None
     return pa.table(arrays)
+
+
+def as_written(table: pa.Table, spec: TaskSpec) -> pa.Table:
+    """A table of input fields (a `datasets` batch) with its carried fields renamed as `spec` writes them."""
+    if not spec.renamed:
+        return table
+    written = {f: c for c, f in spec.renamed.items()}
+    return table.rename_columns([written.get(n, n) for n in table.column_names])
 
 
 # ----------------------------------------------------------------------------- switching
