@@ -144,7 +144,8 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--tags-field", help="tagging records: tag list field (default tags/ner_tags/slot_tags/...)")
     t.add_argument("--label-field", dest="label_fields", action="append",
                    help="field every record must have, e.g. label (repeatable; missing = error)")
-    t.add_argument("--id-field", help="unique record field used as the row key (default: the position)")
+    t.add_argument("--id-field", help="unique record field used as the row key (default: the field id if there is one, "
+                                         "else the position)")
     t.add_argument("--scheme", choices=["auto", *SCHEMES],
                    help=f"tagging scheme of the input (auto: from the tags; default {T.scheme})")
     t.add_argument("--output-scheme", choices=SCHEMES, help="tagging scheme written (default: the input's)")

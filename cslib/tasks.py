@@ -51,7 +51,7 @@ class TaskOptions:
     tokens_field: str | None = None  # tagging records: the token list (default tokens/words)
     tags_field: str | None = None  # tagging records: the tag list (default tags/ner_tags/...)
     label_fields: list[str] | None = None  # fields every record must have (else an error)
-    id_field: str | None = None  # a unique field used as the row key instead of the position
+    id_field: str | None = None  # a unique field used as the row key (default: `id` if present, else the position)
     scheme: str = "auto"  # tagging scheme of the input: auto | iob1 | iob2 | bioes | bilou | io
     output_scheme: str | None = None  # default: the input's scheme
     input_format: str = "auto"  # auto | jsonl | csv | parquet | conll | text
