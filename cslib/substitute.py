@@ -13,10 +13,9 @@ import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .dictionary import Dictionary, Translation
 from .iob import span_tags, spans
 from .languages import get_language
-from .senses import choose
+from .lexicons import Dictionary, Translation, choose, to_traditional
 from .tokenizers import segment
 
 ENTITY_MODES = ("unit", "keep", "replace")
@@ -26,6 +25,12 @@ _NAME_DOT = {"ja": "・", "zh": "·"}
 
 def _same(text: str) -> str:
     return text
+
+
+def switch_method(origins: set[str]) -> str:
+    """A row's `method` column: `dict`, `align`, `dict+align` (where its translations came from) or `none`."""
+    kinds = {"align" if o == "align" else "dict" for o in origins}
+    return "+".join(sorted(kinds)) if kinds else "none"
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Switched:
 class CodeSwitcher:
     """Switches sentences with one dictionary; reusable across sentences (segmentation is cached).
 
-    `entities` (typed names, `cslib.entity_sources`) and `transliterator` (`cslib.transliterate`)
+    `entities` (typed names, `cslib.lexicons.entity_sources`) and `transliterator` (`cslib.lexicons.transliterate`)
     serve entities only, and only under the entity's own type. With typed names present, a
     PER is never translated through the untyped dictionary either ("Rice" is not 米).
     """
@@ -163,9 +168,7 @@ class CodeSwitcher:
             out.src_index.extend(range(start, end))
             out.sources.extend([""] * (end - start))
 
-        convert = _same
-        if self._both_scripts and rng.random() < 0.5:
-            from .script import to_traditional as convert
+        convert = to_traditional if self._both_scripts and rng.random() < 0.5 else _same
         undrawn: list = []  # entities not drawn: checked for a translation only if the row stays unswitched
 
         i, n_tok = 0, len(tokens)

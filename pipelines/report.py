@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cslib.build import versions as package_versions
+from cslib.shard_runner import versions as package_versions
 
 from .recipe import Recipe
 from .rows import ROWS

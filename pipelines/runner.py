@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cslib import build_codeswitch, build_unlabeled
-from cslib.datasets import has_muse
+from cslib.corpora import has_muse
 from cslib.errors import CslibError
 from cslib.languages import get_language
 from cslib.manifests import load_manifest

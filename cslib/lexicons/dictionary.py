@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import at
-from .languages import get_language
-from .textio import iter_lines
+from ..errors import at
+from ..languages import get_language
+from ..textio import iter_lines
 
 
 def _has_letter(text: str) -> bool:
@@ -29,7 +29,7 @@ def _non_ascii_letter(text: str) -> bool:
 class Translation:
     text: str
     origin: str  # e.g. "muse", "jmdict", "cedict", "align"
-    weight: float = 1.0  # relative chance among the phrase's translations (cslib.senses)
+    weight: float = 1.0  # relative chance among the phrase's translations (cslib.lexicons.senses)
 
 
 @dataclass

@@ -17,7 +17,9 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..tokenizers import word_tokenize
 from .dictionary import Dictionary, Translation
+from .script import to_simplified
 
 log = logging.getLogger(__name__)
 SENSE_MODES = ("freq", "uniform")
@@ -62,16 +64,12 @@ def word_frequency(text: str, lang: str) -> float:
         return 0.0
     probe = text.lower()
     if lang == "zh":
-        from .script import to_simplified  # wordfreq's Chinese table is Simplified
-
-        try:
+        try:  # wordfreq's Chinese table is Simplified
             probe = to_simplified(probe)
         except ImportError:
             pass
     if probe in table:
         return table[probe]
-    from .tokenizers import word_tokenize
-
     parts = [p.lower() for p in word_tokenize(text, lang) if any(c.isalnum() for c in p)]
     if lang == "zh":
         parts = [to_simplified(p) for p in parts]

@@ -14,7 +14,7 @@ Choices, made once here so every build gets the same dictionary:
   `MAX_GLOSS_WORDS` words are skipped, since they would never match running text.
 - Case is kept as the dictionary writes it: both write common words in lowercase and proper
   nouns capitalized ("Tokyo", "New York"), which is the signal a consumer needs to tell them
-  apart; `cslib.dictionary.Dictionary` lowercases at lookup.
+  apart; `cslib.lexicons.dictionary.Dictionary` lowercases at lookup.
 - Each English phrase keeps only its best class of translations, at most `max_targets`,
   because the code-switcher picks uniformly among them (one rare word next to a good one
   would be used half the time). JMdict: common entries (news1/ichi1/spec1/spec2/gai1) and
@@ -28,12 +28,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import CslibError
+from ..errors import CslibError
 
 MAX_GLOSS_WORDS = 4
 
@@ -175,8 +176,6 @@ def jmdict_pairs(max_senses: int = 2, common_only: bool = True, *, max_targets: 
     list), the KANJIDIC newspaper rank of the word's rarest kanji, then the nfXX band (too
     coarse to go first: it puts 囲碁 at nf09 and leaves 行く without one).
     """
-    import sqlite3
-
     if max_senses < 1:
         raise ValueError(f"max_senses must be at least 1, got {max_senses}")
     con = sqlite3.connect(f"file:{jmdict_db_path()}?mode=ro", uri=True)

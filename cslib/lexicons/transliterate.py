@@ -11,11 +11,13 @@ convention; for zh the katakana reading is mapped onto those characters (`kana_h
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import lru_cache
 
 from .dictionary_sources import MissingPackageError
 from .entity_sources import fold
+from .kana_hanzi import kana_to_hanzi
 
 _LETTERS = re.compile(r"[a-z]+")
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
@@ -30,8 +32,6 @@ _FIXED = {"of": "オブ", "the": "ザ", "and": "アンド", "st": "セント", "
 def available(tgt_lang: str) -> bool:
     if tgt_lang not in TRANSLITERATION_LANGS:
         return False
-    import importlib.util
-
     return importlib.util.find_spec("e2k") is not None
 
 
@@ -62,8 +62,6 @@ class Transliterator:
         kana = self._kana(word)
         if kana is None or self.tgt == "ja":
             return kana
-        from .kana_hanzi import kana_to_hanzi
-
         return kana_to_hanzi(kana) if not kana.isdigit() else kana
 
     def _kana(self, word: str) -> str | None:
