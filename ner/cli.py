@@ -104,7 +104,8 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--init-from", "init_from", {"metavar": "DIR", "help": "start from the weights of this run / model directory"}),
     ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default {default})"}),
     ("--device", "device", {"help": "{default} (default), cpu, cuda or cuda:N"}),
-    ("--amp", "amp", {"choices": ["auto", "bf16", "fp16", "off"], "help": "mixed precision on CUDA (default {default})"}),
+    ("--amp", "amp", {"choices": ["auto", "bf16", "fp16", "off"], "help": "mixed precision (default {default}: bf16 on CUDA and on CPUs with native bfloat16, "
+                                                                          "fp32 elsewhere; off = fp32)"}),
     ("--resume", "resume", {"action": "store_true", "help": "require a checkpoint to resume (resuming is automatic anyway)"}),
 ]
 #: The same for SelfTrainConfig (the student's TrainConfig flags follow them, under `train.`).
@@ -215,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"],
-                   help="inference precision: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 also runs on CPUs "
-                        "with bfloat16 instructions (faster, F1 may move slightly: benchmarks/eval_throughput.py)")
+                   help="inference precision: auto = bf16/fp16 on CUDA and bf16 on CPUs with native bfloat16 "
+                        "(AVX512-BF16/AMX), fp32 elsewhere; off = fp32 (docs/benchmarks.md: speed and F1)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="tag raw text (one sentence per line) or a JSONL/Parquet column",

@@ -78,7 +78,9 @@ class TrainConfig:
     limit: int | None = None  # use only the first N code-switched pairs (None or <= 0 = all)
     log_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: str = "auto"  # auto (bf16, else fp16, on CUDA; off on CPU) | bf16 | fp16 | off
+    # auto: bf16 on CUDA (else fp16) and on CPUs with native bfloat16 (AVX512-BF16/AMX), fp32 elsewhere | bf16 |
+    # fp16 (CUDA) | off (fp32). Autocast only: weights and optimizer state stay fp32 (ner.inference.amp_dtype).
+    amp: str = "auto"
     resume: bool = False  # require an existing checkpoint (resuming is automatic anyway)
 
     def effective_relation_weight(self) -> float:

@@ -25,7 +25,14 @@ from cslib import load_split, read_labeled_file
 
 from .errors import NerError
 from .grid import tags_to_entities
-from .inference import inference_amp, load_model, predict_tags, resolve_device, resolve_model_dir
+from .inference import (
+    inference_amp,
+    load_model,
+    precision_name,
+    predict_tags,
+    resolve_device,
+    resolve_model_dir,
+)
 from .model import NerModel
 
 log = logging.getLogger(__name__)
@@ -144,6 +151,7 @@ def evaluate(
         "per_type": metrics["per_type"], "lang": lang, "n_sentences": len(sents),
         "support": metrics["support"], "n_predicted": metrics["n_predicted"],
         "model": str(resolve_model_dir(model_dir)), "predict_seconds": round(seconds, 3), "amp": str(amp_type),
+        "compute_precision": precision_name(amp_type),  # bf16 | fp16 | fp32: what the forward passes ran in
         "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
     }
     out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name

@@ -22,6 +22,7 @@ from .grid import Entity, entities_to_tags
 from .model import CONFIG_FILE, NerModel
 
 log = logging.getLogger(__name__)
+AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 
 # --- devices, precision ------------------------------------------------------------------------
@@ -42,27 +43,56 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX-BF16).
+
+    Elsewhere oneDNN emulates bfloat16 and autocast is slower than fp32, so `auto` keeps fp32 there.
+    """
+    caps = getattr(torch.cpu, "get_capabilities", None)
+    if caps is not None:
+        found = caps()
+        return bool(found.get("avx512_bf16") or found.get("amx_bf16"))
+    return bool(torch.cpu._is_avx512_bf16_supported())  # torch < 2.13
+
+
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype: bf16 where the GPU has it, else fp16; none on CPU (CPU autocast is slower)."""
-    if device.type != "cuda" or mode == "off":
-        if mode in ("bf16", "fp16") and device.type != "cuda":
-            log.warning("amp=%s ignored on %s (mixed precision is used on CUDA only)", mode, device)
+    """Autocast dtype for training and inference (None = fp32).
+
+    `auto`: bf16 where the GPU has it, else fp16; bf16 on CPUs with native bfloat16 (`cpu_has_bf16`),
+    fp32 on other CPUs. `bf16` is honoured on any device (slow where emulated); `fp16` is CUDA-only.
+    Weights and optimizer state stay fp32 either way (autocast casts per operation).
+    """
+    if mode not in AMP_MODES:
+        raise NerError(f"unknown amp mode {mode!r} (use {', '.join(AMP_MODES)})")
+    if mode == "off":
+        return None
+    if device.type == "cuda":
+        if mode == "fp16":
+            return torch.float16
+        if mode == "bf16" or torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16
+    if device.type != "cpu":
+        if mode != "auto":
+            log.warning("amp=%s ignored on %s (mixed precision on CUDA and CPU only)", mode, device)
         return None
     if mode == "fp16":
-        return torch.float16
-    if mode == "bf16" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
+        log.warning("amp=fp16 ignored on cpu (CPU mixed precision is bf16; use --amp bf16 or auto)")
+        return None
+    native = cpu_has_bf16()
+    if mode == "bf16" and not native:
+        log.warning("amp=bf16 on a CPU without native bfloat16 (no AVX512-BF16/AMX): emulated, likely slower than fp32")
+    return torch.bfloat16 if mode == "bf16" or native else None
 
 
 def inference_amp(mode: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for inference: as `amp_dtype`, except that an explicit `bf16` also runs on the CPU
-    (oneDNN's bfloat16 kernels; training keeps fp32 on CPU)."""
-    if mode not in ("auto", "bf16", "fp16", "off"):
-        raise NerError(f"unknown amp mode {mode!r} (use auto, bf16, fp16 or off)")
-    if device.type == "cpu" and mode == "bf16":
-        return torch.bfloat16
+    """Autocast dtype for inference: the same rule as training (`amp_dtype`), kept as its own name for callers."""
     return amp_dtype(mode, device)
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """`bf16`, `fp16` or `fp32`: what logs, metrics.json and dev_metrics.json record."""
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") if dtype is not None else "fp32"
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -172,5 +202,5 @@ def predict_tags(
     return [entities_to_tags(e, len(s)) for e, s in zip(ents, sentences, strict=True)]
 
 
-__all__ = ["amp_dtype", "autocast", "inference_amp", "load_model", "load_model_dir", "predict_entities", "predict_tags",
-           "resolve_device", "resolve_model_dir"]
+__all__ = ["AMP_MODES", "amp_dtype", "autocast", "cpu_has_bf16", "inference_amp", "load_model", "load_model_dir",
+           "precision_name", "predict_entities", "predict_tags", "resolve_device", "resolve_model_dir"]

@@ -7,6 +7,10 @@
   same grid label (``NNW``, ``THW-PER``, ``NONE``...) are pulled together across source and
   code-switched sentences (supervised contrastive loss, Khosla et al. 2020).
 
+Every loss is computed in fp32, also inside a bf16/fp16 autocast region (its inputs are cast up and
+autocast is off for the softmax, logsumexp and the similarity products): low-precision logits cost
+the cross entropy and the temperature-scaled contrasts their resolution.
+
 All loss functions are parameter-free; projection heads (:class:`PairProjector`) belong to the
 model and are applied by the caller (or passed to :func:`relation_contrastive` as
 ``project`` so that only the sampled pairs are projected).
@@ -14,6 +18,7 @@ model and are applied by the caller (or passed to :func:`relation_contrastive` a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -26,9 +31,14 @@ IGNORE_INDEX = -100
 NONE_LABEL = 0  # id of the NONE relation (ner.grid.NONE_ID)
 
 
+def full_precision(x: Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off on `x`'s device for the block (callers cast their inputs with `.float()`)."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 def _masked_cross_entropy(logits: Tensor, gold: Tensor) -> Tensor:
-    """Mean cross entropy over non-ignored positions; an all-padding batch gives a connected 0."""
-    flat_logits = logits.reshape(-1, logits.shape[-1])
+    """Mean cross entropy over non-ignored positions, in fp32; an all-padding batch gives a connected 0."""
+    flat_logits = logits.reshape(-1, logits.shape[-1]).float()
     flat_gold = gold.reshape(-1).to(device=logits.device, dtype=torch.long)
     if not bool((flat_gold != IGNORE_INDEX).any()):
         return flat_logits.sum() * 0.0
@@ -78,11 +88,12 @@ def semantic_contrastive(z_a: Tensor, z_b: Tensor, tau: float) -> Tensor:
         )
     if tau <= 0:
         raise ValueError(f"tau must be positive, got {tau}")
-    a = F.normalize(z_a, dim=-1)
-    b = F.normalize(z_b, dim=-1)
-    sim = a @ b.T / tau
-    target = torch.arange(sim.shape[0], device=sim.device)
-    return 0.5 * (F.cross_entropy(sim, target) + F.cross_entropy(sim.T, target))
+    with full_precision(z_a):
+        a = F.normalize(z_a.float(), dim=-1)
+        b = F.normalize(z_b.float(), dim=-1)
+        sim = a @ b.T / tau
+        target = torch.arange(sim.shape[0], device=sim.device)
+        return 0.5 * (F.cross_entropy(sim, target) + F.cross_entropy(sim.T, target))
 
 
 def sample_pairs(
@@ -142,7 +153,13 @@ def supervised_contrastive(features: Tensor, labels: Tensor, tau: float) -> Tens
         raise ValueError(f"tau must be positive, got {tau}")
     n = features.shape[0]
     if n < 2:
-        return features.sum() * 0.0
+        return features.float().sum() * 0.0
+    with full_precision(features):
+        return _supcon(features.float(), labels, tau)
+
+
+def _supcon(features: Tensor, labels: Tensor, tau: float) -> Tensor:
+    n = features.shape[0]
     z = F.normalize(features, dim=-1)
     sim = z @ z.T / tau
     self_mask = torch.eye(n, dtype=torch.bool, device=sim.device)

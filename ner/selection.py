@@ -23,7 +23,7 @@ from cslib import load_split
 from .config import TrainConfig
 from .data import Example
 from .evaluate import entity_scores
-from .inference import predict_tags
+from .inference import precision_name, predict_tags
 from .model import NerModel
 
 log = logging.getLogger("ner.train")
@@ -119,5 +119,5 @@ class ModelSelector:
             best = json.loads((self.run / "best_dev.json").read_text())
         data = {"best_step": state.best_step, "best_f1": state.best_f1 if state.history else None, "best": best,
                 "last": state.history[-1] if state.history else None, "history": state.history,
-                "selection": self.selection.to_dict()}
+                "selection": self.selection.to_dict(), "compute_precision": precision_name(self.amp)}
         (self.run / "dev_metrics.json").write_text(json.dumps(data, indent=2) + "\n")

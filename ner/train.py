@@ -64,7 +64,7 @@ from .data import (
 from .distributed import barrier, close_distributed, init_distributed, stop_requested
 from .errors import NerError
 from .gradients import AuxBalance, ramp, term_gradients
-from .inference import amp_dtype, autocast, load_model_dir, resolve_device, resolve_model_dir
+from .inference import amp_dtype, autocast, load_model_dir, precision_name, resolve_device, resolve_model_dir
 from .model import ModelConfig, NerModel
 from .objective import LossWeights, MclLoss, collate_step
 from .optim import linear_schedule, param_groups, pseudo_repeat
@@ -325,11 +325,18 @@ def _metrics_file(trainer: Trainer, resuming: bool) -> Callable[[dict[str, Any]]
     return metrics_writer(path, trainer.state.step if resuming else None)
 
 
+def _precision(t: Trainer) -> str:
+    """`bf16 (autocast; fp32 weights and optimizer state)` or `fp32`, for the log."""
+    name = precision_name(t.amp)
+    return f"{name} (autocast; fp32 weights and optimizer state)" if t.amp is not None else name
+
+
 def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> None:
     d, w = t.data, t.weights
     log.info(
-        "training %s: %d pairs + %d pseudo-labeled (x%d), types %s, %d step(s) (%d per epoch), world %d, device %s, amp %s",
-        t.run, d.n_pairs, d.n_pseudo, d.repeat, d.entity_types, d.total, d.per_epoch, t.world_size, t.device, t.amp,
+        "training %s: %d pairs + %d pseudo-labeled (x%d), types %s, %d step(s) (%d per epoch), world %d, device %s, "
+        "precision %s", t.run, d.n_pairs, d.n_pseudo, d.repeat, d.entity_types, d.total, d.per_epoch, t.world_size,
+        t.device, _precision(t),
     )
     log.info("losses: src=%s cs=%s semantic=%g relation=%g (none anchors %s, grid loss per %s, warm-up %g, "
              "aux gradient ratio %s); dev: %s", w.use_src, w.use_cs, w.semantic, w.relation,

@@ -11,7 +11,7 @@ import pytest
 from cslib import tokenize
 from ner.cli import main
 from ner.evaluate import entity_scores, evaluate
-from ner.inference import load_model, predict_entities, predict_tags
+from ner.inference import cpu_has_bf16, load_model, predict_entities, predict_tags
 from ner.predict import token_spans
 from tests.helpers import panx
 
@@ -131,9 +131,12 @@ def test_length_bucketed_batches_predict_what_single_sentences_do(run: Path, dat
 
 
 def test_evaluate_bf16_on_cpu_records_its_precision(run: Path, data_root: Path, tmp_path: Path) -> None:
-    fp32 = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "a", echo=False)
+    fp32 = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "a", echo=False, amp="off")
     bf16 = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "b", echo=False, amp="bf16")
     assert fp32["amp"] == "None" and bf16["amp"] == "torch.bfloat16"
+    assert fp32["compute_precision"] == "fp32" and bf16["compute_precision"] == "bf16"
+    auto = evaluate(run, "en", data_root=str(data_root), limit=30, out=tmp_path / "c", echo=False)
+    assert auto["compute_precision"] == ("bf16" if cpu_has_bf16() else "fp32")  # `auto` = bf16 where it is native
     assert 0.0 <= bf16["f1"] <= 1.0 and bf16["sentences_per_second"] > 0
     counts = json.loads((tmp_path / "b" / "sentence_counts.json").read_text())["counts"]
     assert len(counts) == 30 and sum(c[2] for c in counts) == bf16["support"]
