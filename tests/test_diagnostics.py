@@ -46,6 +46,8 @@ def test_entity_word_cosines_uses_switched_entity_words_only() -> None:
                                         [["en", "ja", "ja"]], "en", seed=0)
     assert res["n"] == 1  # word 2 is switched but O; word 0 is an entity of no one
     assert res["paired"] == pytest.approx(math.sin(math.pi / 3))
+    # Its nearest source word is word 2 ((1, 1)/sqrt 2: cos 0.97), not word 1 (0.87): a miss; chance 1/3.
+    assert res["p_at_1"] == 0.0 and res["chance"] == pytest.approx(1 / 3)
 
 
 def test_supcon_floor_is_the_loss_of_collapsed_classes() -> None:

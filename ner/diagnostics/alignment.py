@@ -99,21 +99,30 @@ def entity_word_cosines(src: Sequence[EncodedBatch], cs: Sequence[EncodedBatch],
     rng = np.random.default_rng(seed)
     paired: list[float] = []
     random: list[float] = []
+    hits: list[float] = []
+    chance: list[float] = []
     for s, c, ctags, index, langs in zip(src, cs, cs_tags, cs_src_index, cs_langs, strict=True):
         n_src = s.words.shape[0]
         for k, (tag, j, lang) in enumerate(zip(ctags, index, langs, strict=True)):
             if tag == "O" or lang == src_lang or j < 0 or j >= n_src or k >= c.words.shape[0]:
                 continue
             v = _unit(c.words[k])
-            paired.append(float(v @ _unit(s.words[j])))
+            sims = _unit(s.words) @ v
+            paired.append(float(sims[j]))
             if n_src > 1:
                 other = int(rng.integers(0, n_src - 1))
                 other += other >= j
-                random.append(float(v @ _unit(s.words[other])))
+                random.append(float(sims[other]))
+                hits.append(float(int(sims.argmax()) == j))
+                chance.append(1.0 / n_src)
     if not paired:
         return {"n": 0}
     return {"paired": float(np.mean(paired)), "random": float(np.mean(random)) if random else float("nan"),
-            "gap": float(np.mean(paired) - np.mean(random)) if random else float("nan"), "n": len(paired)}
+            "gap": float(np.mean(paired) - np.mean(random)) if random else float("nan"), "n": len(paired),
+            # Retrieval within the sentence: is the word's nearest source word the one it replaced? Unlike the
+            # cosines this does not move with the anisotropy of the space (every word near every other).
+            "p_at_1": float(np.mean(hits)) if hits else float("nan"),
+            "chance": float(np.mean(chance)) if chance else float("nan")}
 
 
 def sentence_matrix(encoded: Sequence[EncodedBatch]) -> np.ndarray:

@@ -11,7 +11,7 @@ def _f(x: Any, digits: int = 2) -> str:
 
 def alignment_rows(result: dict[str, Any]) -> list[str]:
     rows = ["| lang | Tatoeba P@1 en→L raw / trained | L→en raw / trained | cs sentence gap raw / trained "
-            "| entity word cos raw / trained |", "|---|---|---|---|---|"]
+            "| entity word P@1 in sentence raw / trained (chance) |", "|---|---|---|---|---|"]
     for lang, a in result.get("alignment", {}).items():
         tat, cs = a.get("tatoeba", {}), a.get("codeswitched", {})
 
@@ -22,8 +22,9 @@ def alignment_rows(result: dict[str, Any]) -> list[str]:
                 vals.append(_f(v.get(sub) if isinstance(v, dict) else v))
             return " / ".join(vals)
 
+        chance = cs.get("trained", {}).get("entity_word_cosine", {}).get("chance")
         rows.append(f"| {lang} | {pair(tat, 'p_at_1_en_to_x')} | {pair(tat, 'p_at_1_x_to_en')} | "
-                    f"{pair(cs, 'sentence_cosine', 'gap')} | {pair(cs, 'entity_word_cosine', 'paired')} |")
+                    f"{pair(cs, 'sentence_cosine', 'gap')} | {pair(cs, 'entity_word_cosine', 'p_at_1')} ({_f(chance)}) |")
     return rows
 
 
