@@ -51,7 +51,7 @@ def predict_before(model, sentences, batch_size: int = 64, max_cells: int = 2**1
 
 def quantize_int8(model):
     """Dynamic int8 quantization (per-channel weights) of the encoder's linear layers. Measured only:
-    it is not offered by `ner evaluate` because it costs more than 0.3 dev F1 (see the README)."""
+    it is not offered by `ner evaluate` because it costs more than 0.3 dev F1 (see docs/benchmarks.md)."""
     import warnings
 
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
