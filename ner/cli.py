@@ -82,6 +82,12 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--relation-weight", "relation_weight", {"type": float, "metavar": "W",
                                               "help": "word-pair relation contrastive weight, 0 = off (default 0.5 with "
                                                       "--head relation, 0 with --head token)"}),
+    ("--target-pairs", "target_pairs", {"nargs": "+", "metavar": "DIR",
+                                        "help": "text shard sets (cslib build --task text --src XX --tgt en): target "
+                                                "sentences and their code-switched versions, the target view"}),
+    ("--semantic-target-weight", "semantic_target_weight", {"type": float, "metavar": "W",
+                                                            "help": "weight of the target view's semantic contrast, "
+                                                                    "0 = off (default {default})"}),
     ("--tau-semantic", "tau_semantic", {"type": float, "metavar": "T", "help": "semantic contrastive temperature (default {default})"}),
     ("--tau-relation", "tau_relation", {"type": float, "metavar": "T", "help": "relation contrastive temperature (default {default})"}),
     ("--max-none-pairs", "max_none_pairs", {"type": int, "metavar": "N", "help": "NONE word pairs sampled per sentence (default {default})"}),

@@ -66,6 +66,10 @@ class TrainConfig:
     use_cs: bool = True
     semantic_weight: float = 0.5
     relation_weight: float | None = None  # None = 0.5 with the relation head, 0 with the token head
+    # Target-language view of the semantic contrast: unlabeled target sentences and their versions
+    # code-switched into the source language (`cslib build --task text --src XX --tgt en`).
+    target_pairs: list[str] = field(default_factory=list)
+    semantic_target_weight: float = 0.0
     tau_semantic: float = 0.1
     tau_relation: float = 0.1
     max_none_pairs: int = 32  # NONE cells sampled per sentence for the relation contrast
@@ -119,6 +123,11 @@ class TrainConfig:
             raise NerError(f"pseudo_fraction must be in [0, 1), got {self.pseudo_fraction}")
         if self.tau_semantic <= 0 or self.tau_relation <= 0:
             raise NerError("temperatures (tau_semantic, tau_relation) must be > 0")
+        if self.semantic_target_weight < 0:
+            raise NerError(f"semantic_target_weight must be >= 0, got {self.semantic_target_weight}")
+        if self.semantic_target_weight > 0 and not self.target_pairs:
+            raise NerError("semantic_target_weight > 0 needs --target-pairs DIR (text shards: target sentences "
+                           "code-switched into the source language)")
         if self.none_anchors not in ("cap", "balanced"):
             raise NerError(f"unknown none_anchors {self.none_anchors!r} (use cap or balanced)")
         if self.grid_loss not in ("cell", "sentence"):

@@ -178,6 +178,13 @@ class NerModel(nn.Module):
             return NerOutput(logits, word_mask, sentence, pair_repr)
         return NerOutput(self.head(words, word_mask), word_mask, sentence, None)
 
+    def sentence_vectors(self, batch: dict[str, Tensor]) -> Tensor:
+        """Encoder only: the sentence vectors ``[B, H]`` of a batch (no head), for the target view."""
+        device = self.device
+        inputs = {k: v.to(device) for k, v in batch.items()
+                  if isinstance(v, Tensor) and (self._encoder_keys is None or k in self._encoder_keys)}
+        return self.encoder(**inputs)[2]
+
     def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor], per_sentence: bool = False) -> Tensor:
         """Cross entropy of the head; `per_sentence` weighs every sentence the same in the grid loss
         (`ner.losses.grid_cross_entropy`) instead of by its number of cells."""

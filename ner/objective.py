@@ -29,12 +29,13 @@ class LossWeights:
     max_none_pairs: int = 32
     balanced_none: bool = False  # one NONE anchor per relation cell (ner.losses.sample_pairs)
     per_sentence: bool = False  # grid cross entropy: every sentence weighs the same
+    semantic_target: float = 0.0  # target-language view of the semantic contrast
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> LossWeights:
         return cls(cfg.use_src, cfg.use_cs, cfg.semantic_weight, cfg.effective_relation_weight(),
                    cfg.tau_semantic, cfg.tau_relation, cfg.max_none_pairs, cfg.none_anchors == "balanced",
-                   cfg.grid_loss == "sentence")
+                   cfg.grid_loss == "sentence", cfg.semantic_target_weight)
 
     @property
     def needs_cs(self) -> bool:
@@ -63,10 +64,12 @@ class MclLoss(nn.Module):
         # trainer before each forward; the configured weights stay the ceiling.
         self.aux_scale: dict[str, float] = {}
 
-    def forward(self, src: dict[str, Tensor], cs: dict[str, Tensor] | None, n_pairs: int) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, src: dict[str, Tensor], cs: dict[str, Tensor] | None, n_pairs: int,
+                target: tuple[dict[str, Tensor], dict[str, Tensor]] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """`src` holds the n_pairs paired source views first, then single-view (pseudo-labeled) rows;
         `cs` holds the n_pairs code-switched partners (None when no term needs them). Returns the
-        total and each (weighted) term, still in the graph (the gradient probe differentiates them)."""
+        total and each (weighted) term, still in the graph (the gradient probe differentiates them).
+        `target`: encoder batches of target-language sentences and their code-switched versions."""
         model, w = self.model, self.w
         out_src = model(src)
         n_rows = out_src.logits.shape[0]
@@ -96,6 +99,12 @@ class MclLoss(nn.Module):
                     cs["gold"].to(out_cs.logits.device), w.tau_relation, w.max_none_pairs, self.generator,
                     project=model.project_pairs, balanced=w.balanced_none,
                 )
+        scale_t = self.aux_scale.get("semantic_target", 1.0)
+        if target is not None and w.semantic_target > 0 and scale_t > 0:
+            parts["semantic_target"] = w.semantic_target * scale_t * semantic_contrastive(
+                model.project_sentence(model.sentence_vectors(target[0])),
+                model.project_sentence(model.sentence_vectors(target[1])), w.tau_semantic,
+            )
         if not parts:
             raise RuntimeError("no loss term active for this batch")
         total = torch.stack([p.float() for p in parts.values()]).sum()

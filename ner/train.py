@@ -54,11 +54,14 @@ from .config import TrainConfig, dump_yaml, from_dict, read_yaml, to_dict
 from .data import (
     Example,
     PairDataset,
+    TextPair,
     batches_per_epoch,
     epoch_batches,
     load_pairs,
     load_pseudo,
+    load_text_pairs,
     make_loader,
+    pair_batch,
     world,
 )
 from .distributed import barrier, close_distributed, init_distributed, stop_requested
@@ -163,6 +166,7 @@ class TrainingData:
     repeat: int  # copies of each pseudo-labeled row
     per_epoch: int  # optimizer steps per epoch (per process)
     total: int  # optimizer steps of the whole run
+    target: list[TextPair] = field(default_factory=list)  # the target view's pairs (a second stream)
 
 
 def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
@@ -173,7 +177,8 @@ def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
     examples += pseudo * repeat
     per_epoch = batches_per_epoch(len(examples), cfg.batch_size, world_size)
     total = cfg.max_steps or cfg.epochs * per_epoch
-    return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total)
+    target = load_text_pairs(cfg.target_pairs) if cfg.semantic_target_weight > 0 else []
+    return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total, target)
 
 
 @dataclass
@@ -227,9 +232,10 @@ class Trainer:
         steps, each term's gradient on the encoder (`ner.gradients.term_gradients`; else empty)."""
         self.model.train()
         src, cs, n_paired = collate_step(self.model, items, self.weights.needs_cs)
+        target = self._target_batch()
         scale = self._aux_scale()
         with autocast(self.device, self.amp):
-            loss, parts = self.objective(src, cs, n_paired)
+            loss, parts = self.objective(src, cs, n_paired, target)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise NerError(f"loss is {loss_value} at step {self.state.step + 1}: lower --lr / --encoder-lr")
@@ -252,6 +258,15 @@ class Trainer:
                   "clipped": float(norm > clip)}
         return losses, probe
 
+    def _target_batch(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None:
+        """This step's target-view batch (sentence, code-switched version), drawn by `ner.data.pair_batch`."""
+        pairs = self.data.target
+        if not pairs:
+            return None
+        idx = pair_batch(len(pairs), self.cfg.batch_size, self.state.step, self.cfg.seed)
+        enc = self.model.encoder
+        return enc.collate([pairs[i].tokens for i in idx]), enc.collate([pairs[i].cs_tokens for i in idx])
+
     def _probing(self) -> bool:
         every = self.cfg.grad_norm_every
         return every > 0 and self.world_size == 1 and self.state.step % every == 0
@@ -259,7 +274,7 @@ class Trainer:
     def _aux_scale(self) -> dict[str, float]:
         """This step's multipliers of the contrastive terms: warm-up ramp x gradient balance."""
         factor = ramp(self.state.step, self.data.total, self.cfg.contrastive_warmup)
-        scale = {t: factor * self.balance.get(t) for t in ("semantic", "relation")}
+        scale = {t: factor * self.balance.get(t) for t in ("semantic", "relation", "semantic_target")}
         inner = self.objective.module if isinstance(self.objective, nn.parallel.DistributedDataParallel) \
             else self.objective
         inner.aux_scale = scale
@@ -300,7 +315,7 @@ def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: boo
     objective: nn.Module = MclLoss(model, weights, generator)
     if world_size > 1:
         # Ablations and single-view (pseudo-labeled) batches leave projection heads without gradients.
-        unused = (bool(cfg.pseudo) or weights.semantic == 0 or not weights.needs_cs
+        unused = (bool(cfg.pseudo) or weights.semantic == 0 or not weights.needs_cs or weights.semantic_target > 0
                   or (model.cfg.head == "relation" and weights.relation == 0))
         objective = nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
@@ -338,6 +353,9 @@ def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> N
         "precision %s", t.run, d.n_pairs, d.n_pseudo, d.repeat, d.entity_types, d.total, d.per_epoch, t.world_size,
         t.device, _precision(t),
     )
+    if d.target:
+        log.info("target view: %d sentence pairs (%s), weight %g", len(d.target),
+                 ", ".join(sorted({p.lang for p in d.target})), w.semantic_target)
     log.info("losses: src=%s cs=%s semantic=%g relation=%g (none anchors %s, grid loss per %s, warm-up %g, "
              "aux gradient ratio %s); dev: %s", w.use_src, w.use_cs, w.semantic, w.relation,
              t.cfg.none_anchors, "sentence" if w.per_sentence else "cell", t.cfg.contrastive_warmup,

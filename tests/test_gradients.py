@@ -101,3 +101,63 @@ def test_training_logs_gradient_probes_and_balances(tmp_path_factory: pytest.Tem
     assert probes[1]["scale_semantic"] == pytest.approx(expected, rel=1e-3)
     steps = [r for r in rows if "type" not in r]
     assert all(0.0 <= r["clipped"] <= 1.0 and r["grad_norm"] > 0 and r["n_steps"] == 2 for r in steps)
+
+
+def write_text_pairs(directory: Path, sentences: list[list[str]], lang: str = "ja") -> Path:
+    """A `--task text` shard set as docs/shards.md describes it: target sentences switched into English."""
+    import hashlib
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cs = [[("Tokyo" if k % 2 == 0 else t) for k, t in enumerate(s)] for s in sentences]
+    n_sw = [sum(1 for a, b in zip(s, c, strict=True) if a != b) for s, c in zip(sentences, cs, strict=True)]
+    table = pa.table({"id": [f"{lang}-en:{i}:0" for i in range(len(sentences))], "src_lang": [lang] * len(sentences),
+                      "tgt_lang": ["en"] * len(sentences), "method": ["dict"] * len(sentences),
+                      "n_switched": pa.array(n_sw, pa.int32()), "src_text": ["".join(s) for s in sentences],
+                      "cs_text": [" ".join(c) for c in cs], "src_tokens": sentences, "cs_tokens": cs})
+    pq.write_table(table, directory / "shard-00000.parquet")
+    digest = hashlib.sha256((directory / "shard-00000.parquet").read_bytes()).hexdigest()
+    (directory / "manifest.json").write_text(json.dumps({
+        "format": "cslib-shards", "format_version": 1, "kind": "text", "src_lang": lang, "tgt_lang": "en",
+        "shards": [{"file": "shard-00000.parquet", "rows": len(sentences), "sha256": digest}]}))
+    return directory
+
+
+def test_pair_batch_covers_every_pair_once_per_pass() -> None:
+    from ner.data import pair_batch
+
+    seen = [i for step in range(5) for i in pair_batch(20, 4, step, seed=3)]
+    assert sorted(seen) == list(range(20))  # 5 steps x 4 = one pass
+    assert pair_batch(20, 4, 7, seed=3) == pair_batch(20, 4, 7, seed=3) != pair_batch(20, 4, 7, seed=4)
+
+
+def test_target_view_term_trains_and_resumes_exactly(tmp_path_factory: pytest.TempPathFactory, shards: Path,
+                                                     data_root: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ner.data import load_text_pairs
+
+    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    ja = [t for t, _ in panx(data_root / "panx" / "train-ja.tsv", 12)] + [["Tokyo", "じ"]]
+    pairs = write_text_pairs(tmp_path / "ja-en", ja)
+    assert len(load_text_pairs([pairs])) == 12  # the last row is unchanged by the switch: no pair
+    cfg = tiny_config(encoder, shards, tmp_path / "a", max_steps=4, save_every=2, target_pairs=[str(pairs)],
+                      semantic_target_weight=0.3, semantic_weight=0, relation_weight=0)
+    rows = [r for r in metrics(train(cfg)) if "type" not in r]
+    assert all(r["semantic_target"] > 0 for r in rows)
+
+    class Stop(Exception):
+        pass
+
+    def crash(step: int) -> None:
+        if step == 3:
+            raise Stop
+
+    b = replace(cfg, out=str(tmp_path / "b"))
+    with pytest.raises(Stop):
+        train(b, on_step=crash)
+    resumed = [r for r in metrics(train(b)) if "type" not in r]
+    assert [r["semantic_target"] for r in resumed] == [r["semantic_target"] for r in rows]
