@@ -250,6 +250,9 @@ class Trainer:
         self.scaler.unscale_(self.optimizer)
         clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        if not math.isfinite(norm) and not self.scaler.is_enabled():  # fp16's scaler skips such steps itself
+            raise NerError(f"gradient norm is {norm} at step {self.state.step + 1}: the update would corrupt the "
+                           f"weights (lower --lr / --encoder-lr, or --amp off)")
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()

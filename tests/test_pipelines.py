@@ -25,6 +25,7 @@ def write_recipe(path: Path, encoder: Path, data_root: Path, **extra) -> Path:
         "train": {"max_steps": 2, "batch_size": 4, "eval_every": 0, "dev_limit": 8, "log_every": 1,
                   "model": {"encoder": str(encoder), **TINY_MODEL}},
         "self_train": {"threshold": 0.0, "train": {"max_steps": 1}},
+        "diagnose": {"tatoeba": 20, "heldout": 8, "tsne_points": 0, "raw": False},
         "eval": {"limit": 10, "batch_size": 8},
     }
     recipe.update(extra)
@@ -82,7 +83,12 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     assert json.loads((out / "rows" / "self_training" / "seed-13" / "self_training.json").read_text())["rounds"]
     stages = data["stages"]
     assert {"codeswitch/ja", "unlabeled/de", "train/zero_shot/seed-13", "train/self_training/seed-13",
-            "eval/semantic/seed-13"} <= set(stages)
+            "eval/semantic/seed-13", "diagnose/relation_contrastive/seed-13"} <= set(stages)
+    # Every row diagnosed (ja, the default language among the targets), in report.md and report.json.
+    diag = data["diagnostics"]
+    assert set(diag) == {f"{row}/seed-13" for row in DEFAULT_ROWS} and diag["codeswitch/seed-13"]["langs"] == ["ja"]
+    assert diag["self_training/seed-13"]["pseudo_labels"]["ja"]["pool"] == 12
+    assert "## Diagnostics (ja" in text and "| self_training/seed-13 | ja |" in text
 
     # Second run: everything cached, results identical.
     mtime = (out / "rows" / "semantic" / "seed-13" / "model" / "model.pt").stat().st_mtime_ns
@@ -104,7 +110,7 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     run_recipe(load_recipe(tmp_path / "r.yaml"))
     third = json.loads((out / "report.json").read_text())["stages"]
     rerun = {name for name, s in third.items() if not s["cached"]}
-    assert rerun == {"train/self_training/seed-13", "eval/self_training/seed-13"}
+    assert rerun == {"train/self_training/seed-13", "eval/self_training/seed-13", "diagnose/self_training/seed-13"}
 
 
 def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tmp_path: Path,

@@ -63,6 +63,8 @@ def silhouette(features: np.ndarray, labels: np.ndarray) -> float | None:
     """Mean silhouette (cosine distance) by label; None with fewer than 2 labels or 3 points."""
     from sklearn.metrics import silhouette_score
 
+    finite = np.isfinite(features).all(1)
+    features, labels = features[finite], labels[finite]
     if len(features) < 3 or len(set(labels.tolist())) < 2 or len(set(labels.tolist())) >= len(features):
         return None
     return float(silhouette_score(features, labels, metric="cosine"))
@@ -97,6 +99,8 @@ def tsne_png(features: np.ndarray, labels: np.ndarray, views: np.ndarray, schema
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
 
+    finite = np.isfinite(features).all(1)
+    features, labels, views = features[finite], labels[finite], views[finite]
     perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
     xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
               metric="cosine").fit_transform(features)

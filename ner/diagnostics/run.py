@@ -201,9 +201,15 @@ def _relation(model, held: dict[str, list[dict[str, Any]]], cfg: TrainConfig, dc
     names = list(model.relation_schema.labels)
     x, y = np.concatenate([src_x, cs_x]), np.concatenate([src_y, cs_y])
     views = np.array(["src"] * len(src_y) + ["cs"] * len(cs_y))
+    finite = np.isfinite(x).all(1)
+    if not finite.all():  # a diverged model: measure what is left, and say how much was not
+        log.warning("relation space: %d of %d pair features are not finite and are left out", (~finite).sum(), len(x))
+        x, y, views = x[finite], y[finite], views[finite]
+        src_ok, cs_ok = np.isfinite(src_x).all(1), np.isfinite(cs_x).all(1)
+        src_x, src_y, cs_x, cs_y = src_x[src_ok], src_y[src_ok], cs_x[cs_ok], cs_y[cs_ok]
     sample = _stratified(y, limit=dcfg.tsne_points or 4000, seed=dcfg.seed)
     result: dict[str, Any] = {
-        "pairs": {"src": int(len(src_y)), "cs": int(len(cs_y))},
+        "pairs": {"src": int(len(src_y)), "cs": int(len(cs_y))}, "non_finite_pairs": int((~finite).sum()),
         "label_counts": {names[k]: int((y == k).sum()) for k in range(len(names))},
         "silhouette": {"pooled": relation_space.silhouette(x[sample], y[sample]),
                        "pooled_without_none": _silhouette_without(x, y, 0, dcfg.seed),
