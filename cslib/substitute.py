@@ -10,6 +10,7 @@ construction; `validate.row_problem` re-checks every row anyway.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -79,7 +80,8 @@ class CodeSwitcher:
         self._latin = get_language(self.tgt).latin
         self._char = get_language(self.tgt).char_tokenized
         self._segment = lru_cache(maxsize=200_000)(lambda text: tuple(segment(text, self.tgt, self.config.segment)))
-        self._pool = entities.by_type("replace") if entities is not None else {}
+        # --entity-mode replace: the target entities per type (read only in that mode: 400k names otherwise)
+        self._pool = entities.by_type("replace") if entities is not None and self.config.entity_mode == "replace" else {}
         # "both": each row is drawn Traditional (dictionary converted to Simplified) with probability 1/2
         self._both_scripts = self.tgt == "zh" and zh_script == "both"
 
@@ -110,34 +112,61 @@ class CodeSwitcher:
         if not self.config.compose_entities or (len(words) == 1 and self.transliterator is None):
             return None
         parts: list[tuple[str, str]] = []  # (text, origin); origin "" for digits kept as they are
-        lowered = [w.lower() for w in words]
-        i = 0
-        while i < len(words):  # cover the entity with typed names, dictionary phrases, transliteration
-            n, opts = self.entities.longest_match(words, i, typ) if self.entities is not None else (0, [])
-            if not n and general:
-                n, opts = self.dictionary.longest_match(lowered, i)
-            if n:
-                t = pick(opts)
+        for kind, value in self._cover(words, typ, general):
+            if kind == "entry":
+                t = pick(value)
                 parts.append((t.text, t.origin))
-                i += n
-                continue
-            w = words[i]
-            if not any(c.isalpha() for c in w):
-                if w.isdigit():
-                    parts.append((w, ""))
-                i += 1  # punctuation inside a name is dropped
-                continue
-            text = self.transliterator.word(w) if self.transliterator is not None else None
-            if text is None:
-                return None
-            parts.append((text, self.transliterator.origin))
-            i += 1
+            elif kind == "keep":
+                parts.append((value, ""))
+            else:
+                text = self.transliterator.word(value) if self.transliterator is not None else None
+                if text is None:
+                    return None
+                parts.append((text, self.transliterator.origin))
         origins = sorted({o for _, o in parts if o})
         if not origins:
             return None
         dot = _NAME_DOT.get(self.tgt) if typ == "PER" else None
         joiner = dot if dot and len(parts) > 1 else "" if self._char else " "
         return Translation(joiner.join(t for t, _ in parts), "+".join(origins))
+
+    def _cover(self, words: list[str], typ: str, general: bool) -> Iterator[tuple[str, object]]:
+        """How a composed entity covers its words, left to right: ("entry", translations) for a
+        typed name or dictionary phrase (longest first), ("keep", digits), ("word", w) for a word
+        only transliteration can render. Punctuation inside a name is dropped."""
+        lowered = [w.lower() for w in words]
+        i = 0
+        while i < len(words):
+            n, opts = self.entities.longest_match(words, i, typ) if self.entities is not None else (0, [])
+            if not n and general:
+                n, opts = self.dictionary.longest_match(lowered, i)
+            if n:
+                yield "entry", opts
+                i += n
+                continue
+            w = words[i]
+            if any(c.isalpha() for c in w):
+                yield "word", w
+            elif w.isdigit():
+                yield "keep", w
+            i += 1
+
+    def transliteration_words(self, tokens: list[str], tags: list[str]) -> list[str]:
+        """The words of the sentence's entities that switching may hand to the transliterator
+        (a superset: drawn or not), so that a build can transliterate them all at once first."""
+        if self.transliterator is None or self.config.entity_mode == "keep" or not self.config.compose_entities:
+            return []
+        out: list[str] = []
+        for s in spans(tags):
+            words = tokens[s.start:s.end]
+            if self.config.entity_mode == "replace" and self._pool.get(s.type):
+                continue
+            general = self._general_ok(s.type)
+            if (self.entities is not None and self.entities.lookup(words, s.type)) or (
+                    general and self.dictionary.lookup(words)):
+                continue
+            out += [w for kind, w in self._cover(words, s.type, general) if kind == "word"]
+        return out
 
     def _cased(self, text: str, first_src: str) -> str:
         if self._latin and first_src[:1].isupper() and text[:1].islower():

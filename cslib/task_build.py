@@ -30,7 +30,7 @@ from .schemes import detect_scheme
 from .shard_runner import local_shards
 from .substitute import CodeSwitcher
 from .task_inputs import detect_format, read_records
-from .tasks import KEY, TaskOptions, TaskSpec, input_table, output_schema, resolve, switch_batch
+from .tasks import KEY, TaskOptions, TaskSpec, input_table, output_schema, resolve, switch_batch, tagged_rows
 
 
 def decide_task(cfg: BuildConfig, opts: TaskOptions) -> str:
@@ -87,6 +87,8 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
                                          Path(f"data/{spec.kind}/{cfg.src}-{cfg.tgt}"))
     # typed names and transliteration serve labeled entities only
     sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"))
+    if spec.kind in ("codeswitch", "tagging"):
+        sw.prefetch(tagged_rows(table, spec))
     per = max(1, cfg.shard_size // cfg.variants)
     if opts.engine == "ray":
         compute = partial(_ray_shards, cfg, opts, table, per, spec, sw, out)

@@ -18,19 +18,17 @@ here, under its own type only (PER, LOC, ORG), so a person is never replaced by 
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
 import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import metadata
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import CslibError, at
 from ..shards import atomic_write_bytes
+from .cache import cache_file, load_pickle, package_key, write_pickle
 from .dictionary_sources import _CJK_IDEOGRAPH, _JAPANESE, _is_han_word, cedict_path, jmdict_db_path
 from .senses import frequency_table
 
@@ -66,16 +64,21 @@ class EntityLexicon:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, src: str | Iterable[str], tgt: str, typ: str, origin: str, weight: float = 1.0) -> bool:
+    def _key(self, src: str | Iterable[str]) -> tuple[str, int]:
+        """The entry key of a phrase, and its length in words."""
         words = key(src)
+        return (" ".join(words), len(words)) if words else ("", 0)
+
+    def add(self, src: str | Iterable[str], tgt: str, typ: str, origin: str, weight: float = 1.0) -> bool:
+        k, length = self._key(src)
         tgt = tgt.strip()
-        if not words or not tgt:
+        if not length or not tgt:
             return False
-        have = self.entries.setdefault(" ".join(words), [])
+        have = self.entries.setdefault(k, [])
         if any(e[0] == tgt and e[1] == typ for e in have):
             return False
         have.append((tgt, typ, origin, float(weight)))
-        self.max_len = max(self.max_len, len(words))
+        self.max_len = max(self.max_len, length)
         return True
 
     def items(self) -> Iterator[tuple[str, EntityTranslation]]:
@@ -95,13 +98,19 @@ class EntityLexicon:
                     have.append(e)
         self.max_len = max(self.max_len, other.max_len)
 
+    def _typed(self, got: Iterable[tuple[str, str, str, float]], typ: str) -> list[EntityTranslation]:
+        return [EntityTranslation(*e) for e in got if e[1] in (typ, ANY)]
+
     def lookup(self, words: Iterable[str], typ: str) -> list[EntityTranslation]:
         """Translations of the phrase usable for an entity of type `typ` (its own type or ANY)."""
-        return [EntityTranslation(*e) for e in self.entries.get(" ".join(key(words)), ()) if e[1] in (typ, ANY)]
+        return self._typed(self.entries.get(self._key(words)[0], ()), typ)
 
     def longest_match(self, words: list[str], i: int, typ: str) -> tuple[int, list[EntityTranslation]]:
-        for n in range(min(self.max_len, len(words) - i), 0, -1):
-            hit = self.lookup(words[i:i + n], typ)
+        """The longest phrase at word i with a translation for `typ`."""
+        folded = [fold(w) for w in words[i:i + self.max_len]]
+        for n in range(len(folded), 0, -1):
+            got = self.entries.get(" ".join(folded[:n]))
+            hit = self._typed(got, typ) if got else []
             if hit:
                 return n, hit
         return 0, []
@@ -115,6 +124,7 @@ class EntityLexicon:
         return out
 
 
+@lru_cache(maxsize=1 << 20)
 def fold(text: str) -> str:
     """Lowercase, accents stripped: "Knausgård" and "knausgard", "Shinzō" and "shinzo" meet."""
     text = unicodedata.normalize("NFKD", text.lower())
@@ -329,15 +339,7 @@ CACHE_VERSION = 3  # bump when a loader's output changes or its classes move (3:
 
 def _cache_path(name: str) -> Path:
     """Pickle of a built source, keyed by the versions of the packages it reads (rebuilt when they change)."""
-    vers = []
-    for pkg in _PACKAGES.get(name, ()):
-        try:
-            vers.append(f"{pkg}={metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            vers.append(f"{pkg}=absent")
-    tag = hashlib.sha256(f"{CACHE_VERSION}:{name}:{','.join(vers)}".encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XNER_CACHE_DIR") or Path.home() / ".cache" / "xner")
-    return root / "cslib" / f"{name}-{tag}.pickle"
+    return cache_file(name, f"{CACHE_VERSION}:{name}:{package_key(_PACKAGES.get(name, ()))}", "pickle")
 
 
 def entity_sources_for(tgt_lang: str) -> list[str]:
@@ -363,20 +365,12 @@ _IN_PROCESS: dict[str, EntityLexicon] = {}
 
 def _load_entity_source(name: str, cache: bool) -> EntityLexicon:
     path = _cache_path(name) if cache else None
-    if path is not None and path.is_file():
-        try:
-            with path.open("rb") as fh:
-                lex = pickle.load(fh)
-            if isinstance(lex, EntityLexicon):
-                return lex
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass  # rebuilt below
+    lex = load_pickle(path, EntityLexicon) if path is not None else None
+    if lex is not None:
+        return lex
     lex = _SOURCES[name][1]()
     if path is not None:
-        try:
-            atomic_write_bytes(path, pickle.dumps(lex, protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            pass  # a read-only cache is not an error: the next build rebuilds
+        write_pickle(path, lex)
     return lex
 
 

@@ -196,9 +196,9 @@ def dictionary_origins(d: Dictionary) -> dict[str, int]:
 def build_entity_lexicon(cfg: SourceOptions) -> tuple[EntityLexicon | None, dict]:
     """(typed entity lexicon or None, manifest info) for a build."""
     names = resolved_entity_sources(cfg)
-    lex = EntityLexicon()
     info: dict = {"entity_sources": names}
     conv = _zh_converter(cfg)
+    parts: list[EntityLexicon] = []
     for name in names:
         part = load_entity_source(name)
         if conv is not None:
@@ -207,14 +207,20 @@ def build_entity_lexicon(cfg: SourceOptions) -> tuple[EntityLexicon | None, dict
                 converted.add(k, conv(e.text), e.type, e.origin, e.weight)
             part = converted
         log.info("entity source %s: %d names", name, len(part))
-        lex.update(part)
+        parts.append(part)
     if cfg.entity_lexicon:
         origin = "replace" if cfg.entity_mode == "replace" else "lexicon"
         user = read_entity_lexicon(cfg.entity_lexicon, origin)
         log.info("entity lexicon %s: %d phrases", cfg.entity_lexicon, len(user))
-        lex.update(user)
+        parts.append(user)
         info["entity_lexicon"] = cfg.entity_lexicon
         info["inputs"] = [file_digest(Path(cfg.entity_lexicon))]
+    if len(parts) == 1:
+        lex = parts[0]  # nothing to merge: the source as loaded (shared in the process, never mutated)
+    else:
+        lex = EntityLexicon()
+        for part in parts:
+            lex.update(part)
     info["entity_entries"] = len(lex)
     return (lex if len(lex) else None), info
 
