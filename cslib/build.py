@@ -241,13 +241,16 @@ def _manifest(cfg: BuildConfig, kind: str, run: ShardRun, sw: Switching, inputs:
     if kind in ("codeswitch", "tagging"):
         manifest["entity_types"] = sorted(_prefixed(run.counts, "type:"))
     manifest["shards"] = run.entries
+    sources = {"mode": cfg.resolved_mode(), **sw.dictionary.info, "dictionaries": dictionary_origins(sw.dictionary)}
+    if cfg.src != "en" and kind in ("codeswitch", "tagging"):  # CodeSwitcher: persons by typed names only
+        sources["person_names"] = "typed name sources only" if sw.entities is not None else "kept"
     if task is None:
-        manifest["sources"] = {"mode": cfg.resolved_mode(), "dictionaries": dictionary_origins(sw.dictionary),
-                               **sw.entity_info,
+        manifest["sources"] = {**sources, **sw.entity_info,
                                "transliteration": sw.transliterator.origin if sw.transliterator else None,
                                "rows_with_source": _prefixed(run.counts, "source:")}
         manifest["versions"] = versions()
     else:
+        manifest["sources"] = sources
         manifest["task"] = {"task": task.task, "text_fields": task.text_fields, "text_types": task.text_types,
                             "carried": task.carried}
         if kind == "tagging":
