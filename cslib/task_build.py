@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import ray_engine, shards
+from . import ray_engine
 from .build import (
     BuildConfig,
     Switching,
@@ -29,7 +29,7 @@ from .errors import CslibError
 from .schemes import detect_scheme
 from .shard_runner import local_shards
 from .substitute import CodeSwitcher
-from .task_inputs import detect_format, read_records
+from .task_inputs import detect_format, input_digest, read_records
 from .tasks import KEY, TaskOptions, TaskSpec, input_table, output_schema, resolve, switch_batch, tagged_rows
 
 
@@ -72,7 +72,7 @@ def prepare(cfg: BuildConfig, opts: TaskOptions) -> tuple[TaskSpec, pa.Table, li
     records = read_records(path, fmt, cfg.limit, opts.pretokenized)
     opts_task = TaskOptions(**{**asdict(opts), "task": task})
     spec = resolve(records, opts_task, cfg.src, cfg.tgt, cfg.seed, cfg.variants)
-    return spec, input_table(records, spec), [shards.file_digest(path)]
+    return spec, input_table(records, spec), [input_digest(path)]
 
 
 def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
