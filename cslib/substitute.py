@@ -49,8 +49,9 @@ def _same(text: str) -> str:
 
 
 def switch_method(origins: set[str]) -> str:
-    """A row's `method` column: `dict`, `align`, `dict+align` (where its translations came from) or `none`."""
-    kinds = {"align" if o == "align" else "dict" for o in origins}
+    """A row's `method` column: `dict`, `align`, `dict+align` (where its translations came from) or `none`.
+    A translation composed through English (`A>B`) counts for both of its legs."""
+    kinds = {"align" if o == "align" else "dict" for origin in origins for o in origin.split(">")}
     return "+".join(sorted(kinds)) if kinds else "none"
 
 
