@@ -146,15 +146,15 @@ class Switching:
     transliterator: Transliterator | None
     inputs: list[dict]  # digests of the dictionary and lexicon files
 
-    def prefetch(self, sentences: Iterable[tuple[list[str], list[str]]]) -> None:
+    def prefetch(self, sentences: Iterable[tuple[list[str], list[str]]], workers: int = 1) -> None:
         """Transliterate, in batches and before switching, every entity word of (tokens, IOB2 tags)
-        that switching may need: the rows are unchanged, the model runs once per new letter run,
-        and forked workers inherit the results."""
+        that switching may need: the rows are unchanged, the model runs once per new letter run
+        (over `workers` processes), and forked shard workers inherit the results."""
         if self.transliterator is None:
             return
         started = time.perf_counter()
         words = [w for tokens, tags in sentences for w in self.switcher.transliteration_words(tokens, tags)]
-        n = self.transliterator.prefetch(words)
+        n = self.transliterator.prefetch(words, workers)
         log.info("transliteration: %d entity words, %d new letter runs through the model (%.1fs)",
                  len(set(words)), n, time.perf_counter() - started)
 
@@ -268,7 +268,7 @@ def build_codeswitch(cfg: BuildConfig) -> Path:
     started = time.time()
     sents, inputs = source_sentences(cfg)
     sw = prepare_switching(cfg)
-    sw.prefetch((s.tokens, s.tags) for s in sents)
+    sw.prefetch(((s.tokens, s.tags) for s in sents), cfg.workers)
     job = partial(_codeswitch_shard, cfg, sents, sw.switcher, max(1, cfg.shard_size // cfg.variants))
     return write_switched(cfg, cfg.out_dir(), "codeswitch", len(sents), inputs, sw,
                           partial(local_shards, job, workers=cfg.workers), started=started)

@@ -88,7 +88,7 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
     # typed names and transliteration serve labeled entities only
     sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"))
     if spec.kind in ("codeswitch", "tagging"):
-        sw.prefetch(tagged_rows(table, spec))
+        sw.prefetch(tagged_rows(table, spec), cfg.workers if opts.engine == "local" else 1)
     per = max(1, cfg.shard_size // cfg.variants)
     if opts.engine == "ray":
         compute = partial(_ray_shards, cfg, opts, table, per, spec, sw, out)

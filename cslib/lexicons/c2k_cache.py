@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import multiprocessing as mp
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import metadata
@@ -89,15 +90,28 @@ class C2KCache:
             self._new.add(piece)
         return out
 
-    def fill(self, pieces: Iterable[str]) -> int:
-        """Compute the pieces not known yet, in batches where e2k allows, then save them; returns how many."""
+    def fill(self, pieces: Iterable[str], workers: int = 1) -> int:
+        """Compute the pieces not known yet, in batches where e2k allows (split over `workers`
+        forked processes, 0: every core), then save them; returns how many."""
         todo = sorted(set(pieces) - self.memo.keys())
         if not todo:
             return 0
         model = self._model()
         if self._batch is None:
             self._batch = e2k_batch.agrees(model)
-        self.memo.update(e2k_batch.transliterate_batch(model, todo) if self._batch else {p: model(p) for p in todo})
+        workers = min(workers if workers > 0 else mp.cpu_count(), len(todo) // e2k_batch.BATCH)
+        if not self._batch:
+            self.memo.update({p: model(p) for p in todo})
+        elif workers > 1:
+            _MODEL[:] = [model]  # inherited by the forked workers, never pickled
+            try:
+                with mp.get_context("fork").Pool(workers) as pool:
+                    for part in pool.map(_batch_part, [todo[k::workers] for k in range(workers)]):
+                        self.memo.update(part)
+            finally:
+                _MODEL.clear()
+        else:
+            self.memo.update(e2k_batch.transliterate_batch(model, todo))
         self._new.update(todo)
         self.flush()
         return len(todo)
@@ -110,6 +124,13 @@ class C2KCache:
         data = {**self._meta, "pieces": dict(sorted(merged.items()))}
         write_bytes(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         self._new.clear()
+
+
+_MODEL: list = []  # the model of a `fill` running in forked workers
+
+
+def _batch_part(pieces: list[str]) -> dict[str, str]:
+    return e2k_batch.transliterate_batch(_MODEL[0], pieces)
 
 
 @lru_cache(maxsize=4)

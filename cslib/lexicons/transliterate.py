@@ -85,13 +85,13 @@ class Transliterator:
             out.append(kata)
         return "".join(out) or None
 
-    def prefetch(self, words: Iterable[str]) -> int:
-        """Run the model once, in batches, over the letter runs of `words` it has not seen;
-        returns how many it computed. Later `word` calls for them only read the memo."""
+    def prefetch(self, words: Iterable[str], workers: int = 1) -> int:
+        """Run the model once, in batches (over `workers` processes), over the letter runs of
+        `words` it has not seen; returns how many it computed. Later `word` calls only read the memo."""
         if self._pieces is None:
             return 0
-        return self._pieces.fill(p for w in set(words) if _fixed(t := fold(w)) is _MODEL
-                                 for p in _runs(t) if not p.isdigit())
+        return self._pieces.fill((p for w in set(words) if _fixed(t := fold(w)) is _MODEL
+                                  for p in _runs(t) if not p.isdigit()), workers)
 
     def flush(self) -> None:
         """Save the letter runs computed one by one since the last save (see `prefetch`)."""
