@@ -122,7 +122,9 @@ class CodeSwitcher:
         if self.config.entity_mode == "replace" and self._pool.get(typ):
             e = pick(self._pool[typ])
             return Translation(e.text, e.origin)
-        general = self._general_ok(typ)
+        # A one-character zh/ja entity is an abbreviation or a fragment (克 of 克拉斯诺亚尔斯克):
+        # its dictionary sense ("be able to") is not the name's.
+        general = self._general_ok(typ) and not (self._joined and len("".join(words)) == 1)
         # Whole-phrase candidates: typed names of this type, and (not for PER) the word dictionary,
         # which knows Kyoto → 京都 and Japan → 日本 where JMnedict lists only ジャパン; weights decide.
         options: list[Translation] = []
