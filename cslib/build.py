@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -145,6 +146,18 @@ class Switching:
     transliterator: Transliterator | None
     inputs: list[dict]  # digests of the dictionary and lexicon files
 
+    def prefetch(self, sentences: Iterable[tuple[list[str], list[str]]], workers: int = 1) -> None:
+        """Transliterate, in batches and before switching, every entity word of (tokens, IOB2 tags)
+        that switching may need: the rows are unchanged, the model runs once per new letter run
+        (over `workers` processes), and forked shard workers inherit the results."""
+        if self.transliterator is None:
+            return
+        started = time.perf_counter()
+        words = [w for tokens, tags in sentences for w in self.switcher.transliteration_words(tokens, tags)]
+        n = self.transliterator.prefetch(words, workers)
+        log.info("transliteration: %d entity words, %d new letter runs through the model (%.1fs)",
+                 len(set(words)), n, time.perf_counter() - started)
+
 
 def prepare_switching(cfg: BuildConfig, entities: bool = True) -> Switching:
     """The dictionary and switcher of a build: one place, so that every engine and task switches
@@ -207,6 +220,8 @@ def write_switched(cfg: BuildConfig, out: Path, kind: str, n_items: int, inputs:
     desc = f"{'cs' if task is None else task.task} {cfg.src}->{cfg.tgt}"
     plan = ShardPlan(out, kind, fingerprint, n_items, per, cfg.variants, cfg.overwrite, desc)
     run = run_shards(plan, compute, partial(switched_counts, variants=cfg.variants))
+    if sw.transliterator is not None:
+        sw.transliterator.flush()  # letter runs met one by one (not announced by `prefetch`)
     shards.write_manifest(out, _manifest(cfg, kind, run, sw, inputs, task))
     log.info("wrote %d rows in %d shards to %s in %.1fs (%s engine%s)", run.counts["rows"], len(run.entries), out,
              time.time() - started, engine, ", resumed" if run.resumed else "")
@@ -226,13 +241,16 @@ def _manifest(cfg: BuildConfig, kind: str, run: ShardRun, sw: Switching, inputs:
     if kind in ("codeswitch", "tagging"):
         manifest["entity_types"] = sorted(_prefixed(run.counts, "type:"))
     manifest["shards"] = run.entries
+    sources = {"mode": cfg.resolved_mode(), **sw.dictionary.info, "dictionaries": dictionary_origins(sw.dictionary)}
+    if cfg.src != "en" and kind in ("codeswitch", "tagging"):  # CodeSwitcher: persons by typed names only
+        sources["person_names"] = "typed name sources only" if sw.entities is not None else "kept"
     if task is None:
-        manifest["sources"] = {"mode": cfg.resolved_mode(), "dictionaries": dictionary_origins(sw.dictionary),
-                               **sw.entity_info,
+        manifest["sources"] = {**sources, **sw.entity_info,
                                "transliteration": sw.transliterator.origin if sw.transliterator else None,
                                "rows_with_source": _prefixed(run.counts, "source:")}
         manifest["versions"] = versions()
     else:
+        manifest["sources"] = sources
         manifest["task"] = {"task": task.task, "text_fields": task.text_fields, "text_types": task.text_types,
                             "carried": task.carried}
         if kind == "tagging":
@@ -250,6 +268,7 @@ def build_codeswitch(cfg: BuildConfig) -> Path:
     started = time.time()
     sents, inputs = source_sentences(cfg)
     sw = prepare_switching(cfg)
+    sw.prefetch(((s.tokens, s.tags) for s in sents), cfg.workers)
     job = partial(_codeswitch_shard, cfg, sents, sw.switcher, max(1, cfg.shard_size // cfg.variants))
     return write_switched(cfg, cfg.out_dir(), "codeswitch", len(sents), inputs, sw,
                           partial(local_shards, job, workers=cfg.workers), started=started)

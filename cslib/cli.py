@@ -39,7 +39,8 @@ def defaults(cls: type) -> SimpleNamespace:
 
 B, U, T = defaults(BuildConfig), defaults(UnlabeledConfig), defaults(TaskOptions)
 
-MODE_HELP = (f"auto: dict when a MUSE dictionary exists for the pair, else align; "
+MODE_HELP = (f"auto: dict when a MUSE dictionary exists for the pair (en-X, read either way; X->Y: each leg "
+             f"through English), else align; "
              f"dict: bilingual dictionaries (MUSE + --extra-dict); align: a lexicon extracted by word "
              f"alignment of a parallel corpus (Tatoeba, or --parallel), for languages without MUSE; "
              f"dict+align: both (default {B.mode})")
@@ -78,28 +79,35 @@ def _parser() -> argparse.ArgumentParser:
 def _build_parser(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("build", help="build a code-switched shard set from labeled source sentences",
                        description="Replace source words/phrases and whole entities by target-language "
-                                   "translations, carrying IOB2 labels over, and write Parquet shards.")
+                                   "translations, carrying IOB2 labels over, and write Parquet shards. "
+                                   "Any direction: from English the English-X resources serve as they are; "
+                                   "into English (--src ja --tgt en) they are read backwards; between two "
+                                   "other languages (--src de --tgt es) two dictionaries are composed "
+                                   "through English (docs/shards.md, 'Directions').")
     b.add_argument("--config", help="YAML file with build options (flags override it)")
-    b.add_argument("--src", help=f"source language code (default {B.src})")
-    b.add_argument("--tgt", help=f"target language code, e.g. ja, zh, de (default {B.tgt})")
+    b.add_argument("--src", help=f"source language code: the language of the labels, e.g. en, ja, de "
+                                 f"(default {B.src}; zh and ja as PAN-X gives them: characters)")
+    b.add_argument("--tgt", help=f"target language code, e.g. ja, zh, de, en (default {B.tgt})")
     b.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT, else download)")
     b.add_argument("--out", help="output directory (default data/cs/SRC-TGT)")
     b.add_argument("--input", help="labeled PAN-X TSV or CoNLL file instead of the PAN-X train split, or a "
-                                   "task input (JSONL, CSV, Parquet, CoNLL in any scheme, text; see --task)")
+                                   "task input (JSONL, CSV, Parquet, CoNLL in any scheme, text, or a shard set "
+                                   "directory such as 'cslib unlabeled' writes; see --task)")
     b.add_argument("--encoding", help="text encoding of --input, --dictionary and --parallel (default utf-8; "
                                       "CoNLL-2002 originals: latin-1)")
     b.add_argument("--mode", choices=MODES, help=MODE_HELP)
     b.add_argument("--dictionary", help="MUSE-format dictionary file (src<TAB>tgt) replacing MUSE")
     b.add_argument("--extra-dict", dest="extra_dicts", action="append",
-                   help="packaged dictionaries: jmdict (ja), cedict (zh); repeatable; default: every "
-                        "installed one for the pair; 'none' for MUSE only")
+                   help="packaged dictionaries: jmdict (ja), cedict (zh), for en->X and X->en; repeatable; "
+                        "default: every installed one for the pair; 'none' for MUSE only")
     b.add_argument("--entity-source", dest="entity_sources", action="append",
-                   help="typed name sources: jmnedict (ja), cedict-names (zh); repeatable; default: every "
-                        "installed one for the pair; 'none' to use none")
+                   help="typed name sources: jmnedict (ja), cedict-names (zh), for en->X and X->en; "
+                        "repeatable; default: every installed one for the pair; 'none' to use none")
     b.add_argument("--entity-lexicon", help="TSV of entity translations: source phrase, target text, optional "
                                             "TYPE (PER/LOC/ORG; without it the entry serves every type), optional score")
     b.add_argument("--transliterate", action=argparse.BooleanOptionalAction, default=None,
-                   help="transliterate names no dictionary knows (ja: e2k, katakana); default: on where installed")
+                   help="transliterate names no dictionary knows (ja: e2k, katakana; zh: characters by "
+                        "sound); default: on where installed and the source is written in Latin letters")
     b.add_argument("--senses", choices=["freq", "uniform"],
                    help="choice among a phrase's translations: freq (weighted by target word frequency, "
                         f"far rarer ones dropped) or uniform (default {B.senses})")
@@ -139,7 +147,8 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
                         "classification: records whose text fields are switched, other fields carried; "
                         f"tagging: token labels in any scheme; auto: inferred from --input (default {T.task})")
     t.add_argument("--text-field", dest="text_fields", action="append",
-                   help="record field to switch (repeatable; default text, or premise+hypothesis, ...)")
+                   help="record field to switch (repeatable; default text, or premise+hypothesis, ...); a list "
+                        "field is taken as tokens: --text-field tokens for a 'cslib unlabeled' shard set")
     t.add_argument("--tokens-field", help="tagging records: token list field (default tokens/words)")
     t.add_argument("--tags-field", help="tagging records: tag list field (default tags/ner_tags/slot_tags/...)")
     t.add_argument("--label-field", dest="label_fields", action="append",

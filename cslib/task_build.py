@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import ray_engine, shards
+from . import ray_engine
 from .build import (
     BuildConfig,
     Switching,
@@ -29,8 +29,8 @@ from .errors import CslibError
 from .schemes import detect_scheme
 from .shard_runner import local_shards
 from .substitute import CodeSwitcher
-from .task_inputs import detect_format, read_records
-from .tasks import KEY, TaskOptions, TaskSpec, input_table, output_schema, resolve, switch_batch
+from .task_inputs import detect_format, input_digest, read_records
+from .tasks import KEY, TaskOptions, TaskSpec, input_table, output_schema, resolve, switch_batch, tagged_rows
 
 
 def decide_task(cfg: BuildConfig, opts: TaskOptions) -> str:
@@ -72,7 +72,7 @@ def prepare(cfg: BuildConfig, opts: TaskOptions) -> tuple[TaskSpec, pa.Table, li
     records = read_records(path, fmt, cfg.limit, opts.pretokenized)
     opts_task = TaskOptions(**{**asdict(opts), "task": task})
     spec = resolve(records, opts_task, cfg.src, cfg.tgt, cfg.seed, cfg.variants)
-    return spec, input_table(records, spec), [shards.file_digest(path)]
+    return spec, input_table(records, spec), [input_digest(path)]
 
 
 def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
@@ -87,6 +87,8 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
                                          Path(f"data/{spec.kind}/{cfg.src}-{cfg.tgt}"))
     # typed names and transliteration serve labeled entities only
     sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"))
+    if spec.kind in ("codeswitch", "tagging"):
+        sw.prefetch(tagged_rows(table, spec), cfg.workers if opts.engine == "local" else 1)
     per = max(1, cfg.shard_size // cfg.variants)
     if opts.engine == "ray":
         compute = partial(_ray_shards, cfg, opts, table, per, spec, sw, out)

@@ -14,6 +14,7 @@ Kinds written (docs/shards.md): `text`, `classification`, `tagging`; `ner` is th
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -263,6 +264,17 @@ def input_table(records: Records, spec: TaskSpec) -> pa.Table:
             raise records.at(i, f"field {spec.field_of(name)!r} is {type(values[i]).__name__} here but "
                                 f"{first_type.__name__} in earlier records") from None
     return pa.table(arrays)
+
+
+def tagged_rows(table: pa.Table, spec: TaskSpec) -> Iterator[tuple[list[str], list[str]]]:
+    """(tokens, IOB2 tags) of each row of a tagged input table; a row whose tags do not fit the
+    scheme is left out here (switching reports it)."""
+    tokens = table.column(spec.text_fields[0]).to_pylist()
+    for toks, raw in zip(tokens, table.column(spec.tags_field).to_pylist(), strict=True):
+        try:
+            yield toks, encode(decode(raw, spec.scheme), len(toks), "iob2")
+        except SchemeError:
+            continue
 
 
 def as_written(table: pa.Table, spec: TaskSpec) -> pa.Table:

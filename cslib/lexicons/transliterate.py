@@ -4,7 +4,9 @@ Japanese writes foreign names in katakana by sound (Knausgård → クナウス�
 entity that no dictionary knows can still be switched. `e2k` (PyPI) ships its small
 numpy seq2seq models inside the wheel and runs offline; its "turbo" model is 7× faster than
 "base" (3.6 ms vs 27 ms a word on one core) and as good on names. Only the letter runs of a
-token are transliterated (digits are kept: "Apollo 11" → アポロ11); results are cached.
+token are transliterated (digits are kept: "Apollo 11" → アポロ11). The model's output for a
+letter run is computed once per machine (`c2k_cache`: a memo, a file in the cache folder, batched
+calls for the names a build announces with `prefetch`); words are memoised on top.
 No package does this for Chinese, whose name transliteration picks characters by
 convention; for zh the katakana reading is mapped onto those characters (`kana_hanzi`).
 """
@@ -13,9 +15,10 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
-from .dictionary_sources import MissingPackageError
+from . import c2k_cache
 from .entity_sources import fold
 from .kana_hanzi import kana_to_hanzi
 
@@ -42,21 +45,23 @@ def shared(tgt_lang: str) -> Transliterator:
 
 
 class Transliterator:
-    """English word → target-script text, or None when the word has nothing to transliterate."""
+    """English word → target-script text, or None when the word has nothing to transliterate.
+
+    `memo=False` calls the model for every word, as the first version did (tests compare the
+    two); the default shares the model's outputs through `c2k_cache`.
+    """
 
     origin = "translit"
 
-    def __init__(self, tgt_lang: str = "ja", model: str = "turbo") -> None:
+    def __init__(self, tgt_lang: str = "ja", model: str = "turbo", memo: bool = True) -> None:
         if tgt_lang not in TRANSLITERATION_LANGS:
             raise ValueError(f"no transliterator for {tgt_lang!r} (have: {', '.join(TRANSLITERATION_LANGS)})")
-        try:
-            from e2k import C2K
-        except ImportError:
-            raise MissingPackageError("transliteration needs the Python package 'e2k', which is not installed: "
-                                      "pip install e2k") from None
-        self._c2k = C2K(model=model)
         self.tgt = tgt_lang
-        self.word = lru_cache(maxsize=300_000)(self._word)
+        c2k_cache.require_e2k()  # a missing e2k is reported now, not mid-build
+        self._pieces = c2k_cache.shared(model) if memo else None
+        # with the memo, the model loads on the first letter run that is not in the cache
+        self._c2k = self._pieces if self._pieces is not None else c2k_cache.load_c2k(model)
+        self.word = lru_cache(maxsize=300_000)(self._word) if memo else self._word
 
     def _word(self, word: str) -> str | None:
         kana = self._kana(word)
@@ -66,21 +71,48 @@ class Transliterator:
 
     def _kana(self, word: str) -> str | None:
         text = fold(word)
-        if not _LETTERS.search(text):
-            return None
-        if _ORDINAL.fullmatch(text):  # 19th -> 19
-            return text.rstrip("stndrh")
-        if text.rstrip(".") in _FIXED:
-            return _FIXED[text.rstrip(".")]
+        fixed = _fixed(text)
+        if fixed is not _MODEL:
+            return fixed
         out: list[str] = []
-        for piece in re.split(r"([a-z]+)", text):
-            if not piece:
-                continue
-            if _LETTERS.fullmatch(piece):
-                kata = self._c2k(piece)
-                if not kata or not _KATAKANA.match(kata):
-                    return None
-                out.append(kata)
-            elif piece.isdigit():
+        for piece in _runs(text):
+            if piece.isdigit():
                 out.append(piece)
+                continue
+            kata = self._c2k(piece)
+            if not kata or not _KATAKANA.match(kata):
+                return None
+            out.append(kata)
         return "".join(out) or None
+
+    def prefetch(self, words: Iterable[str], workers: int = 1) -> int:
+        """Run the model once, in batches (over `workers` processes), over the letter runs of
+        `words` it has not seen; returns how many it computed. Later `word` calls only read the memo."""
+        if self._pieces is None:
+            return 0
+        return self._pieces.fill((p for w in set(words) if _fixed(t := fold(w)) is _MODEL
+                                  for p in _runs(t) if not p.isdigit()), workers)
+
+    def flush(self) -> None:
+        """Save the letter runs computed one by one since the last save (see `prefetch`)."""
+        if self._pieces is not None:
+            self._pieces.flush()
+
+
+_MODEL = object()  # `_fixed`: the word goes through the model
+
+
+def _fixed(text: str) -> str | None | object:
+    """The transliteration of a folded word that needs no model (None: nothing to transliterate), else _MODEL."""
+    if not _LETTERS.search(text):
+        return None
+    if _ORDINAL.fullmatch(text):  # 19th -> 19
+        return text.rstrip("stndrh")
+    if text.rstrip(".") in _FIXED:
+        return _FIXED[text.rstrip(".")]
+    return _MODEL
+
+
+def _runs(text: str) -> list[str]:
+    """The letter runs (for the model) and digit runs (kept) of a folded word, in order; the rest is dropped."""
+    return [p for p in re.split(r"([a-z]+)", text) if p and (_LETTERS.fullmatch(p) or p.isdigit())]
