@@ -34,7 +34,8 @@ class RecipeError(Exception):
 _OWNED = {
     "codeswitch": {"src", "tgt", "out", "data_root", "seed", "workers", "overwrite"},
     "unlabeled": {"lang", "out", "data_root", "workers", "overwrite", "file"},
-    "train": {"shards", "out", "seed", "data_root", "pseudo", "init_from", "resume"},
+    "train": {"shards", "out", "seed", "data_root", "pseudo", "init_from", "resume", "target_pairs"},
+    "target_view": {"src", "tgt", "input", "out", "data_root", "seed", "workers", "overwrite"},
     "self_train": {"teacher", "unlabeled", "out"},
     "diagnose": {"run", "out", "data_root", "amp"},
 }
@@ -67,6 +68,9 @@ class Recipe:
     codeswitch: dict[str, Any] = field(default_factory=dict)  # BuildConfig fields for every target
     codeswitch_by_lang: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-target extras
     unlabeled: dict[str, Any] = field(default_factory=dict)
+    # BuildConfig fields of the target view's shards (`cslib build --task text --src XX --tgt SRC` over
+    # each target's unlabeled pool); built when a row has `semantic_target_weight > 0`.
+    target_view: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     self_train: dict[str, Any] = field(default_factory=dict)
     mine: dict[str, Any] = field(default_factory=dict)  # ner.mine_entities.MineConfig fields (row 7)
@@ -97,11 +101,23 @@ class Recipe:
         return UnlabeledConfig(lang=lang, out=str(self.out_dir() / "data" / "unlabeled" / lang),
                                data_root=self.data_root, workers=self.workers, **self.unlabeled)
 
-    def train_config(self, row: str, shards: list[str], seed: int | None = None) -> TrainConfig:
+    def target_view_config(self, tgt: str, unlabeled_dir: str) -> BuildConfig:
+        """The target view of `tgt`: its unlabeled pool code-switched into the source language."""
+        return BuildConfig(src=tgt, tgt=self.src, input=unlabeled_dir, data_root=self.data_root, seed=self.seed,
+                           workers=self.workers, out=str(self.out_dir() / "data" / "target_view" / f"{tgt}-{self.src}"),
+                           **self.target_view)
+
+    def uses_target_view(self) -> bool:
+        return any(self.train_config(row, ["-"]).semantic_target_weight > 0 for row in self.rows)
+
+    def train_config(self, row: str, shards: list[str], seed: int | None = None,
+                     target_pairs: list[str] | None = None) -> TrainConfig:
         settings = _merge(self.train, ROWS[row].train_overrides)
         cfg = from_dict(TrainConfig, settings, self.path or "recipe", prefix="train.")
         cfg.seed = self.seed if seed is None else seed
         cfg.shards = shards
+        if cfg.semantic_target_weight > 0:
+            cfg.target_pairs = list(target_pairs or ["-"])
         cfg.out = str(self.out_dir() / "rows" / row / f"seed-{cfg.seed}")
         cfg.data_root = self.data_root
         if cfg.eval_langs is None:
@@ -146,11 +162,13 @@ class Recipe:
         cfg.out = str(self.out_dir() / "data" / "cs-mined" / f"seed-{seed}" / f"{self.src}-{tgt}")
         return cfg
 
-    def continued_config(self, teacher: str, shards: list[str], seed: int) -> TrainConfig:
+    def continued_config(self, teacher: str, shards: list[str], seed: int,
+                         target_pairs: list[str] | None = None) -> TrainConfig:
         """Row 8, the control of row 6: the student's training (init from row 5, the student's steps and
         settings) on the shards alone, without pseudo-labels; row 6 minus row 8 is what the
         pseudo-labels add, row 8 minus row 5 what the extra steps add."""
-        student = self.self_train_config(teacher, ["-"], self.train_config("relation_contrastive", shards, seed)).train
+        student = self.self_train_config(teacher, ["-"], self.train_config("relation_contrastive", shards, seed,
+                                                                            target_pairs)).train
         return dataclasses.replace(student, init_from=teacher, pseudo=[],
                                    out=str(self.out_dir() / "rows" / "continued" / f"seed-{seed}"))
 
@@ -240,6 +258,11 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
             make()
         except TypeError as exc:
             raise RecipeError(f"{p}: {section}: {str(exc).split('__init__() ')[-1]}") from None
+    if recipe.target_view:
+        try:
+            recipe.target_view_config(recipe.targets[0], "-")
+        except TypeError as exc:
+            raise RecipeError(f"{p}: target_view: {str(exc).split('__init__() ')[-1]}") from None
     for lang in recipe.codeswitch_by_lang:
         try:
             recipe.build_config(lang, "dict")

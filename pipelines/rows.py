@@ -22,7 +22,7 @@ class Row:
     baseline: str | None = None
 
 
-_NO_CONTRAST = {"semantic_weight": 0.0, "relation_weight": 0.0}
+_NO_CONTRAST = {"semantic_weight": 0.0, "relation_weight": 0.0, "semantic_target_weight": 0.0}
 
 ROWS: dict[str, Row] = {
     "zero_shot": Row(1, "zero-shot: token classification, English only",

@@ -247,3 +247,24 @@ def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path)
     markers = {p: p.stat().st_mtime_ns for p in (out / "steps").glob("*.json") if not p.name.endswith(".started.json")}
     run_recipe(load_recipe(path))  # everything cached, a target that mined nothing included
     assert {p: p.stat().st_mtime_ns for p in markers} == markers
+
+
+def test_target_view_rows(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+    """A row with `semantic_target_weight` trains on each target's unlabeled pool switched into English."""
+    path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, rows=["codeswitch", "semantic"],
+                        diagnose=None, target_view={"ratio": 0.8})
+    data = yaml.safe_load(path.read_text())
+    data["train"]["semantic_target_weight"] = 0.3
+    path.write_text(yaml.safe_dump(data))
+    recipe = load_recipe(path)
+    assert recipe.uses_target_view() and recipe.train_config("codeswitch", ["x"]).semantic_target_weight == 0
+    run_recipe(recipe)
+    out = tmp_path / "out"
+    manifest = json.loads((out / "data" / "target_view" / "ja-en" / "manifest.json").read_text())
+    assert manifest["kind"] == "text" and manifest["src_lang"] == "ja" and manifest["tgt_lang"] == "en"
+    cfg = yaml.safe_load((out / "rows" / "semantic" / "seed-13" / "config.yaml").read_text())
+    assert len(cfg["target_pairs"]) == 2 and cfg["semantic_target_weight"] == 0.3
+    steps = [json.loads(line) for line in (out / "rows" / "semantic" / "seed-13" / "metrics.jsonl").read_text().splitlines()]
+    assert any("semantic_target" in s for s in steps)
+    assert "target_pairs" not in yaml.safe_load((out / "rows" / "codeswitch" / "seed-13" / "config.yaml").read_text()) \
+        or not yaml.safe_load((out / "rows" / "codeswitch" / "seed-13" / "config.yaml").read_text())["target_pairs"]
