@@ -1,7 +1,7 @@
 """Step time of the full mCL-NER step with the bottom K encoder layers frozen (`ner train --freeze-layers K`).
 
 One process builds one model per K and interleaves their steps (medians), like train_step.py, so a
-shared machine's load hits every K alike. Dev F1 per K needs real training runs; the README gives both.
+shared machine's load hits every K alike. Dev F1 per K needs real training runs; docs/results.md and docs/benchmarks.md give both.
 
     python benchmarks/freeze_layers.py --freeze 0 4 6 8 --config full
 """

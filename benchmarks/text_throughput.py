@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from cslib import BuildConfig, CodeSwitcher, TaskOptions, build_dictionary, load_split, run_build
-from cslib.records import read_records
+from cslib.task_inputs import read_records
 from cslib.tasks import input_table, resolve, switch_batch
 
 

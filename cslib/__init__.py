@@ -3,31 +3,32 @@
 The public API below is what notebooks, pipelines and `ner` use; everything else is internal.
 """
 
-from .build import BuildConfig, UnlabeledConfig, build_codeswitch, build_dictionary, build_unlabeled
-from .datasets import load_parallel, load_split
-from .dictionary import Dictionary, read_muse
+from .build import BuildConfig, build_codeswitch
+from .corpora import load_parallel, load_split
 from .errors import CslibError
 from .hf import codeswitch_dataset, load_shards_dataset
 from .iob import is_iob2, repair_iob2, spans
+from .lexicons import Dictionary, build_dictionary, read_muse
 from .readers import LabeledSentence, effective_limit, read_conll, read_labeled_file, read_panx, read_text
 from .report import examples, stats, validate_dir
-from .shards import atomic_write_bytes, iter_rows, read_table
+from .shards import atomic_write_bytes, file_sha256, iter_rows, read_table
 from .substitute import CodeSwitcher, SwitchConfig
 from .task_build import run_build
 from .tasks import TaskOptions, TaskSpec, switch_batch
 from .textio import MAX_LINE, check_encoding, iter_lines, read_text_file
 from .tokenizers import segment, tokenize, word_tokenize
+from .unlabeled import UnlabeledConfig, build_unlabeled
 from .validate import row_problem
-from .view import ShardSet, open_shards
+from .view import ShardSet, ShardView, open_shards
 
 __version__ = "0.1.0"
 __all__ = [
-    "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "ShardSet", "SwitchConfig",
-    "TaskOptions", "TaskSpec", "UnlabeledConfig", "build_codeswitch", "codeswitch_dataset", "load_shards_dataset",
-    "run_build", "switch_batch", "build_dictionary", "build_unlabeled", "effective_limit", "examples", "is_iob2",
+    "BuildConfig", "CodeSwitcher", "CslibError", "Dictionary", "LabeledSentence", "ShardSet", "ShardView",
+    "SwitchConfig", "TaskOptions", "TaskSpec", "UnlabeledConfig", "build_codeswitch", "codeswitch_dataset",
+    "load_shards_dataset", "run_build", "switch_batch", "build_dictionary", "build_unlabeled", "examples", "is_iob2",
     "iter_rows", "load_parallel", "load_split", "open_shards", "read_conll", "read_labeled_file", "read_muse",
     "read_panx",
-    "MAX_LINE", "atomic_write_bytes", "check_encoding", "iter_lines", "read_text_file",
-    "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats", "tokenize",
-    "validate_dir", "word_tokenize",
+    "MAX_LINE", "atomic_write_bytes", "check_encoding", "effective_limit", "file_sha256", "iter_lines",
+    "read_text_file", "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats",
+    "tokenize", "validate_dir", "word_tokenize",
 ]

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import shards
-from .build import BuildConfig, build_dictionary
-from .dictionary import Dictionary
+from .build import BuildConfig
 from .errors import CslibError
-from .records import Records
+from .lexicons import Dictionary, build_dictionary
 from .substitute import CodeSwitcher, SwitchConfig
-from .tasks import KEY, TaskOptions, TaskSpec, output_schema, resolve, switch_batch
+from .task_inputs import Records
+from .tasks import KEY, TaskOptions, TaskSpec, as_written, output_schema, resolve, switch_batch
 
 if TYPE_CHECKING:
     import datasets
@@ -33,9 +33,9 @@ class _Switch:
     """The picklable batch function handed to `Dataset.map` (the switcher is rebuilt per process)."""
 
     def __init__(self, spec: TaskSpec, dictionary: Dictionary, switch_config: SwitchConfig,
-                 tag_names: list[str] | None, int_tags: bool, id_column: str | None = None) -> None:
+                 tag_names: list[str] | None, int_tags: bool) -> None:
         self.spec, self.dictionary, self.switch_config = spec, dictionary, switch_config
-        self.tag_names, self.int_tags, self.id_column = tag_names, int_tags, id_column
+        self.tag_names, self.int_tags = tag_names, int_tags
         self._switcher: CodeSwitcher | None = None
 
     def __getstate__(self) -> dict:
@@ -44,8 +44,8 @@ class _Switch:
     def __call__(self, batch: pa.Table, indices: list[int]) -> pa.Table:
         if self._switcher is None:
             self._switcher = CodeSwitcher(self.dictionary, self.switch_config)
-        keys = batch.column(self.id_column).to_pylist() if self.id_column else indices
-        table = batch.append_column(KEY, pa.array([str(k) for k in keys], pa.string()))
+        keys = batch.column(self.spec.id_field).to_pylist() if self.spec.id_field else indices
+        table = as_written(batch, self.spec).append_column(KEY, pa.array([str(k) for k in keys], pa.string()))
         tags = self.spec.tags_field
         if self.tag_names:
             names = self.tag_names
@@ -76,8 +76,9 @@ def codeswitch_dataset(ds: datasets.Dataset, tgt: str, text_columns: str | list[
     (ids come back as ids when the scheme is unchanged). The dictionary is `dictionary`, or
     the one `config` (default `BuildConfig(src, tgt)`) builds; switching options come from
     `config`, `seed` and `variants` override it. Rows are keyed by their index, or by the
-    (unique) values of `id_column`; a column named `id` must be that key (its value lives on
-    inside the output `id`), as `id` is an output column.
+    (unique) values of `id_column`, by default the column named `id` if there is one (its
+    value lives on inside the output `id`). A carried column named like one cslib writes is
+    renamed `input_NAME` (docs/shards.md).
     """
 
     cfg = replace(config, tgt=tgt) if config else BuildConfig(src=src, tgt=tgt, data_root=data_root)
@@ -105,7 +106,7 @@ def codeswitch_dataset(ds: datasets.Dataset, tgt: str, text_columns: str | list[
     if dictionary is None:
         dictionary, _ = build_dictionary(cfg)
     int_tags = bool(tag_names) and spec.output_scheme == spec.scheme
-    fn = _Switch(spec, dictionary, cfg.switch_config(), tag_names, int_tags, id_column)
+    fn = _Switch(spec, dictionary, cfg.switch_config(), tag_names, int_tags)
     features = _features(ds, spec, tag_names if int_tags else None)
     out = ds.with_format("arrow").map(
         fn, batched=True, with_indices=True, batch_size=batch_size, num_proc=num_proc,
@@ -127,11 +128,11 @@ def _class_names(feature: Any) -> list[str] | None:
 def _features(ds: datasets.Dataset, spec: TaskSpec, tag_names: list[str] | None) -> datasets.Features:
     import datasets
 
-    inp = ds.with_format("arrow")[:1]
+    inp = as_written(ds.with_format("arrow")[:1], spec)
     schema = output_schema(spec, inp.append_column(KEY, pa.array(["0"], pa.string())).schema)
     feats = datasets.Features.from_arrow_schema(schema)
     for c in spec.carried:
-        feats[c] = ds.features[c]
+        feats[c] = ds.features[spec.field_of(c)]
     if tag_names:
         for side in ("src_tags", "cs_tags"):
             feats[side] = datasets.Sequence(datasets.ClassLabel(names=tag_names))

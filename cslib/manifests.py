@@ -9,7 +9,6 @@ the mirror's format). Every file is checked against its sha256 before use.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from .errors import CslibError
+from .shards import file_sha256
 from .textio import read_text_file
 
 log = logging.getLogger(__name__)
@@ -106,11 +106,7 @@ def sha256_file(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _VERIFIED:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _VERIFIED[key] = h.hexdigest()
+        _VERIFIED[key] = file_sha256(path)
     return _VERIFIED[key]
 
 

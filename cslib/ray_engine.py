@@ -20,8 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .dictionary import Dictionary
 from .errors import CslibError
+from .lexicons import Dictionary, build_transliterator
 from .substitute import CodeSwitcher, SwitchConfig
 from .tasks import TaskSpec, switch_batch
 
@@ -72,8 +72,6 @@ def _switcher(dictionary: Dictionary, switch_config: SwitchConfig, extras: dict 
     not worth pickling) rebuilt here from the build config."""
     if not extras:
         return CodeSwitcher(dictionary, switch_config)
-    from .sources import build_transliterator
-
     cfg = extras["config"]
     translit = build_transliterator(cfg) if extras.get("transliterate") else None
     return CodeSwitcher(dictionary, switch_config, entities=extras.get("entities"), transliterator=translit,

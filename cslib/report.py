@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
-from . import shards
+from . import shards, task_report
 from .iob import spans
+from .rows import mark_entities, pick_rows
 from .validate import row_problem
-
-TASK_KINDS = ("text", "classification", "tagging")  # handled by cslib.task_report
 
 
 def _task_kind(directory: str | Path) -> bool:
-    return shards.read_manifest(directory)["kind"] in TASK_KINDS
-
-
-def mark_entities(tokens: list[str], tags: list[str], joiner: str = " ") -> str:
-    """`[Tokyo]LOC is big`: entities bracketed with their type."""
-    out = list(tokens)
-    for s in reversed(spans(tags)):
-        out[s.start:s.end] = [f"[{joiner.join(tokens[s.start:s.end])}]{s.type}"]
-    return joiner.join(out)
+    return shards.read_manifest(directory)["kind"] in task_report.KINDS
 
 
 def format_example(row: dict) -> str:
@@ -33,32 +25,13 @@ def format_example(row: dict) -> str:
 
 def examples(directory: str | Path, n: int = 10, switched_only: bool = True, offset: int = 0) -> list[str]:
     if _task_kind(directory):
-        from . import task_report
-
         return task_report.examples(directory, n, switched_only, offset)
-    return [format_example(row) for row in pick_rows(directory, n, switched_only, offset)]
-
-
-def pick_rows(directory: str | Path, n: int, switched_only: bool = True, offset: int = 0) -> list[dict]:
-    """The first `n` rows after skipping `offset` (switched rows only, unless `switched_only` is off)."""
-    out = []
-    for row in shards.iter_rows(directory):
-        if switched_only and not row["n_switched"]:
-            continue
-        if offset:
-            offset -= 1
-            continue
-        out.append(row)
-        if len(out) >= n:
-            break
-    return out
+    return [format_example(row) for row in pick_rows(directory, n, offset, switched_only)]
 
 
 def stats(directory: str | Path) -> dict:
     manifest, _ = shards.shard_paths(directory)
-    if manifest["kind"] in TASK_KINDS:
-        from . import task_report
-
+    if manifest["kind"] in task_report.KINDS:
         return task_report.stats(directory)
     if manifest["kind"] == "unlabeled":
         return {"kind": "unlabeled", "lang": manifest["lang"], **manifest["counts"]}
@@ -126,13 +99,14 @@ def _unswitched_reason(row: dict, ents, has_word: bool) -> str:
     return "no_dictionary_hit"
 
 
+def _codeswitch_problem(row: dict) -> str | None:
+    return row_problem(row["src_tokens"], row["src_tags"], row["cs_tokens"], row["cs_tags"], row["cs_src_index"],
+                       row["cs_langs"])
+
+
 def validate_dir(directory: str | Path, max_report: int = 20) -> tuple[int, list[str]]:
     """Check every row and every checksum; returns (rows checked, problems)."""
-    if _task_kind(directory):
-        from . import task_report
-
-        return task_report.validate_dir(directory, max_report)
-    manifest, paths = shards.shard_paths(directory, verify_checksums=True)
+    manifest, _ = shards.shard_paths(directory, verify_checksums=True)
     problems: list[str] = []
     n = 0
     if manifest["kind"] == "unlabeled":
@@ -141,13 +115,12 @@ def validate_dir(directory: str | Path, max_report: int = 20) -> tuple[int, list
             if not row["tokens"]:
                 problems.append(f"{row['id']}: empty sentence")
         return n, problems[:max_report]
+    check = (partial(task_report.row_violation, manifest=manifest) if manifest["kind"] in task_report.KINDS
+             else _codeswitch_problem)
     seen: set[str] = set()
     for row in shards.iter_rows(directory):
         n += 1
-        problem = row_problem(row["src_tokens"], row["src_tags"], row["cs_tokens"], row["cs_tags"],
-                              row["cs_src_index"], row["cs_langs"])
-        if row["id"] in seen:
-            problem = "duplicate id"
+        problem = "duplicate id" if row["id"] in seen else check(row)
         seen.add(row["id"])
         if problem:
             problems.append(f"{row['id']}: {problem}")

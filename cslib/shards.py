@@ -60,6 +60,20 @@ SCHEMAS["classification"] = pa.schema([("id", pa.string()), ("src_lang", pa.stri
                                        ("method", pa.string()), ("n_switched", pa.int32())])
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks: the one file digest of cslib (shards, inputs, manifests)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> dict:
+    """A manifest's record of an input file: its path and sha256."""
+    return {"path": str(path), "sha256": file_sha256(path)}
+
+
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
 
@@ -150,7 +164,7 @@ def shard_paths(directory: str | Path, verify_checksums: bool = False) -> tuple[
             raise CslibError(f"{path}: listed in {directory / MANIFEST} but missing")
         check_schema(path, manifest["kind"])
         if verify_checksums:
-            got = hashlib.sha256(path.read_bytes()).hexdigest()
+            got = file_sha256(path)
             if got != entry.get("sha256"):
                 raise CslibError(f"{path}: sha256 {got[:12]}… differs from the manifest's {str(entry.get('sha256'))[:12]}…")
         paths.append(path)

@@ -1,46 +1,36 @@
-"""`cslib build` for every task and engine: resolve the input, run `tasks.switch_batch` over
-shards (locally or through Ray Data), write shards and the manifest.
+"""`cslib build` for every task and engine: resolve the input, then switch its shards with
+`tasks.switch_batch`, locally or through Ray Data, and write them with `build.write_switched`.
 
 Shard k always holds input rows [k*per, (k+1)*per) in input order, whichever engine computed
-it, and is written through `shards.write_table`, so the engines produce identical bytes and an
-interrupted build is resumed by either of them (same `.build.json` protocol as `build.py`).
+it, and every engine's rows go through the one shard runner, so the engines produce identical
+bytes and an interrupted build is resumed by either of them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import multiprocessing as mp
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
-from tqdm import tqdm
 
-from . import shards
+from . import ray_engine
 from .build import (
-    BUILD_STATE,
     BuildConfig,
-    _file_digest,
+    Switching,
     build_codeswitch,
-    build_dictionary,
-    make_switcher,
+    prepare_switching,
     source_sentences,
+    write_switched,
 )
-from .build import versions as package_versions
 from .errors import CslibError
-from .records import detect_format, read_records
-from .schemes import decode, detect_scheme
+from .schemes import detect_scheme
+from .shard_runner import local_shards
 from .substitute import CodeSwitcher
-from .tasks import KEY, TaskOptions, TaskSpec, input_table, output_schema, resolve, switch_batch
-
-log = logging.getLogger(__name__)
-EXTRA_PACKAGES = ("datasets", "ray")
+from .task_inputs import detect_format, input_digest, read_records
+from .tasks import KEY, TaskOptions, TaskSpec, input_table, output_schema, resolve, switch_batch, tagged_rows
 
 
 def decide_task(cfg: BuildConfig, opts: TaskOptions) -> str:
@@ -82,7 +72,7 @@ def prepare(cfg: BuildConfig, opts: TaskOptions) -> tuple[TaskSpec, pa.Table, li
     records = read_records(path, fmt, cfg.limit, opts.pretokenized)
     opts_task = TaskOptions(**{**asdict(opts), "task": task})
     spec = resolve(records, opts_task, cfg.src, cfg.tgt, cfg.seed, cfg.variants)
-    return spec, input_table(records, spec, opts.id_field), [_file_digest(path)]
+    return spec, input_table(records, spec), [input_digest(path)]
 
 
 def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
@@ -91,148 +81,33 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
     opts.validate()
     if opts.engine == "local" and decide_task(cfg, opts) == "ner":
         return build_codeswitch(cfg)  # the NER path as it always was
-    t0 = time.time()
+    started = time.time()
     spec, table, inputs = prepare(cfg, opts)
     out = Path(cfg.out) if cfg.out else (cfg.out_dir() if spec.task == "ner" else
                                          Path(f"data/{spec.kind}/{cfg.src}-{cfg.tgt}"))
-    dictionary, dict_inputs = build_dictionary(cfg)
     # typed names and transliteration serve labeled entities only
-    switcher, entities, entity_info, translit = make_switcher(cfg, dictionary, spec.kind in ("codeswitch", "tagging"))
-    dict_inputs += entity_info.pop("inputs", [])
-    fingerprint = {"config": cfg.fingerprint(), "inputs": [i["sha256"] for i in inputs + dict_inputs],
-                   "dictionary_entries": len(dictionary)}
-    if spec.task == "ner":  # build.py's fingerprint, so either engine resumes the other's build
-        fingerprint["entity_entries"] = len(entities) if entities else 0
-    else:
-        fingerprint["task"] = spec.to_dict()
-    per = max(1, cfg.shard_size // cfg.variants)
-    n_shards = max(1, -(-table.num_rows // per))
-    resumed = _prepare_out(out, spec.kind, fingerprint, cfg.overwrite)
-    todo = [k for k in range(n_shards) if not (out / shards.shard_name(k)).exists()]
-    if resumed and len(todo) < n_shards:
-        log.info("resuming: %d of %d shards already written", n_shards - len(todo), n_shards)
-    schema = output_schema(spec, table.schema)
-    if opts.engine == "ray":
-        from .ray_engine import run_shards
-
-        extras = {"config": cfg, "entities": entities, "transliterate": translit is not None}
-        results = run_shards(table, todo, per, spec, dictionary, cfg.switch_config(), out, opts.address,
-                             cfg.workers, extras)
-    else:
-        results = _local_shards(table, todo, per, spec, switcher, cfg.workers)
-    bar = tqdm(total=table.num_rows, desc=f"{spec.task} {cfg.src}->{cfg.tgt}", unit="sent", disable=None)
-    bar.update(min(table.num_rows, (n_shards - len(todo)) * per))
-    for k, part in results:
-        shards.write_table(out / shards.shard_name(k), part.select(schema.names).cast(schema))
-        bar.update(part.num_rows // cfg.variants)
-    bar.close()
-    manifest = _manifest(cfg, spec, out, n_shards, inputs + dict_inputs, len(dictionary))
-    if spec.task == "ner":  # what build.py records, so that both engines write the same manifest
-        from .build import _dictionary_origins
-
-        rows_with = manifest["counts"].pop("_sources", {})
-        manifest = {**{k: v for k, v in manifest.items() if k not in ("versions", "inputs")},
-                    "sources": {"mode": cfg.resolved_mode(), "dictionaries": _dictionary_origins(dictionary),
-                                **entity_info, "transliteration": translit.origin if translit else None,
-                                "rows_with_source": rows_with},
-                    "versions": manifest["versions"], "inputs": manifest["inputs"]}
-    else:
-        manifest["counts"].pop("_sources", None)
-    shards.write_manifest(out, manifest)
-    log.info("wrote %d rows in %d shards to %s in %.1fs (%s engine%s)", manifest["counts"]["rows"], n_shards,
-             out, time.time() - t0, opts.engine, ", resumed" if resumed else "")
-    return out
-
-
-def _prepare_out(out: Path, kind: str, fingerprint: dict, overwrite: bool) -> bool:
-    """Start or resume a build in `out` (as build.py does); True when resuming."""
-    out.mkdir(parents=True, exist_ok=True)
-    state_path = out / BUILD_STATE
-    state = json.loads(json.dumps({"kind": kind, "fingerprint": fingerprint}, sort_keys=True))
-    if state_path.exists() and not overwrite:
-        if json.loads(state_path.read_text(encoding="utf-8")) != state:
-            raise CslibError(f"{out}: holds a different build (config or inputs changed); "
-                             f"pass --overwrite to replace it or choose another --out")
-        return True
-    for p in list(out.glob("shard-*.parquet")) + [out / shards.MANIFEST]:
-        p.unlink(missing_ok=True)
-    shards.atomic_write_bytes(state_path, json.dumps(state, sort_keys=True).encode())
-    return False
-
-
-_STATE: dict = {}  # set before forking workers; read-only in them
-
-
-def _shard_job(k: int) -> tuple[int, pa.Table]:
-    table, per, spec, switcher = _STATE["table"], _STATE["per"], _STATE["spec"], _STATE["switcher"]
-    return k, switch_batch(table.slice(k * per, per), spec, switcher)
-
-
-def _local_shards(table: pa.Table, todo: list[int], per: int, spec: TaskSpec, switcher: CodeSwitcher,
-                  workers: int) -> Iterator[tuple[int, pa.Table]]:
-    _STATE.clear()
-    _STATE.update(table=table, per=per, spec=spec, switcher=switcher)
-    workers = max(1, min(workers if workers > 0 else mp.cpu_count(), len(todo) or 1))
-    if workers == 1:
-        for k in todo:
-            yield _shard_job(k)
-        return
-    with mp.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap_unordered(_shard_job, todo)
-
-
-def table_counts(table: pa.Table, variants: int) -> Counter:
-    """Row/token counts of one shard table (what the manifest's `counts` add up)."""
-    c: Counter = Counter(rows=table.num_rows, sentences=table.num_rows // variants)
-    n_sw = table.column("n_switched").to_pylist()
-    c["switched_tokens"] = sum(n_sw)
-    c["rows_switched"] = sum(1 for n in n_sw if n)
-    for side in ("src_tokens", "cs_tokens"):
-        if side in table.column_names:
-            c[side] = sum(len(t) for t in table.column(side).to_pylist())
-    for m in table.column("method").to_pylist():
-        c[f"method:{m}"] += 1
-    if "cs_sources" in table.column_names:
-        for row in table.column("cs_sources").to_pylist():
-            for src in set(row) - {""}:
-                c[f"source:{src}"] += 1
-    return c
-
-
-def _manifest(cfg: BuildConfig, spec: TaskSpec, out: Path, n_shards: int, inputs: list[dict],
-              dictionary_entries: int) -> dict:
-    entries = []
-    stats: Counter = Counter()
-    types: set[str] = set()
-    for k in range(n_shards):
-        path = out / shards.shard_name(k)
-        data = path.read_bytes()
-        table = pq.read_table(pa.BufferReader(data))
-        entries.append({"file": path.name, "rows": table.num_rows, "sha256": hashlib.sha256(data).hexdigest()})
-        stats.update(table_counts(table, cfg.variants))
-        if "src_tags" in table.column_names:
-            scheme = spec.output_scheme if spec.task != "ner" else "iob2"
-            types |= {s.type for tags in table.column("src_tags").to_pylist() for s in decode(tags, scheme)}
-    counts: dict = {k: v for k, v in sorted(stats.items()) if not k.startswith(("method:", "source:"))}
-    counts["_sources"] = {k[7:]: v for k, v in sorted(stats.items()) if k.startswith("source:")}
-    if "src_tokens" in counts:
-        counts["switched_fraction"] = round(stats["switched_tokens"] / max(1, stats["src_tokens"]), 4)
-    manifest = {
-        "format": shards.FORMAT, "format_version": shards.FORMAT_VERSION, "kind": spec.kind,
-        "src_lang": cfg.src, "tgt_lang": cfg.tgt, "config": asdict(cfg), "seed": cfg.seed,
-        "counts": counts, "methods": {k[7:]: v for k, v in sorted(stats.items()) if k.startswith("method:")},
-        "dictionary_entries": dictionary_entries,
-    }
+    sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"))
     if spec.kind in ("codeswitch", "tagging"):
-        manifest["entity_types"] = sorted(types)
-    manifest["shards"] = entries
-    if spec.task != "ner":
-        manifest["task"] = {"task": spec.task, "text_fields": spec.text_fields, "text_types": spec.text_types,
-                            "carried": spec.carried}
-        if spec.kind == "tagging":
-            manifest["task"].update(scheme=spec.output_scheme, input_scheme=spec.scheme,
-                                    tags_field=spec.tags_field)
-    manifest["versions"] = package_versions() if spec.task == "ner" else {
-        **package_versions(), **package_versions(EXTRA_PACKAGES)}
-    manifest["inputs"] = inputs
-    return manifest
+        sw.prefetch(tagged_rows(table, spec), cfg.workers if opts.engine == "local" else 1)
+    per = max(1, cfg.shard_size // cfg.variants)
+    if opts.engine == "ray":
+        compute = partial(_ray_shards, cfg, opts, table, per, spec, sw, out)
+    else:
+        job = partial(_switch_shard, table, per, spec, sw.switcher)
+        compute = partial(local_shards, job, workers=cfg.workers)
+    return write_switched(cfg, out, spec.kind, table.num_rows, inputs, sw, compute,
+                          task=spec if spec.task != "ner" else None, engine=opts.engine, started=started)
+
+
+def _switch_shard(table: pa.Table, per: int, spec: TaskSpec, switcher: CodeSwitcher, k: int) -> pa.Table:
+    return switch_batch(table.slice(k * per, per), spec, switcher)
+
+
+def _ray_shards(cfg: BuildConfig, opts: TaskOptions, table: pa.Table, per: int, spec: TaskSpec, sw: Switching,
+                out: Path, todo: list[int]) -> Iterator[tuple[int, pa.Table]]:
+    """Ray's rows of each shard, in the canonical column order and types of a local build."""
+    schema = output_schema(spec, table.schema)
+    extras = {"config": cfg, "entities": sw.entities, "transliterate": sw.transliterator is not None}
+    for k, part in ray_engine.run_shards(table, todo, per, spec, sw.dictionary, cfg.switch_config(), out,
+                                         opts.address, cfg.workers, extras):
+        yield k, part.select(schema.names).cast(schema)

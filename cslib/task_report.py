@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import shards
-from .report import mark_entities
+from .rows import mark_entities, pick_rows
 from .schemes import SchemeError, decode, encode
 from .validate import row_problem
 
@@ -64,10 +64,8 @@ def format_example(row: dict, manifest: dict) -> str:
 
 
 def examples(directory: str | Path, n: int = 10, switched_only: bool = True, offset: int = 0) -> list[str]:
-    from .report import pick_rows
-
     manifest = shards.read_manifest(directory)
-    return [format_example(row, manifest) for row in pick_rows(directory, n, switched_only, offset)]
+    return [format_example(row, manifest) for row in pick_rows(directory, n, offset, switched_only)]
 
 
 def row_violation(row: dict, manifest: dict) -> str | None:
@@ -100,21 +98,3 @@ def row_violation(row: dict, manifest: dict) -> str | None:
     if row["n_switched"] is None or row["n_switched"] < 0:
         return "n_switched is negative"
     return None
-
-
-def validate_dir(directory: str | Path, max_report: int = 20) -> tuple[int, list[str]]:
-    manifest, _ = shards.shard_paths(directory, verify_checksums=True)
-    problems: list[str] = []
-    seen: set[str] = set()
-    n = 0
-    for row in shards.iter_rows(directory):
-        n += 1
-        problem = "duplicate id" if row["id"] in seen else row_violation(row, manifest)
-        seen.add(row["id"])
-        if problem:
-            problems.append(f"{row['id']}: {problem}")
-    expected = sum(e["rows"] for e in manifest["shards"])
-    if n != expected:
-        problems.append(f"{directory}: {n} rows but the manifest lists {expected}")
-    return n, problems[:max_report] + ([f"... and {len(problems) - max_report} more"]
-                                       if len(problems) > max_report else [])

@@ -14,15 +14,17 @@ Kinds written (docs/shards.md): `text`, `classification`, `tagging`; `ner` is th
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
 from .errors import CslibError, at
 from .iob import spans
-from .records import Records
 from .schemes import SCHEMES, SchemeError, decode, detect_scheme, encode
-from .substitute import CodeSwitcher
+from .shards import OPTIONAL
+from .substitute import CodeSwitcher, switch_method
+from .task_inputs import Records
 from .tokenizers import word_tokenize
 from .validate import row_problem
 
@@ -33,6 +35,7 @@ TEXT_CANDIDATES = (("premise", "hypothesis"), ("sentence1", "sentence2"), ("ques
 TAGS_CANDIDATES = ("tags", "ner_tags", "slot_tags", "slots", "labels")
 TOKENS_CANDIDATES = ("tokens", "words")
 META = ("id", "src_lang", "tgt_lang", "method", "n_switched")
+INPUT_PREFIX = "input_"  # a carried field named like a column cslib writes is written as input_NAME
 _STR_LIST = pa.list_(pa.string())
 _TOKEN_COLUMNS = [("src_tokens", _STR_LIST), ("cs_tokens", _STR_LIST), ("cs_langs", _STR_LIST),
                   ("cs_src_index", pa.list_(pa.int32()))]
@@ -49,7 +52,7 @@ class TaskOptions:
     tokens_field: str | None = None  # tagging records: the token list (default tokens/words)
     tags_field: str | None = None  # tagging records: the tag list (default tags/ner_tags/...)
     label_fields: list[str] | None = None  # fields every record must have (else an error)
-    id_field: str | None = None  # a unique field used as the row key instead of the position
+    id_field: str | None = None  # a unique field used as the row key (default: `id` if present, else the position)
     scheme: str = "auto"  # tagging scheme of the input: auto | iob1 | iob2 | bioes | bilou | io
     output_scheme: str | None = None  # default: the input's scheme
     input_format: str = "auto"  # auto | jsonl | csv | parquet | conll | text
@@ -81,15 +84,27 @@ class TaskSpec:
     tags_field: str | None = None
     scheme: str = "iob2"
     output_scheme: str = "iob2"
-    carried: list[str] = field(default_factory=list)  # fields copied unchanged
-    columns: list[str] = field(default_factory=list)  # input field order (classification output order)
+    carried: list[str] = field(default_factory=list)  # fields copied unchanged, by the column names written
+    columns: list[str] = field(default_factory=list)  # input field order, as written (classification output order)
+    id_field: str | None = None  # the record field whose values key the rows (None: the position)
+    renamed: dict[str, str] = field(default_factory=dict)  # written column -> its input field, where they differ
 
     @property
     def kind(self) -> str:
         return KINDS[self.task]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Everything the output depends on (a build's fingerprint). The row key and renamed
+        fields appear only when used, so a build without them keeps its earlier fingerprint."""
+        d = asdict(self)
+        for name in ("id_field", "renamed"):
+            if not d[name]:
+                del d[name]
+        return d
+
+    def field_of(self, column: str) -> str:
+        """The input field written as `column`."""
+        return self.renamed.get(column, column)
 
 
 # ----------------------------------------------------------------------------- resolving a task
@@ -137,9 +152,15 @@ def resolve(records: Records, opts: TaskOptions, src: str, tgt: str, seed: int =
         if task == "text" and len(spec.text_fields) != 1:
             raise CslibError(f"--task text switches one field, got {spec.text_fields}; "
                              f"use --task classification for sentence pairs")
-    spec.columns = list(dict.fromkeys(c for row in records.rows for c in row))  # union, first-seen order
-    spec.carried = [c for c in spec.columns if c not in spec.text_fields and c != spec.tags_field
-                    and not (opts.id_field == "id" and c == "id")]
+    fields = list(dict.fromkeys(c for row in records.rows for c in row))  # union, first-seen order
+    spec.id_field = opts.id_field or ("id" if "id" in fields and "id" not in spec.text_fields
+                                      and spec.tags_field != "id" else None)
+    carried = [c for c in fields if c not in spec.text_fields and c != spec.tags_field
+               and not (spec.id_field == "id" and c == "id")]
+    written = _written_names(carried, fields, spec.text_fields)
+    spec.renamed = {w: c for c, w in written.items() if w != c}
+    spec.carried = [written[c] for c in carried]
+    spec.columns = [written.get(c, c) for c in fields]
     _check_records(records, spec, opts)
     if task == "tagging":
         seqs = [r[spec.tags_field] for r in records.rows]
@@ -153,13 +174,26 @@ def resolve(records: Records, opts: TaskOptions, src: str, tgt: str, seed: int =
                 if isinstance(line, int) and records.fmt == "conll":  # the token's own line
                     raise at(records.path, line + exc.token, exc.problem) from None
                 raise records.at(i, f"{spec.tags_field}: {exc}") from None
-    reserved = set(META) | {f"src_{f}" for f in spec.text_fields} | {n for n, _ in _TOKEN_COLUMNS}
-    reserved |= {"src_text", "cs_text", "src_tags", "cs_tags"}
-    clash = [c for c in spec.carried if c in reserved or c.startswith("_")]
-    if clash:
-        hint = " (or pass --id-field id to use it as the row key)" if "id" in clash else ""
-        raise records.at(0, f"field {clash[0]!r} clashes with a column cslib writes; rename it{hint}")
     return spec
+
+
+def _written_names(carried: list[str], fields: list[str], text_fields: list[str]) -> dict[str, str]:
+    """The column each carried field is written as: its own name, or `input_NAME` when cslib
+    writes a column of that name in any task kind or the name starts with `_` (cslib's working
+    columns), prefixed again while that is still the name of a column or another field."""
+    reserved = set(META) | {f"src_{f}" for f in text_fields} | {n for n, _ in _TOKEN_COLUMNS}
+    reserved |= {"src_text", "cs_text", "src_tags", "cs_tags"}
+    taken = reserved | set(fields)
+    out: dict[str, str] = {}
+    for c in carried:
+        name = c
+        if c in reserved or c.startswith("_"):
+            name = INPUT_PREFIX + c
+            while name in taken:
+                name = INPUT_PREFIX + name
+            taken.add(name)
+        out[c] = name
+    return out
 
 
 def _text_fields(records: Records, opts: TaskOptions, task: str | None) -> list[str]:
@@ -176,8 +210,8 @@ def _text_fields(records: Records, opts: TaskOptions, task: str | None) -> list[
 
 def _check_records(records: Records, spec: TaskSpec, opts: TaskOptions) -> None:
     required = list(opts.label_fields or [])
-    if opts.id_field:
-        required.append(opts.id_field)
+    if spec.id_field:
+        required.append(spec.id_field)
     keys: set = set()
     for i, row in enumerate(records.rows):
         for f in spec.text_fields:
@@ -193,7 +227,7 @@ def _check_records(records: Records, spec: TaskSpec, opts: TaskOptions) -> None:
                 raise records.at(i, f"field {f!r} is {kind} here but {spec.text_types[f]} in the first record")
         for f in required:
             if f not in row or row[f] is None:
-                what = "id field" if f == opts.id_field else "label field"
+                what = "id field" if f == spec.id_field else "label field"
                 raise records.at(i, f"missing {what} {f!r} (has: {', '.join(row) or 'nothing'})")
         if spec.tags_field:
             tags, toks = row.get(spec.tags_field), row[spec.text_fields[0]]
@@ -203,21 +237,23 @@ def _check_records(records: Records, spec: TaskSpec, opts: TaskOptions) -> None:
                 raise records.at(i, f"{len(toks)} tokens but {len(tags)} tags")
             if not toks:
                 raise records.at(i, "empty token list")
-        if opts.id_field:
-            key = str(row[opts.id_field])
+        if spec.id_field:
+            key = str(row[spec.id_field])
             if key in keys:
-                raise records.at(i, f"duplicate {opts.id_field} {key!r}")
+                raise records.at(i, f"duplicate {spec.id_field} {key!r}")
             keys.add(key)
 
 
-def input_table(records: Records, spec: TaskSpec, id_field: str | None = None) -> pa.Table:
-    """The records as one Arrow table with a string `_key` column (the position, or `id_field`)."""
-    keys = [str(r[id_field]) for r in records.rows] if id_field else [str(i) for i in range(len(records.rows))]
+def input_table(records: Records, spec: TaskSpec) -> pa.Table:
+    """The records as one Arrow table: a string `_key` column (the position, or `spec.id_field`),
+    then the text, tags and carried fields, carried ones under the names they are written as."""
+    keys = ([str(r[spec.id_field]) for r in records.rows] if spec.id_field else
+            [str(i) for i in range(len(records.rows))])
     names = list(dict.fromkeys([*spec.text_fields, *([spec.tags_field] if spec.tags_field else []),
                                 *spec.carried]))
     arrays = {KEY: pa.array(keys, pa.string())}
     for name in names:
-        values = [r.get(name) for r in records.rows]
+        values = [r.get(spec.field_of(name)) for r in records.rows]
         try:
             arrays[name] = pa.array(values, _STR_LIST if spec.text_types.get(name) == "tokens" or
                                     name == spec.tags_field else
@@ -225,9 +261,28 @@ def input_table(records: Records, spec: TaskSpec, id_field: str | None = None) -
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             first_type = type(next((v for v in values if v is not None), None))
             i = next(i for i, v in enumerate(values) if v is not None and not isinstance(v, first_type))
-            raise records.at(i, f"field {name!r} is {type(values[i]).__name__} here but "
+            raise records.at(i, f"field {spec.field_of(name)!r} is {type(values[i]).__name__} here but "
                                 f"{first_type.__name__} in earlier records") from None
     return pa.table(arrays)
+
+
+def tagged_rows(table: pa.Table, spec: TaskSpec) -> Iterator[tuple[list[str], list[str]]]:
+    """(tokens, IOB2 tags) of each row of a tagged input table; a row whose tags do not fit the
+    scheme is left out here (switching reports it)."""
+    tokens = table.column(spec.text_fields[0]).to_pylist()
+    for toks, raw in zip(tokens, table.column(spec.tags_field).to_pylist(), strict=True):
+        try:
+            yield toks, encode(decode(raw, spec.scheme), len(toks), "iob2")
+        except SchemeError:
+            continue
+
+
+def as_written(table: pa.Table, spec: TaskSpec) -> pa.Table:
+    """A table of input fields (a `datasets` batch) with its carried fields renamed as `spec` writes them."""
+    if not spec.renamed:
+        return table
+    written = {f: c for c, f in spec.renamed.items()}
+    return table.rename_columns([written.get(n, n) for n in table.column_names])
 
 
 # ----------------------------------------------------------------------------- switching
@@ -242,8 +297,6 @@ def output_schema(spec: TaskSpec, inp: pa.Schema) -> pa.Schema:
                   ("cs_tags", _STR_LIST), *_TOKEN_COLUMNS[2:], ("method", pa.string()),
                   ("n_switched", pa.int32())]
         if spec.kind == "codeswitch":  # the same columns as the local NER build, optional ones included
-            from .shards import OPTIONAL
-
             return pa.schema(fields + [(f.name, f.type) for f in OPTIONAL["codeswitch"]])
         return pa.schema(fields + carried)
     if spec.kind == "text":
@@ -269,15 +322,10 @@ _DETOK: dict = {}
 
 def _detok(lang: str):
     if lang not in _DETOK:
-        from sacremoses import MosesDetokenizer
+        from sacremoses import MosesDetokenizer  # 0.5 s to import: only when text is detokenized
 
         _DETOK[lang] = MosesDetokenizer(lang=lang)
     return _DETOK[lang]
-
-
-def _method(origins: set[str]) -> str:
-    kinds = {"align" if o == "align" else "dict" for o in origins}
-    return "+".join(sorted(kinds)) if kinds else "none"
 
 
 def switch_batch(table: pa.Table, spec: TaskSpec, switcher: CodeSwitcher) -> pa.Table:
@@ -327,7 +375,7 @@ def _switch_tagged(cols: dict, r: int, v: int, spec: TaskSpec, sw: CodeSwitcher,
     out["cs_tags"].append(encode(spans(s.tags), len(s.tokens), spec.output_scheme))
     out["cs_langs"].append(s.langs)
     out["cs_src_index"].append(s.src_index)
-    out["method"].append(_method(s.origins))
+    out["method"].append(switch_method(s.origins))
     out["n_switched"].append(s.n_switched)
     if "cs_sources" in out:
         out["cs_sources"].append(s.sources)
@@ -363,5 +411,5 @@ def _switch_texts(cols: dict, r: int, spec: TaskSpec, sw: CodeSwitcher, rng: ran
         else:
             out[f].append(s.tokens if pre else cs_text)
             out[f"src_{f}"].append(value)
-    out["method"].append(_method(origins))
+    out["method"].append(switch_method(origins))
     out["n_switched"].append(n_switched)

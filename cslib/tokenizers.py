@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 from functools import cache, lru_cache
 
+import fugashi
+import jieba
+
 from .languages import get_language
 
 SEGMENT_MODES = ("auto", "chars", "words")
@@ -16,22 +19,18 @@ SEGMENT_MODES = ("auto", "chars", "words")
 
 @cache
 def _moses(lang: str):
-    from sacremoses import MosesTokenizer
+    from sacremoses import MosesTokenizer  # 0.5 s to import: only when a Moses language is tokenized
 
     return MosesTokenizer(lang=lang)
 
 
 @lru_cache(maxsize=1)
 def _fugashi():
-    import fugashi
-
     return fugashi.Tagger()
 
 
 @lru_cache(maxsize=1)
 def _jieba():
-    import jieba
-
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     return jieba
@@ -45,6 +44,57 @@ def word_tokenize(text: str, lang: str) -> list[str]:
     if kind == "fugashi":
         return [w.surface for w in _fugashi()(text) if w.surface.strip()]
     return _moses(lang).tokenize(text, escape=False)
+
+
+# Words a switch never starts on: ja by part of speech (particles, auxiliaries, suffixes, symbols,
+# verbs used as auxiliaries: に, た, 生 of 奨学生, さ of 許可され), zh by jieba's particle classes
+# (u*, y: a closed list; jieba's own POS tagger is 9x slower than its segmenter).
+_JA_FUNCTION_POS = frozenset({"助詞", "助動詞", "接尾辞", "補助記号", "記号", "空白"})
+_ZH_FUNCTION_WORDS = frozenset("的 了 着 过 地 得 之 所 等 吗 呢 吧 啊 呀 嘛 啦 哦 么 呗 哇 嗯 罢了 而已 似的 般".split())
+
+
+def _ja_words(text: str) -> list[tuple[str, bool]]:
+    out = []
+    for w in _fugashi()(text):
+        if w.surface.strip():
+            f = w.feature
+            out.append((w.surface, f.pos1 in _JA_FUNCTION_POS or (f.pos1 == "動詞" and f.pos2 == "非自立可能")))
+    return out
+
+
+def word_units(tokens: list[str], lang: str) -> tuple[set[int], set[int]]:
+    """(edges, function starts) of tokens that may be parts of words (PAN-X's characters of zh and ja).
+
+    edges: token positions where a word the language's tokenizer finds in the tokens' joined
+    text starts or ends, the sentence's ends, and both edges of every token longer than a
+    character (a token is never cut anyway). function starts: where a function word begins
+    (particles, auxiliaries, suffixes), which a switched unit must not start on.
+    """
+    edges = {0, len(tokens)}
+    at: dict[int, int] = {}  # character offset -> token starting there
+    pos = 0
+    for k, tok in enumerate(tokens):
+        at[pos] = k
+        if len(tok) > 1:
+            edges.update((k, k + 1))
+        pos += len(tok)
+    at[pos] = len(tokens)
+    text = "".join(tokens)
+    if get_language(lang).tokenizer == "fugashi":
+        words = _ja_words(text)
+    else:
+        words = [(w, w in _ZH_FUNCTION_WORDS) for w in word_tokenize(text, lang)]
+    function: set[int] = set()
+    pos = 0
+    for word, is_function in words:
+        start = text.find(word, pos)
+        if start < 0:  # the tokenizer changed the text: no edges beyond this point
+            break
+        pos = start + len(word)
+        if start in at and is_function:
+            function.add(at[start])
+        edges.update(at[offset] for offset in (start, pos) if offset in at)
+    return edges, function
 
 
 def char_tokenize(text: str) -> list[str]:

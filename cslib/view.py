@@ -1,6 +1,6 @@
 """Shard sets for people: pandas access, filters, and an HTML rendering (Jupyter or a file).
 
-`open_shards(dir)` gives a `ShardSet`; in Jupyter it and its rows display as HTML (`_repr_html_`):
+`open_shards(dir)` gives a `ShardView`; in Jupyter it and its rows display as HTML (`_repr_html_`):
 source and code-switched sentence side by side, entities coloured by type, switched words
 marked, each token's language and tag on hover. `cslib inspect DIR --html OUT.html` writes
 the same rendering as a standalone page.
@@ -16,7 +16,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from . import shards
+from .errors import CslibError
 from .iob import spans
+from .report import stats
+from .rows import pick_rows
 
 #: Colour per entity type (PAN-X types first; others cycle through the rest).
 PALETTE = {"PER": "#ffd6a5", "LOC": "#bde0fe", "ORG": "#caffbf", "MISC": "#e2c2ff"}
@@ -103,15 +106,16 @@ class Rows(list):
         return _wrap(legend(colours) + "".join(row_html(r, colours) for r in self))
 
 
-class ShardSet:
-    """A finished code-switched shard set, for notebooks: `len`, `rows()`, `to_pandas()`, HTML."""
+class ShardView:
+    """A finished code-switched shard set, for notebooks: `len`, `rows()`, `to_pandas()`, HTML.
+
+    (`cslib.ShardSet` is the same class under its former name; `ner` has its own, unrelated ShardSet.)
+    """
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.manifest, self.paths = shards.shard_paths(self.directory)
         if self.manifest["kind"] != "codeswitch":
-            from .errors import CslibError
-
             raise CslibError(f"{self.directory}: holds {self.manifest['kind']!r} shards; the viewer shows "
                              f"code-switched sets")
 
@@ -120,7 +124,7 @@ class ShardSet:
 
     def __repr__(self) -> str:
         m = self.manifest
-        return f"ShardSet({str(self.directory)!r}, {m['src_lang']}→{m['tgt_lang']}, {len(self)} rows)"
+        return f"ShardView({str(self.directory)!r}, {m['src_lang']}→{m['tgt_lang']}, {len(self)} rows)"
 
     @property
     def entity_types(self) -> list[str]:
@@ -134,29 +138,13 @@ class ShardSet:
              entity_type: str | None = None) -> Rows:
         """The first `n` rows (after `offset`) passing the filters: something switched, a switch
         method, a source entity of `entity_type`."""
-        out = Rows()
-        for row in self.iter_rows():
-            if switched_only and not row["n_switched"]:
-                continue
-            if method is not None and row["method"] != method:
-                continue
-            if entity_type is not None and f"B-{entity_type}" not in row["src_tags"]:
-                continue
-            if offset:
-                offset -= 1
-                continue
-            out.append(row)
-            if len(out) >= n:
-                break
-        return out
+        return Rows(Row(r) for r in pick_rows(self.directory, n, offset, switched_only, method, entity_type))
 
     def to_pandas(self):
         """All rows as a DataFrame (list columns stay Python lists / arrays)."""
         return shards.read_table(self.directory).to_pandas()
 
     def summary_html(self) -> str:
-        from .report import stats
-
         m, st = self.manifest, stats(self.directory)
         rates = ", ".join(f"{t} {r:.0%}" for t, r in st.get("entities_switched_fraction", {}).items())
         return (f"<h3>{html.escape(str(self.directory))}: {html.escape(m['src_lang'])} → "
@@ -174,14 +162,23 @@ class ShardSet:
         return self.to_html(n=5, switched_only=True)
 
 
-def open_shards(directory: str | Path) -> ShardSet:
-    """A code-switched shard set for notebooks (see `ShardSet`)."""
-    return ShardSet(directory)
+ShardSet = ShardView  # the name before ShardView, kept for `cslib.ShardSet`
 
 
-def html_page(sets: list[ShardSet], n: int = 20, **filters: Any) -> str:
+def open_shards(directory: str | Path) -> ShardView:
+    """A code-switched shard set for notebooks (see `ShardView`)."""
+    return ShardView(directory)
+
+
+def html_page(sets: list[ShardView], n: int = 20, **filters: Any) -> str:
     """A standalone HTML page with each set's summary and `n` rows."""
     body = "".join(s.to_html(n, **filters) for s in sets)
     title = html.escape(", ".join(str(s.directory) for s in sets))
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>cslib inspect: {title}</title></head>'
             f'<body style="margin:16px">{body}</body></html>\n')
+
+
+def write_html_page(path: Path, sets: list[ShardView], n: int = 20, **filters: Any) -> None:
+    """`html_page` written atomically to `path`, readable by others (a page to share, not a private temp file)."""
+    shards.atomic_write_bytes(path, html_page(sets, n, **filters).encode("utf-8"))
+    path.chmod(0o644)

@@ -60,6 +60,7 @@ class TrainState:
     best_f1: float = -1.0
     best_step: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    aux_scale: dict[str, float] = field(default_factory=dict)  # ner.gradients.AuxBalance multipliers
 
 
 def has_checkpoint(run: Path) -> bool:

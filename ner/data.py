@@ -11,6 +11,7 @@ them with the supervised loss only.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -64,14 +65,18 @@ SCHEMAS: dict[str, dict[str, tuple[str, TypeCheck]]] = {
         "cs_src_index": _LIST_INT32, "method": _STR, "n_switched": _INT32,
     },
     "unlabeled": {"id": _STR, "lang": _STR, "tokens": _LIST_STR},
+    # `cslib build --task text`: unlabeled sentences and their code-switched versions (the target view)
+    "text": {"id": _STR, "src_lang": _STR, "tgt_lang": _STR, "src_tokens": _LIST_STR, "cs_tokens": _LIST_STR,
+             "n_switched": _INT32},
 }
 #: Columns `ner` actually loads; the others are only type-checked.
 _READ = {
     "codeswitch": ["id", "src_lang", "tgt_lang", "src_tokens", "src_tags", "cs_tokens", "cs_tags"],
     "unlabeled": ["id", "lang", "tokens"],
+    "text": ["id", "src_lang", "tgt_lang", "src_tokens", "cs_tokens", "n_switched"],
 }
 #: (tokens, tags) column pairs whose per-row lengths must agree.
-_PARALLEL = {"codeswitch": [("src_tokens", "src_tags"), ("cs_tokens", "cs_tags")], "unlabeled": []}
+_PARALLEL = {"codeswitch": [("src_tokens", "src_tags"), ("cs_tokens", "cs_tags")], "unlabeled": [], "text": []}
 
 
 @dataclass
@@ -85,10 +90,24 @@ class Example:
     cs_tags: list[str] | None = None
     lang: str = ""  # language of the second view (tgt_lang), or of the sentence for single views
     src_lang: str = ""  # language of the labeled source view (what zero-shot model selection may use)
+    # Grid cells (i, j) of the source view left out of the loss: a pseudo-labeled sentence's cells
+    # the teacher labeled NONE without being sure (ner.self_training, `uncertain_cells`).
+    ignore: list[tuple[int, int]] | None = None
 
     @property
     def paired(self) -> bool:
         return self.cs_tokens is not None
+
+
+@dataclass
+class TextPair:
+    """An unlabeled sentence (`lang`, e.g. a target-language sentence) and its code-switched version
+    (e.g. switched into English): the two views of the target-language semantic contrast."""
+
+    id: str
+    lang: str
+    tokens: list[str]
+    cs_tokens: list[str]
 
 
 @dataclass
@@ -308,6 +327,43 @@ def load_pairs(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None)
     return examples, sorted(types)
 
 
+def load_text_pairs(dirs: Sequence[str | os.PathLike[str]], limit: int | None = None) -> list[TextPair]:
+    """Switched rows of `cslib build --task text` shard sets (rows where nothing was switched are no pair)."""
+    limit = effective_limit(limit)
+    if not dirs:
+        raise NerError("no text-pair shard directories given (--target-pairs DIR [DIR ...])")
+    out: list[TextPair] = []
+    for s in open_shard_dirs(dirs, "text"):
+        for path in s.files:
+            table = _read_table(path, "text")
+            cols = {c: table.column(c).to_pylist() for c in _READ["text"]}
+            for i in range(table.num_rows):
+                if cols["n_switched"][i] > 0 and cols["src_tokens"][i] and cols["cs_tokens"][i]:
+                    out.append(TextPair(cols["id"][i], cols["src_lang"][i], cols["src_tokens"][i], cols["cs_tokens"][i]))
+                    if limit is not None and len(out) >= limit:
+                        return out
+    if not out:
+        raise NerError(f"{', '.join(str(d) for d in dirs)}: no switched text pairs")
+    return out
+
+
+def pair_batch(n: int, batch_size: int, step: int, seed: int) -> list[int]:
+    """This rank's indices of a second data stream (the target pairs) at `step`: consecutive slices of
+    a fresh seeded permutation per pass, a pure function of (seed, step, rank, world), so a resumed
+    run draws exactly what an uninterrupted one would."""
+    rank, size = world()
+    out = []
+    for k in range(batch_size):
+        epoch, pos = divmod((step * size + rank) * batch_size + k, n)
+        out.append(int(_permutation(n, seed, epoch)[pos]))
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+
+
 def iter_unlabeled(dirs: Sequence[str | os.PathLike[str]]) -> Iterator[UnlabeledSentence]:
     """Stream sentences from unlabeled shard directories (kind "unlabeled"), shard by shard."""
     if not dirs:
@@ -346,6 +402,8 @@ def write_pseudo(path: str | os.PathLike[str], examples: Iterable[Example]) -> i
     with tmp.open("w", encoding="utf-8") as fh:
         for ex in examples:
             row = {"id": ex.id, "lang": ex.lang, "tokens": ex.src_tokens, "tags": ex.src_tags}
+            if ex.ignore:
+                row["ignore"] = [list(c) for c in ex.ignore]
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     tmp.replace(p)
@@ -375,7 +433,15 @@ def load_pseudo(path: str | os.PathLike[str]) -> list[Example]:
             bad = [t for t in tags if t != "O" and (len(t) < 3 or t[:2] not in ("B-", "I-"))]
             if bad:
                 raise NerError(f"{p}:{lineno}: tag {bad[0]!r} is not IOB2 (O, B-TYPE or I-TYPE)")
-            out.append(Example(str(row.get("id", f"{p.name}:{lineno}")), tokens, tags, lang=str(row.get("lang", ""))))
+            ignore = row.get("ignore")
+            if ignore is not None:
+                if not (isinstance(ignore, list) and all(
+                        isinstance(c, list) and len(c) == 2 and all(isinstance(k, int) and 0 <= k < len(tokens) for k in c)
+                        for c in ignore)):
+                    raise NerError(f"{p}:{lineno}: 'ignore' must be a list of [i, j] word-index pairs inside the sentence")
+                ignore = [(c[0], c[1]) for c in ignore]
+            out.append(Example(str(row.get("id", f"{p.name}:{lineno}")), tokens, tags, lang=str(row.get("lang", "")),
+                               ignore=ignore or None))
     except CslibError as exc:
         raise NerError(str(exc)) from None
     return out

@@ -45,14 +45,28 @@ def _masked_cross_entropy(logits: Tensor, gold: Tensor) -> Tensor:
     return F.cross_entropy(flat_logits, flat_gold, ignore_index=IGNORE_INDEX)
 
 
-def grid_cross_entropy(logits: Tensor, gold: Tensor) -> Tensor:
+def grid_cross_entropy(logits: Tensor, gold: Tensor, per_sentence: bool = False) -> Tensor:
     """Cross entropy of grid logits ``[B, W, W, C]`` against ids ``[B, W, W]`` (-100 = padding).
 
-    Every valid cell counts, ``NONE`` included, exactly as W2NER trains.
+    Every valid cell counts, ``NONE`` included, exactly as W2NER trains. By default the mean is over
+    all cells of the batch, so a sentence weighs as its number of cells (``W^2``): one 60-character
+    Chinese row outweighs thirty 10-word German ones. ``per_sentence`` takes each sentence's mean
+    first and then the mean over sentences, so every sentence weighs the same.
     """
     if logits.shape[:-1] != gold.shape:
         raise ValueError(f"logits {tuple(logits.shape)} do not match gold {tuple(gold.shape)}")
-    return _masked_cross_entropy(logits, gold)
+    if not per_sentence:
+        return _masked_cross_entropy(logits, gold)
+    batch = gold.shape[0]
+    gold = gold.to(device=logits.device, dtype=torch.long).reshape(batch, -1)
+    valid = gold != IGNORE_INDEX
+    counts = valid.sum(1)
+    if not bool(counts.any()):
+        return logits.sum() * 0.0
+    cells = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), gold.reshape(-1),
+                            ignore_index=IGNORE_INDEX, reduction="none").view(batch, -1)
+    per = cells.sum(1) / counts.clamp_min(1)
+    return per[counts > 0].mean()
 
 
 def token_cross_entropy(logits: Tensor, gold: Tensor) -> Tensor:
@@ -83,7 +97,7 @@ def semantic_contrastive(z_a: Tensor, z_b: Tensor, tau: float) -> Tensor:
 
 
 def sample_pairs(
-    gold: Tensor, max_none_per_sentence: int, generator: torch.Generator | None = None
+    gold: Tensor, max_none_per_sentence: int, generator: torch.Generator | None = None, balanced: bool = False
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Choose the word pairs a relation-level contrastive loss looks at.
 
@@ -97,6 +111,10 @@ def sample_pairs(
     informative labels with ``NONE``; keeping all relation cells and a capped ``NONE`` sample
     bounds the anchor count by ``#relation cells + B * cap`` while still showing ``NONE`` as a
     class to separate from.  ``generator`` (CPU) makes the draw reproducible.
+
+    ``balanced``: a sentence gets as many ``NONE`` cells as it has relation cells (at least one,
+    at most the cap). With the plain cap a batch holds ~10x more ``NONE`` anchors than relation
+    ones, and the loss is mostly about pulling ``NONE`` cells together.
     """
     if gold.ndim != 3 or gold.shape[1] != gold.shape[2]:
         raise ValueError(f"expected gold of shape [B, W, W], got {tuple(gold.shape)}")
@@ -114,6 +132,10 @@ def sample_pairs(
         keys = torch.rand(flat.shape, generator=generator, device=rng_device).to(gold.device)
         keys = keys.masked_fill(~none, 2.0)
         chosen = keys.topk(k, dim=1, largest=False).indices
+        if balanced:  # keep the first k_b of each row's draw: k_b = its relation cells, in [1, k]
+            k_b = keep.sum(1).clamp(1, k)
+            chosen = chosen.masked_fill(torch.arange(k, device=gold.device)[None] >= k_b[:, None], -1)
+            chosen = torch.where(chosen < 0, chosen.gather(1, torch.zeros_like(chosen[:, :1])), chosen)
         sampled = torch.zeros_like(keep).scatter_(1, chosen, True) & none
         keep |= sampled
     b_idx, cell = keep.nonzero(as_tuple=True)
@@ -163,6 +185,7 @@ def relation_contrastive(
     max_none_per_sentence: int = 32,
     generator: torch.Generator | None = None,
     project: Callable[[Tensor], Tensor] | None = None,
+    balanced: bool = False,
 ) -> Tensor:
     """Supervised contrastive loss over word-pair representations of both languages.
 
@@ -183,7 +206,7 @@ def relation_contrastive(
     for pair, gold in zip(views, (gold_src, gold_cs), strict=True):
         if pair.shape[:3] != gold.shape:
             raise ValueError(f"pair repr {tuple(pair.shape)} does not match gold {tuple(gold.shape)}")
-        b, i, j, lab = sample_pairs(gold.to(pair.index.device), max_none_per_sentence, generator)
+        b, i, j, lab = sample_pairs(gold.to(pair.index.device), max_none_per_sentence, generator, balanced)
         feats.append(pair.at(b, i, j))
         labels.append(lab)
     features = torch.cat(feats)

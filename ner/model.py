@@ -126,13 +126,15 @@ class NerModel(nn.Module):
         return next(self.parameters()).device
 
     # ------------------------------------------------------------------ batching
-    def collate(self, tokens: list[list[str]], tags: list[list[str]] | None = None) -> dict[str, Tensor]:
+    def collate(self, tokens: list[list[str]], tags: list[list[str]] | None = None,
+                ignore: Sequence[Sequence[tuple[int, int]] | None] | None = None) -> dict[str, Tensor]:
         """CPU batch: the encoder's inputs, plus ``gold`` when ``tags`` are given.
 
         ``gold`` is a ``[B, W, W]`` grid (relation head) or ``[B, W]`` tag ids (token head), with
         ``-100`` on padding.  Gold covers the words ``word_mask`` marks (all of them with the
         chunking ``WordEncoder``); were an encoder to keep only a prefix, the prefix of an IOB2
-        sequence is still valid IOB2 and is encoded as is.
+        sequence is still valid IOB2 and is encoded as is. ``ignore`` (relation head): per sentence,
+        grid cells ``(i, j)`` set to ``-100`` so the loss skips them (uncertain pseudo-label cells).
         """
         batch = self.encoder.collate(tokens)
         if tags is None:
@@ -151,6 +153,10 @@ class NerModel(nn.Module):
             n = int(word_mask[b].sum())
             if self.cfg.head == "relation":
                 gold[b, :n, :n] = torch.from_numpy(tags_to_grid(seq[:n], self.relation_schema))
+                cells = [(i, j) for i, j in (ignore[b] or []) if i < n and j < n] if ignore is not None else []
+                if cells:
+                    rows, cols = zip(*cells, strict=True)
+                    gold[b, list(rows), list(cols)] = IGNORE_INDEX
             else:
                 gold[b, :n] = torch.tensor(self.tag_schema.encode(seq[:n]), dtype=torch.long)
         batch["gold"] = gold
@@ -176,10 +182,19 @@ class NerModel(nn.Module):
             return NerOutput(logits, word_mask, sentence, pair_repr)
         return NerOutput(self.head(words, word_mask), word_mask, sentence, None)
 
-    def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor]) -> Tensor:
+    def sentence_vectors(self, batch: dict[str, Tensor]) -> Tensor:
+        """Encoder only: the sentence vectors ``[B, H]`` of a batch (no head), for the target view."""
+        device = self.device
+        inputs = {k: v.to(device) for k, v in batch.items()
+                  if isinstance(v, Tensor) and (self._encoder_keys is None or k in self._encoder_keys)}
+        return self.encoder(**inputs)[2]
+
+    def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor], per_sentence: bool = False) -> Tensor:
+        """Cross entropy of the head; `per_sentence` weighs every sentence the same in the grid loss
+        (`ner.losses.grid_cross_entropy`) instead of by its number of cells."""
         gold = batch["gold"].to(out.logits.device)
         if self.cfg.head == "relation":
-            return grid_cross_entropy(out.logits, gold)
+            return grid_cross_entropy(out.logits, gold, per_sentence)
         return token_cross_entropy(out.logits, gold)
 
     def label_counts(self, tags: Sequence[Sequence[str]]) -> np.ndarray:

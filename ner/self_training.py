@@ -35,15 +35,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
 import torch.distributed as dist
 
 from .config import SelfTrainConfig, dump_yaml
 from .data import Example, UnlabeledSentence, load_unlabeled, world, write_pseudo
 from .distributed import close_distributed, init_distributed
 from .errors import NerError
-from .grid import Entity, entities_to_tags
-from .inference import amp_dtype, load_model, predict_entities, resolve_device, resolve_model_dir
-from .model import CONFIG_FILE, ModelConfig
+from .grid import NONE_ID, Entity, entities_to_tags
+from .inference import amp_dtype, autocast, load_model, predict_entities, resolve_device, resolve_model_dir
+from .model import CONFIG_FILE, ModelConfig, NerModel
 from .train import train
 
 log = logging.getLogger("ner.self_training")
@@ -109,6 +110,32 @@ def select_pseudo_labels(
     return examples, stats
 
 
+@torch.inference_mode()
+def uncertain_cells(model: NerModel, examples: Sequence[Example], threshold: float, batch_size: int = 32,
+                    amp: torch.dtype | None = None) -> list[list[tuple[int, int]]]:
+    """Per example: the grid cells its pseudo-labels make NONE although the teacher gives a relation at
+    least `threshold` probability (relation head only; the token head gets empty lists).
+
+    A teacher that missed an entity usually still gave its cells some relation probability; labeling
+    those cells NONE would teach the student the teacher's miss as a fact.
+    """
+    out: list[list[tuple[int, int]]] = [[] for _ in examples]
+    if model.cfg.head != "relation":
+        return out
+    model.eval()
+    order = sorted(range(len(examples)), key=lambda k: len(examples[k].src_tokens))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        batch = model.collate([examples[k].src_tokens for k in idx], [examples[k].src_tags for k in idx])
+        with autocast(model.device, amp):
+            logits = model(batch).logits
+        relation_mass = 1.0 - logits.float().softmax(-1)[..., NONE_ID].cpu()
+        doubtful = (batch["gold"] == NONE_ID) & (relation_mass >= threshold)
+        for row, k in enumerate(idx):
+            out[k] = [(int(i), int(j)) for i, j in doubtful[row].nonzero().tolist()]
+    return out
+
+
 def _model_config(model_dir: Path) -> ModelConfig:
     meta = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     return ModelConfig.from_dict(meta["model_config"])
@@ -119,10 +146,17 @@ def _label_round(cfg: SelfTrainConfig, teacher: Path, unlabeled: list[UnlabeledS
     device = resolve_device(cfg.train.device)
     model = load_model(teacher, device)
     log.info("round %d: teacher %s labels %d sentences", round_no, teacher, len(unlabeled))
-    ents = predict_entities(model, [u.tokens for u in unlabeled], cfg.label_batch_size, amp_dtype(cfg.train.amp, device))
-    del model
+    amp = amp_dtype(cfg.train.amp, device)
+    ents = predict_entities(model, [u.tokens for u in unlabeled], cfg.label_batch_size, amp)
     examples, stats = select_pseudo_labels(unlabeled, ents, cfg.threshold, cfg.top_fraction, cfg.negative_ratio,
                                            seed=cfg.train.seed + round_no, per_language=cfg.per_language)
+    if cfg.uncertain_cells is not None:
+        cells = uncertain_cells(model, examples, cfg.uncertain_cells, cfg.label_batch_size // 2, amp)
+        for ex, ignore in zip(examples, cells, strict=True):
+            ex.ignore = ignore or None
+        stats["uncertain_cells"] = {"threshold": cfg.uncertain_cells, "cells": sum(map(len, cells)),
+                                    "sentences_with_any": sum(1 for c in cells if c)}
+    del model
     stats.update({"round": round_no, "teacher": str(teacher)})
     rdir.mkdir(parents=True, exist_ok=True)
     write_pseudo(rdir / "pseudo.jsonl", examples)

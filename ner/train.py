@@ -57,15 +57,19 @@ from .config import TrainConfig, dump_yaml, from_dict, read_yaml, to_dict
 from .data import (
     Example,
     PairDataset,
+    TextPair,
     batches_per_epoch,
     epoch_batches,
     load_pairs,
     load_pseudo,
+    load_text_pairs,
     make_loader,
+    pair_batch,
     world,
 )
 from .distributed import barrier, close_distributed, init_distributed, stop_requested
 from .errors import NerError
+from .gradients import AuxBalance, ramp, term_gradients
 from .inference import amp_dtype, autocast, load_model_dir, precision_name, resolve_device, resolve_model_dir
 from .model import ModelConfig, NerModel
 from .objective import LossWeights, MclLoss, collate_step
@@ -166,6 +170,7 @@ class TrainingData:
     per_epoch: int  # optimizer steps per epoch (per process)
     total: int  # optimizer steps of the whole run
     buckets: tuple[list[tuple[int, int]], list[int]]  # length keys and source groups (ner.buckets.bucket_keys)
+    target: list[TextPair] = field(default_factory=list)  # the target view's pairs (a second stream)
 
 
 def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
@@ -177,7 +182,8 @@ def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
     per_epoch = batches_per_epoch(len(examples), cfg.batch_size, world_size)
     total = cfg.max_steps or cfg.epochs * per_epoch
     buckets = bucket_keys([(e.src_tokens, e.cs_tokens) for e in examples])
-    return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total, buckets)
+    target = load_text_pairs(cfg.target_pairs) if cfg.semantic_target_weight > 0 else []
+    return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total, buckets, target)
 
 
 @dataclass
@@ -199,7 +205,9 @@ class Trainer:
     scaler: torch.amp.GradScaler
     device: torch.device
     amp: torch.dtype | None
+    encoder_params: list[torch.Tensor]  # trainable encoder weights: where the gradient probe looks
     state: TrainState = field(default_factory=TrainState)
+    balance: AuxBalance = field(default_factory=AuxBalance)
 
     @property
     def main(self) -> bool:
@@ -213,6 +221,7 @@ class Trainer:
         self.scheduler.load_state_dict(trainer["scheduler"])  # the schedule itself follows the current total
         self.scaler.load_state_dict(trainer["scaler"])
         self.state = TrainState(**trainer["state"])
+        self.balance.scale = dict(self.state.aux_scale)
         rngs = trainer["rng"]
         set_rng_state(rngs[self.rank] if self.rank < len(rngs) else rngs[0], self.generator)
         log.info("resuming %s from step %d", self.run, self.state.step)
@@ -224,25 +233,62 @@ class Trainer:
                                 buckets=self.data.buckets, pool=self.cfg.bucket_batches)
         return epoch, batches[first:]
 
-    def step(self, items: list[Example]) -> dict[str, float]:
-        """One optimizer step on a batch; returns the total loss and each loss term (what metrics.jsonl averages)."""
+    def step(self, items: list[Example]) -> tuple[dict[str, float], dict[str, float]]:
+        """One optimizer step on a batch. Returns what metrics.jsonl averages (the total loss, each loss
+        term, the gradient norm before clipping and whether the clip shrank it) and, on gradient-probe
+        steps, each term's gradient on the encoder (`ner.gradients.term_gradients`; else empty)."""
         self.model.train()
         src, cs, n_paired = collate_step(self.model, items, self.weights.needs_cs)
+        target = self._target_batch()
+        scale = self._aux_scale()
         with autocast(self.device, self.amp):
-            loss, parts = self.objective(src, cs, n_paired)
+            loss, parts = self.objective(src, cs, n_paired, target)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise NerError(f"loss is {loss_value} at step {self.state.step + 1}: lower --lr / --encoder-lr")
         self.optimizer.zero_grad(set_to_none=True)
+        probe: dict[str, float] = {}
+        if self._probing():
+            probe = term_gradients(parts, self.encoder_params)
+            self.balance.update(probe, scale)
+            self.state.aux_scale = self.balance.state()
+            probe.update({f"scale_{k}": v for k, v in scale.items()})
         self.scaler.scale(loss).backward()
-        if self.cfg.grad_clip > 0:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.unscale_(self.optimizer)
+        clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        if not math.isfinite(norm) and not self.scaler.is_enabled():  # fp16's scaler skips such steps itself
+            raise NerError(f"gradient norm is {norm} at step {self.state.step + 1}: the update would corrupt the "
+                           f"weights (lower --lr / --encoder-lr, or --amp off)")
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         self.state.step += 1
-        return {"loss": loss_value, **{k: v.item() for k, v in parts.items()}}
+        losses = {"loss": loss_value, **{k: v.item() for k, v in parts.items()}, "grad_norm": norm,
+                  "clipped": float(norm > clip)}
+        return losses, probe
+
+    def _target_batch(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None:
+        """This step's target-view batch (sentence, code-switched version), drawn by `ner.data.pair_batch`."""
+        pairs = self.data.target
+        if not pairs:
+            return None
+        idx = pair_batch(len(pairs), self.cfg.batch_size, self.state.step, self.cfg.seed)
+        enc = self.model.encoder
+        return enc.collate([pairs[i].tokens for i in idx]), enc.collate([pairs[i].cs_tokens for i in idx])
+
+    def _probing(self) -> bool:
+        every = self.cfg.grad_norm_every
+        return every > 0 and self.world_size == 1 and self.state.step % every == 0
+
+    def _aux_scale(self) -> dict[str, float]:
+        """This step's multipliers of the contrastive terms: warm-up ramp x gradient balance."""
+        factor = ramp(self.state.step, self.data.total, self.cfg.contrastive_warmup)
+        scale = {t: factor * self.balance.get(t) for t in ("semantic", "relation", "semantic_target")}
+        inner = self.objective.module if isinstance(self.objective, nn.parallel.DistributedDataParallel) \
+            else self.objective
+        inner.aux_scale = scale
+        return scale
 
     def save(self) -> None:
         """Write RUN/last (rank 0), with every rank's RNG states (a collective: all ranks call it)."""
@@ -279,7 +325,7 @@ def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: boo
     objective: nn.Module = MclLoss(model, weights, generator)
     if world_size > 1:
         # Ablations and single-view (pseudo-labeled) batches leave projection heads without gradients.
-        unused = (bool(cfg.pseudo) or weights.semantic == 0 or not weights.needs_cs
+        unused = (bool(cfg.pseudo) or weights.semantic == 0 or not weights.needs_cs or weights.semantic_target > 0
                   or (model.cfg.head == "relation" and weights.relation == 0))
         objective = nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
@@ -288,8 +334,11 @@ def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: boo
     optimizer = torch.optim.AdamW(groups, fused=device.type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(data.total, cfg.warmup))
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+    encoder_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    if cfg.grad_norm_every and world_size > 1:
+        log.warning("grad_norm_every: gradient probes run on one process only; none under torchrun")
     return Trainer(cfg, run, rank, world_size, data, model, weights, objective, generator, optimizer, scheduler,
-                   scaler, device, amp)
+                   scaler, device, amp, encoder_params, balance=AuxBalance(cfg.aux_grad_ratio))
 
 
 def _metrics_file(trainer: Trainer, resuming: bool) -> Callable[[dict[str, Any]], None] | None:
@@ -315,8 +364,13 @@ def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> N
         "precision %s", t.run, d.n_pairs, d.n_pseudo, d.repeat, d.entity_types, d.total, d.per_epoch, t.world_size,
         t.device, _precision(t),
     )
-    log.info("losses: src=%s cs=%s semantic=%g relation=%g; dev: %s", w.use_src, w.use_cs,
-             w.semantic, w.relation, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
+    if d.target:
+        log.info("target view: %d sentence pairs (%s), weight %g", len(d.target),
+                 ", ".join(sorted({p.lang for p in d.target})), w.semantic_target)
+    log.info("losses: src=%s cs=%s semantic=%g relation=%g (none anchors %s, grid loss per %s, warm-up %g, "
+             "aux gradient ratio %s); dev: %s", w.use_src, w.use_cs, w.semantic, w.relation,
+             t.cfg.none_anchors, "sentence" if w.per_sentence else "cell", t.cfg.contrastive_warmup,
+             t.cfg.aux_grad_ratio, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
     (log.info if selection.zero_shot else log.warning)("%s", selection.describe())
 
 
@@ -341,7 +395,8 @@ class StepLog:
         """Write one metrics line with the means since the last one; returns the means."""
         assert self.write is not None
         avg = {k: round(v / self.n, 6) for k, v in self.sums.items()}
-        self.write({"step": step, "epoch": epoch, **avg, "lr": lr, "elapsed": round(time.perf_counter() - self.started, 2)})
+        self.write({"step": step, "epoch": epoch, **avg, "n_steps": self.n, "lr": lr,
+                    "elapsed": round(time.perf_counter() - self.started, 2)})
         self.sums, self.n = {}, 0
         return avg
 
@@ -361,9 +416,12 @@ def _run_steps(t: Trainer, selector: ModelSelector, steps_log: StepLog, on_step:
             while t.state.step < total:
                 epoch, batches = t.batches()
                 for items in make_loader(dataset, batches):
-                    steps_log.add(t.step(items))
+                    losses, probe = t.step(items)
+                    steps_log.add(losses)
                     bar.update(1)
                     step = t.state.step
+                    if probe and steps_log.write is not None:
+                        steps_log.write({"step": step, "type": "grad_norms", **{k: round(v, 6) for k, v in probe.items()}})
                     last_step = step == total
                     if t.main and (step % cfg.log_every == 0 or last_step):
                         avg = steps_log.flush(step, epoch, t.scheduler.get_last_lr()[-1])

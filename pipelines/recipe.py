@@ -19,6 +19,7 @@ from cslib import BuildConfig, UnlabeledConfig
 from cslib.errors import CslibError
 from cslib.languages import get_language
 from ner.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
+from ner.diagnostics import DiagnoseConfig
 from ner.errors import NerError
 from ner.mine_entities import MineConfig
 
@@ -33,8 +34,10 @@ class RecipeError(Exception):
 _OWNED = {
     "codeswitch": {"src", "tgt", "out", "data_root", "seed", "workers", "overwrite"},
     "unlabeled": {"lang", "out", "data_root", "workers", "overwrite", "file"},
-    "train": {"shards", "out", "seed", "data_root", "pseudo", "init_from", "resume"},
+    "train": {"shards", "out", "seed", "data_root", "pseudo", "init_from", "resume", "target_pairs"},
+    "target_view": {"src", "tgt", "input", "out", "data_root", "seed", "workers", "overwrite"},
     "self_train": {"teacher", "unlabeled", "out"},
+    "diagnose": {"run", "out", "data_root", "amp"},
 }
 
 
@@ -65,9 +68,15 @@ class Recipe:
     codeswitch: dict[str, Any] = field(default_factory=dict)  # BuildConfig fields for every target
     codeswitch_by_lang: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-target extras
     unlabeled: dict[str, Any] = field(default_factory=dict)
+    # BuildConfig fields of the target view's shards (`cslib build --task text --src XX --tgt SRC` over
+    # each target's unlabeled pool); built when a row has `semantic_target_weight > 0`.
+    target_view: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     self_train: dict[str, Any] = field(default_factory=dict)
     mine: dict[str, Any] = field(default_factory=dict)  # ner.mine_entities.MineConfig fields (row 7)
+    # `ner diagnose` of every row (ner.diagnostics.DiagnoseConfig fields, plus `seeds: first | all`);
+    # `langs` defaults to ja and zh among the targets (else the first target); null turns it off.
+    diagnose: dict[str, Any] | None = field(default_factory=dict)
     eval: EvalSettings = field(default_factory=EvalSettings)
     path: str = ""  # where it was loaded from (not a YAML key)
 
@@ -92,16 +101,42 @@ class Recipe:
         return UnlabeledConfig(lang=lang, out=str(self.out_dir() / "data" / "unlabeled" / lang),
                                data_root=self.data_root, workers=self.workers, **self.unlabeled)
 
-    def train_config(self, row: str, shards: list[str], seed: int | None = None) -> TrainConfig:
+    def target_view_config(self, tgt: str, unlabeled_dir: str) -> BuildConfig:
+        """The target view of `tgt`: its unlabeled pool code-switched into the source language."""
+        return BuildConfig(src=tgt, tgt=self.src, input=unlabeled_dir, data_root=self.data_root, seed=self.seed,
+                           workers=self.workers, out=str(self.out_dir() / "data" / "target_view" / f"{tgt}-{self.src}"),
+                           **self.target_view)
+
+    def uses_target_view(self) -> bool:
+        return any(self.train_config(row, ["-"]).semantic_target_weight > 0 for row in self.rows)
+
+    def train_config(self, row: str, shards: list[str], seed: int | None = None,
+                     target_pairs: list[str] | None = None) -> TrainConfig:
         settings = _merge(self.train, ROWS[row].train_overrides)
         cfg = from_dict(TrainConfig, settings, self.path or "recipe", prefix="train.")
         cfg.seed = self.seed if seed is None else seed
         cfg.shards = shards
+        if cfg.semantic_target_weight > 0:
+            cfg.target_pairs = list(target_pairs or ["-"])
         cfg.out = str(self.out_dir() / "rows" / row / f"seed-{cfg.seed}")
         cfg.data_root = self.data_root
         if cfg.eval_langs is None:
             cfg.eval_langs = [self.src]  # model selection on source dev only: no target labels are used
         return cfg
+
+    def diagnose_seeds(self) -> list[int]:
+        """Training seeds whose models are diagnosed: the first one, or all with `diagnose.seeds: all`."""
+        if self.diagnose is None:
+            return []
+        seeds = self.training_seeds()
+        return seeds if self.diagnose.get("seeds", "first") == "all" else seeds[:1]
+
+    def diagnose_config(self, run: str, row: str, seed: int) -> DiagnoseConfig:
+        settings = {k: v for k, v in (self.diagnose or {}).items() if k != "seeds"}
+        langs = settings.pop("langs", None) or ([t for t in ("ja", "zh") if t in self.targets] or self.targets[:1])
+        out = str(self.out_dir() / "diagnostics" / row / f"seed-{seed}")
+        return DiagnoseConfig(run=run, langs=list(langs), out=out, data_root=self.data_root,
+                              amp=self.eval.amp, **settings)
 
     def mine_config(self) -> MineConfig:
         return MineConfig(**{k: v for k, v in self.mine.items() if k not in ("teacher", "limit")})
@@ -126,6 +161,16 @@ class Recipe:
         cfg.entity_lexicon, cfg.entity_mode = lexicon, "replace"
         cfg.out = str(self.out_dir() / "data" / "cs-mined" / f"seed-{seed}" / f"{self.src}-{tgt}")
         return cfg
+
+    def continued_config(self, teacher: str, shards: list[str], seed: int,
+                         target_pairs: list[str] | None = None) -> TrainConfig:
+        """Row 8, the control of row 6: the student's training (init from row 5, the student's steps and
+        settings) on the shards alone, without pseudo-labels; row 6 minus row 8 is what the
+        pseudo-labels add, row 8 minus row 5 what the extra steps add."""
+        student = self.self_train_config(teacher, ["-"], self.train_config("relation_contrastive", shards, seed,
+                                                                            target_pairs)).train
+        return dataclasses.replace(student, init_from=teacher, pseudo=[],
+                                   out=str(self.out_dir() / "rows" / "continued" / f"seed-{seed}"))
 
     def self_train_config(self, teacher: str, unlabeled: list[str], student: TrainConfig) -> SelfTrainConfig:
         settings = dict(self.self_train)
@@ -193,12 +238,12 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
     for row in recipe.rows:
         if row not in ROWS:
             raise RecipeError(f"{p}: rows: unknown row {row!r} (known: {', '.join(ROWS)})")
-    for row in ("self_training", "mined_entities"):
+    for row in ("self_training", "mined_entities", "continued"):
         if row in recipe.rows and "relation_contrastive" not in recipe.rows:
             raise RecipeError(f"{p}: rows: {row} needs relation_contrastive (its teacher)")
     recipe.rows = sorted(recipe.rows, key=lambda r: ROWS[r].number)  # a row's teacher always runs first
     for section, owned in _OWNED.items():
-        for key in getattr(recipe, section):
+        for key in getattr(recipe, section) or {}:
             if key in owned:
                 raise RecipeError(f"{p}: {section}.{key} is set by the pipeline, not the recipe")
     _check_sections(recipe, p)
@@ -213,6 +258,11 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
             make()
         except TypeError as exc:
             raise RecipeError(f"{p}: {section}: {str(exc).split('__init__() ')[-1]}") from None
+    if recipe.target_view:
+        try:
+            recipe.target_view_config(recipe.targets[0], "-")
+        except TypeError as exc:
+            raise RecipeError(f"{p}: target_view: {str(exc).split('__init__() ')[-1]}") from None
     for lang in recipe.codeswitch_by_lang:
         try:
             recipe.build_config(lang, "dict")
@@ -222,10 +272,19 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
         for row in recipe.rows:
             cfg = recipe.train_config(row, ["-"])
             cfg.validate()
-        if "self_training" in recipe.rows:
+        if "self_training" in recipe.rows or "continued" in recipe.rows:
             recipe.self_train_config("-", ["-"], recipe.train_config("relation_contrastive", ["-"])).validate()
     except NerError as exc:
         raise RecipeError(str(exc) if str(exc).startswith(str(p)) else f"{p}: {exc}") from None
+    if recipe.diagnose is not None:
+        if not isinstance(recipe.diagnose, dict) or recipe.diagnose.get("seeds", "first") not in ("first", "all"):
+            raise RecipeError(f"{p}: diagnose must be a mapping of ner diagnose settings (seeds: first or all) or null")
+        try:
+            recipe.diagnose_config("-", recipe.rows[0], recipe.training_seeds()[0]).validate()
+        except TypeError as exc:
+            raise RecipeError(f"{p}: diagnose: {str(exc).split('__init__() ')[-1]}") from None
+        except NerError as exc:
+            raise RecipeError(f"{p}: diagnose: {exc}") from None
     if not isinstance(recipe.mine, dict):
         raise RecipeError(f"{p}: mine must be a mapping of ner.mine_entities.MineConfig fields")
     try:

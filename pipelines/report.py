@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cslib.build import versions as package_versions
+from cslib.shard_runner import versions as package_versions
 
 from .recipe import Recipe
 from .rows import ROWS
@@ -162,6 +162,7 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
         lines += ["", f"Row {last['number']} vs row 1: {_gain(g)} F1 on average; "
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
+    lines += _diagnostics_section(records)
     lines += _mined_section(records)
     if skipped:
         lines += ["", f"No dictionary or parallel text (no code-switched data, evaluated only): {', '.join(skipped)}."]
@@ -174,6 +175,96 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
               "## Recipe (as run)", "", "```yaml", yaml.safe_dump(recipe_dict(recipe), sort_keys=False).rstrip(), "```",
               "", "## Versions", "", "```", *(f"{k}: {v}" for k, v in versions().items()), "```", ""]
     return "\n".join(lines)
+
+
+def _avg(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def diagnostics_rows(records: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per diagnosed row and seed (`ROW/seed-S`): the figures the report shows, from `ner diagnose`."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, rec in records.items():
+        if not name.startswith("diagnose/") or "diagnostics" not in rec.result:
+            continue
+        d = rec.result["diagnostics"]
+        align = d.get("alignment", {})
+
+        def tat(enc: str, key: str, align: dict = align) -> float | None:
+            return _avg([a.get("tatoeba", {}).get(enc, {}).get(key) for a in align.values()])
+
+        def cs(enc: str, key: str, sub: str, align: dict = align) -> float | None:
+            return _avg([a.get("codeswitched", {}).get(enc, {}).get(key, {}).get(sub) for a in align.values()])
+
+        rel = d.get("relation_space", {})
+        terms = d.get("dynamics", {}).get("terms", {})
+        entry = {
+            "langs": sorted(align), "dir": rec.result.get("dir"),
+            "tatoeba_x_to_en": {"raw": tat("raw", "p_at_1_x_to_en"), "trained": tat("trained", "p_at_1_x_to_en")},
+            "tatoeba_en_to_x": {"raw": tat("raw", "p_at_1_en_to_x"), "trained": tat("trained", "p_at_1_en_to_x")},
+            "cs_sentence_gap": {"raw": cs("raw", "sentence_cosine", "gap"), "trained": cs("trained", "sentence_cosine", "gap")},
+            "silhouette": rel.get("silhouette", {}), "contrastive_floor": rel.get("contrastive_floor"),
+            "terms": {t: {k: terms[t].get(k) for k in ("ratio_to_supervised_median", "cosine_with_supervised_median",
+                                                       "loss_first", "loss_last")} for t in terms},
+            "clipped_share": d.get("dynamics", {}).get("clipped_share"),
+            "pseudo_labels": {}, "rounds": d.get("self_training", {}).get("rounds", []),
+        }
+        st = d.get("self_training", {})
+        for lang, pts in (st.get("curves") or {}).items():
+            used = st.get("threshold_used") or 0.9
+            p = min(pts, key=lambda q, used=used: abs(q["threshold"] - used))
+            entry["pseudo_labels"][lang] = {k: p[k] for k in ("threshold", "kept", "pool", "precision", "recall", "f1",
+                                                              "missed")}
+        out[name.split("/", 1)[1]] = entry
+    return out
+
+
+def _diagnostics_section(records: dict[str, Any]) -> list[str]:
+    """What each row does to the model (`ner diagnose`, see docs/ner.md): alignment, relation space,
+    which loss term drives the encoder, and pseudo-label quality."""
+    diag = diagnostics_rows(records)
+    if not diag:
+        return []
+    langs = sorted({lang for d in diag.values() for lang in d["langs"]})
+    lines = ["", f"## Diagnostics ({', '.join(langs)}; `ner diagnose`, one training seed)", "",
+             "Tatoeba P@1 L→en and the source/code-switched sentence cosine gap (paired − random) for the trained "
+             "model, raw encoder in brackets; silhouette of word-pair features by relation (all / without NONE); "
+             "median ratio of each contrastive term's encoder gradient to the supervised terms' and their cosine; "
+             "share of steps the gradient clip shrank.", "",
+             "| row / seed | Tatoeba L→en | cs gap | silhouette | semantic: ratio (cos) | relation: ratio (cos) "
+             "| relation loss / floor | clipped |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, d in diag.items():
+        t, g, s = d["tatoeba_x_to_en"], d["cs_sentence_gap"], d["silhouette"]
+
+        def term(name: str, d: dict = d) -> str:
+            x = d["terms"].get(name)
+            if not x:
+                return "–"
+            return f"{_num(x['ratio_to_supervised_median'], 1)} ({_num(x['cosine_with_supervised_median'])})"
+
+        rel = d["terms"].get("relation") or {}
+        floor = f"{_num(rel.get('loss_last'))} / {_num(d['contrastive_floor'])}" if rel else "–"
+        clipped = f"{100 * d['clipped_share']:.0f}%" if d["clipped_share"] is not None else "–"
+        lines.append(f"| {key} | {_num(t['trained'])} ({_num(t['raw'])}) | {_num(g['trained'])} ({_num(g['raw'])}) | "
+                     f"{_num(s.get('pooled'))} / {_num(s.get('pooled_without_none'))} | {term('semantic')} | "
+                     f"{term('relation')} | {floor} | {clipped} |")
+    pseudo = {k: d for k, d in diag.items() if d["pseudo_labels"]}
+    if pseudo:
+        lines += ["", "Pseudo-labels of the self-training teacher at the threshold used, against the unlabeled pool's "
+                  "gold tags (diagnosis only; never used to filter or select):", "",
+                  "| row / seed | lang | kept / pool | precision | recall | F1 | gold entities missed in kept sentences |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for key, d in pseudo.items():
+            for lang, p in d["pseudo_labels"].items():
+                lines.append(f"| {key} | {lang} | {p['kept']} / {p['pool']} | {_num(p['precision'])} | "
+                             f"{_num(p['recall'])} | {_num(p['f1'])} | {p['missed']} |")
+    lines += ["", "Pictures per row: `diagnostics/ROW/seed-S/{alignment,relation_tsne,dynamics,pseudo_labels}.png`."]
+    return lines
 
 
 def _mined_section(records: dict[str, Any]) -> list[str]:
@@ -240,6 +331,7 @@ def write_report(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]], 
     text = markdown(recipe, summary, records, skipped, total_seconds)
     (out / "report.md").write_text(text, encoding="utf-8")
     data = {**summary, "recipe": recipe_dict(recipe), "versions": versions(), "skipped_targets": skipped,
+            "diagnostics": diagnostics_rows(records),
             "stages": {name: {"seconds": rec.seconds, "cached": rec.cached} for name, rec in records.items()}}
     (out / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe_dict(recipe), sort_keys=False), encoding="utf-8")

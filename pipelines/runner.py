@@ -19,14 +19,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cslib import build_codeswitch, build_unlabeled
-from cslib.datasets import has_muse
+from cslib import TaskOptions, build_codeswitch, build_unlabeled, run_build
+from cslib.corpora import has_muse
 from cslib.errors import CslibError
-from cslib.languages import get_language
-from cslib.manifests import load_manifest
+from cslib.lexicons import has_dictionary, has_parallel
 from cslib.report import stats as shard_stats
 from cslib.shards import atomic_write_bytes
 from ner.config import to_dict
+from ner.diagnostics import diagnose
 from ner.errors import NerError
 from ner.evaluate import evaluate_langs
 from ner.mine_entities import mine_entities
@@ -115,15 +115,11 @@ def switch_mode(src: str, tgt: str, requested: str | None) -> str | None:
     """
     if requested:
         return requested
-    if has_muse(src, tgt):
+    pivot = src != "en" and tgt != "en" and has_muse("en", src) and has_muse("en", tgt)
+    if has_dictionary(src, tgt) or pivot:  # en-X MUSE read either way, or composed through English
         return "dict"
-    iso3 = get_language(tgt).iso3
-    try:
-        if iso3:
-            load_manifest("tatoeba", f"{iso3}-eng")
-            return "align"
-    except CslibError:
-        pass
+    if has_parallel(src, tgt):
+        return "align"
     return None
 
 
@@ -230,13 +226,31 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
         raise CslibError("no target has a dictionary or parallel text: nothing to code-switch")
     cs_fp = {t: steps.records[f"codeswitch/{t}"].fingerprint for t in cs_dirs}
 
-    # 2. unlabeled target text for self-training
+    # 2. unlabeled target text for self-training, and the target view built from it
     unl_dirs: dict[str, str] = {}
-    if "self_training" in recipe.rows or "mined_entities" in recipe.rows:
+    target_view = recipe.uses_target_view()
+    if "self_training" in recipe.rows or "mined_entities" in recipe.rows or target_view:
         for tgt in recipe.targets:
             ucfg = recipe.unlabeled_config(tgt)
             rec = steps.run(f"unlabeled/{tgt}", _fingerprint_config(ucfg), _unlabeled_step(ucfg), output=Path(ucfg.out))
             unl_dirs[tgt] = rec.result["dir"]
+    tv_dirs: list[str] = []
+    tv_fp: dict[str, str] = {}
+    for tgt in recipe.targets if target_view else []:
+        vcfg = recipe.target_view_config(tgt, unl_dirs[tgt])
+        conf = {"build": _fingerprint_config(vcfg) | {"input": None},
+                "unlabeled": steps.records[f"unlabeled/{tgt}"].fingerprint}
+
+        def view(fresh: bool, vcfg=vcfg) -> dict[str, Any]:
+            return {"dir": str(run_build(vcfg, TaskOptions(task="text", text_fields=["tokens"])))}
+
+        try:
+            rec = steps.run(f"target_view/{tgt}", conf, view, output=Path(vcfg.out))
+        except CslibError as exc:  # no dictionary into the source language: this target has no view
+            log.warning("%s: no target view (%s)", tgt, exc)
+            continue
+        tv_dirs.append(rec.result["dir"])
+        tv_fp[tgt] = rec.fingerprint
 
     # 3. one training per row and seed, 4. its evaluation
     shards = [cs_dirs[t] for t in recipe.targets if t in cs_dirs]
@@ -247,9 +261,9 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
             tag = f"{row}/seed-{seed}"
             if row == "self_training":
                 teacher = models["relation_contrastive"]
-                student = recipe.train_config("relation_contrastive", shards, seed)
+                student = recipe.train_config("relation_contrastive", shards, seed, tv_dirs)
                 scfg = recipe.self_train_config(teacher, list(unl_dirs.values()), student)
-                config = {"self_train": to_dict(scfg),
+                config = {"self_train": to_dict(scfg), "target_view": tv_fp,
                           "teacher": steps.records[f"train/relation_contrastive/seed-{seed}"].fingerprint,
                           "unlabeled": [steps.records[f"unlabeled/{t}"].fingerprint for t in recipe.targets]}
 
@@ -257,12 +271,23 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                     return {"model": str(self_train(scfg))}
 
                 rec = steps.run(f"train/{tag}", config, work, output=Path(scfg.out))
+            elif row == "continued":
+                tcfg = recipe.continued_config(models["relation_contrastive"], shards, seed, tv_dirs)
+                config = {"train": to_dict(tcfg), "shards": cs_fp, "target_view": tv_fp,
+                          "teacher": steps.records[f"train/relation_contrastive/seed-{seed}"].fingerprint}
+
+                def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
+                    return {"model": str(train(tcfg))}
+
+                rec = steps.run(f"train/{tag}", config, work, output=Path(tcfg.out))
             else:
                 row_shards, row_fp = shards, cs_fp
                 if row == "mined_entities":
                     row_shards, row_fp = _mined_shards(recipe, steps, seed, models, cs_dirs, modes, unl_dirs)
-                tcfg = recipe.train_config(row, row_shards, seed)
+                tcfg = recipe.train_config(row, row_shards, seed, tv_dirs)
                 config = {"train": to_dict(tcfg), "shards": row_fp}
+                if tcfg.target_pairs:
+                    config["target_view"] = tv_fp
 
                 def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
                     return {"model": str(train(tcfg))}
@@ -285,6 +310,14 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
             results.setdefault(row, {})[seed] = erec.result
             log.info("row %s seed %d: %s", row, seed,
                      " ".join(f"{k}={100 * v:.1f}" for k, v in erec.result["languages"].items()))
+            if seed in recipe.diagnose_seeds():
+                dcfg = recipe.diagnose_config(models[row], row, seed)  # row 6: its student, in its self-training run
+
+                def diag(fresh: bool, dcfg=dcfg) -> dict[str, Any]:
+                    return {"dir": dcfg.out, "diagnostics": diagnose(dcfg)}
+
+                dconf = {k: v for k, v in asdict(dcfg).items() if k not in ("run", "out", "data_root")}
+                steps.run(f"diagnose/{tag}", {"model": rec.fingerprint, "diagnose": dconf}, diag, output=Path(dcfg.out))
 
     # 5. the report (always rewritten: it is cheap and reflects every step's record)
     return write_report(recipe, results, steps.records, skipped, time.time() - t_start)

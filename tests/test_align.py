@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cslib.align import (
+from cslib.errors import CslibError
+from cslib.lexicons.align import (
     AlignError,
     LexiconEntry,
     align_corpus,
@@ -17,7 +18,6 @@ from cslib.align import (
     grow_diag_final_and,
     phrase_pairs,
 )
-from cslib.errors import CslibError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # simalign must never reach the hub
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from cslib.align import align_corpus, extract_lexicon
-from cslib.align_precision import FUNCTION_WORDS, LexiconFilter, precise_lexicon
 from cslib.cli import main
-from cslib.datasets import load_parallel
+from cslib.corpora import load_parallel
+from cslib.lexicons.align import align_corpus, extract_lexicon
+from cslib.lexicons.align_precision import FUNCTION_WORDS, LexiconFilter, precise_lexicon
 from cslib.tokenizers import word_tokenize
 
 

@@ -9,7 +9,7 @@ import pytest
 from cslib import BuildConfig, CslibError, UnlabeledConfig, build_codeswitch, build_unlabeled, read_table
 from cslib import shards as shard_mod
 from cslib.cli import main
-from cslib.datasets import load_split
+from cslib.corpora import load_split
 from cslib.report import validate_dir
 
 
@@ -111,7 +111,7 @@ def test_unlabeled_from_panx_and_text(tmp_path, data_root):
 
 
 def test_unlabeled_pool_never_contains_dev_sentences(tmp_path, data_root, capsys):
-    from cslib.build import sentence_key
+    from cslib.unlabeled import sentence_key
 
     dev = {sentence_key(s.tokens) for s in load_split("panx", "id", "dev", str(data_root))}
     out = build_unlabeled(UnlabeledConfig(lang="id", out=str(tmp_path / "u"), data_root=str(data_root), limit=3000))

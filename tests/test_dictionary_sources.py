@@ -8,8 +8,8 @@ from collections import defaultdict
 
 import pytest
 
-from cslib import dictionary_sources as ds
 from cslib.errors import CslibError
+from cslib.lexicons import dictionary_sources as ds
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\U00020000-\U0003ffff]")
 

@@ -10,10 +10,10 @@ import re
 import pytest
 
 from cslib import CodeSwitcher, Dictionary, SwitchConfig, row_problem
-from cslib import entity_sources as es
 from cslib.cli import main
 from cslib.iob import spans
-from cslib.senses import SenseConfig, weigh_dictionary, word_frequency
+from cslib.lexicons import entity_sources as es
+from cslib.lexicons.senses import SenseConfig, weigh_dictionary, word_frequency
 
 KATAKANA = re.compile(r"^[\u30a0-\u30ff]+$")
 HAN = re.compile(r"^[\u3400-\u9fff\U00020000-\U0003ffff·]+$")
@@ -53,7 +53,7 @@ def test_cedict_proper_nouns_are_typed(cedict_names):
 
 
 def test_transliteration_offline_ja_and_zh():
-    from cslib.transliterate import Transliterator
+    from cslib.lexicons.transliterate import Transliterator
 
     ja = Transliterator("ja")
     kata = ja.word("Knausgård")
@@ -147,7 +147,7 @@ def test_frequency_weighting_drops_far_rarer_senses():
 
 
 def test_zh_script_variants_and_one_script_per_row():
-    from cslib.script import script_mix, to_simplified, to_traditional, variants
+    from cslib.lexicons.script import script_mix, to_simplified, to_traditional, variants
 
     assert to_simplified("國際") == "国际" and to_traditional("国际") == "國際"
     assert variants("國際", "both") == ["国际", "國際"] and variants("東京", "simplified") == ["东京"]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from cslib import CslibError
 from cslib.build import BuildConfig
 from cslib.config import load_config
-from cslib.dictionary import read_muse
+from cslib.lexicons.dictionary import read_muse
 from cslib.readers import read_conll, read_labeled_file, read_panx, read_text
 from cslib.shards import shard_paths
 from cslib.textio import iter_lines

@@ -12,8 +12,8 @@ import datasets  # noqa: E402
 import pytest  # noqa: E402
 
 from cslib import BuildConfig, CslibError, Dictionary, TaskOptions, codeswitch_dataset, read_muse, run_build  # noqa: E402
-from cslib.records import read_tagged  # noqa: E402
 from cslib.schemes import decode  # noqa: E402
+from cslib.task_inputs import read_tagged  # noqa: E402
 
 FIX = Path(__file__).parent / "fixtures" / "tasks"
 DICT = FIX / "en-de.dict"
@@ -62,6 +62,11 @@ def test_classification_dataset_equals_cli_build(tmp_path, dictionary):
     assert by_id[0]["id"] == "en-de:p0:0" and by_id.column_names.count("id") == 1
     assert dict(zip(by_id["id"], by_id["premise"], strict=True)) == dict(zip(shuffled["id"], shuffled["premise"],
                                                                             strict=True))
+    # A column named id keys the rows without id_column; one named like a written column is carried as input_NAME.
+    plain = codeswitch_dataset(ids.add_column("method", ["web"] * ids.num_rows), "de", ["premise", "hypothesis"],
+                               dictionary=dictionary, config=cfg)
+    assert plain["id"] == by_id["id"] and plain["premise"] == by_id["premise"]
+    assert plain["input_method"] == ["web"] * plain.num_rows and plain.features["label"] == ds.features["label"]
 
 
 def test_tagging_dataset_with_classlabel_tags(dictionary):

@@ -80,12 +80,7 @@ def test_cycle_finder_finds_a_circle_and_accepts_a_tree() -> None:
     assert find_cycle({"a": {"b": 1, "c": 1}, "b": {"c": 2}, "c": {}}) is None
 
 
-@pytest.mark.parametrize("package", [
-    # TODO(s17): drop this xfail once the cslib half of #17 (another branch) is merged.
-    pytest.param("cslib", marks=pytest.mark.xfail(strict=False, reason="cslib refactor on another branch")),
-    "ner",
-    "pipelines",
-])
+@pytest.mark.parametrize("package", ["cslib", "ner", "pipelines"])
 def test_no_import_cycle(package: str) -> None:
     graph = import_graph(package)
     assert len(graph) > 3

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cslib import UnlabeledConfig, build_unlabeled
 from cslib.cli import main as cslib_main
-from cslib.entity_sources import read_entity_lexicon
+from cslib.lexicons.entity_sources import read_entity_lexicon
 from ner.cli import main as ner_main
 from ner.grid import Entity
 from ner.mine_entities import MineConfig, aggregate

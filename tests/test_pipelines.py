@@ -25,6 +25,7 @@ def write_recipe(path: Path, encoder: Path, data_root: Path, **extra) -> Path:
         "train": {"max_steps": 2, "batch_size": 4, "eval_every": 0, "dev_limit": 8, "log_every": 1,
                   "model": {"encoder": str(encoder), **TINY_MODEL}},
         "self_train": {"threshold": 0.0, "train": {"max_steps": 1}},
+        "diagnose": {"tatoeba": 20, "heldout": 8, "tsne_points": 0, "raw": False},
         "eval": {"limit": 10, "batch_size": 8},
     }
     recipe.update(extra)
@@ -82,7 +83,12 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     assert json.loads((out / "rows" / "self_training" / "seed-13" / "self_training.json").read_text())["rounds"]
     stages = data["stages"]
     assert {"codeswitch/ja", "unlabeled/de", "train/zero_shot/seed-13", "train/self_training/seed-13",
-            "eval/semantic/seed-13"} <= set(stages)
+            "eval/semantic/seed-13", "diagnose/relation_contrastive/seed-13"} <= set(stages)
+    # Every row diagnosed (ja, the default language among the targets), in report.md and report.json.
+    diag = data["diagnostics"]
+    assert set(diag) == {f"{row}/seed-13" for row in DEFAULT_ROWS} and diag["codeswitch/seed-13"]["langs"] == ["ja"]
+    assert diag["self_training/seed-13"]["pseudo_labels"]["ja"]["pool"] == 12
+    assert "## Diagnostics (ja" in text and "| self_training/seed-13 | ja |" in text
 
     # Second run: everything cached, results identical.
     mtime = (out / "rows" / "semantic" / "seed-13" / "model" / "model.pt").stat().st_mtime_ns
@@ -104,7 +110,7 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     run_recipe(load_recipe(tmp_path / "r.yaml"))
     third = json.loads((out / "report.json").read_text())["stages"]
     rerun = {name for name, s in third.items() if not s["cached"]}
-    assert rerun == {"train/self_training/seed-13", "eval/self_training/seed-13"}
+    assert rerun == {"train/self_training/seed-13", "eval/self_training/seed-13", "diagnose/self_training/seed-13"}
 
 
 def test_bad_recipes_are_one_line_errors(tiny_encoder: Path, data_root: Path, tmp_path: Path,
@@ -199,8 +205,8 @@ def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path)
     """Row 7: mine typed target entities with a trained row's model, rebuild the shards with them replacing
     switched entities (labels exact, types kept), train row 5's objective on those, compare to row 5."""
     from cslib import read_table
-    from cslib.entity_sources import read_entity_lexicon
     from cslib.iob import spans
+    from cslib.lexicons.entity_sources import read_entity_lexicon
     from cslib.report import validate_dir
 
     train = {"max_steps": 16, "batch_size": 4, "eval_every": 0, "dev_limit": 8, "log_every": 1, "lr": 1e-2,
@@ -241,3 +247,24 @@ def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path)
     markers = {p: p.stat().st_mtime_ns for p in (out / "steps").glob("*.json") if not p.name.endswith(".started.json")}
     run_recipe(load_recipe(path))  # everything cached, a target that mined nothing included
     assert {p: p.stat().st_mtime_ns for p in markers} == markers
+
+
+def test_target_view_rows(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+    """A row with `semantic_target_weight` trains on each target's unlabeled pool switched into English."""
+    path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, rows=["codeswitch", "semantic"],
+                        diagnose=None, target_view={"ratio": 0.8})
+    data = yaml.safe_load(path.read_text())
+    data["train"]["semantic_target_weight"] = 0.3
+    path.write_text(yaml.safe_dump(data))
+    recipe = load_recipe(path)
+    assert recipe.uses_target_view() and recipe.train_config("codeswitch", ["x"]).semantic_target_weight == 0
+    run_recipe(recipe)
+    out = tmp_path / "out"
+    manifest = json.loads((out / "data" / "target_view" / "ja-en" / "manifest.json").read_text())
+    assert manifest["kind"] == "text" and manifest["src_lang"] == "ja" and manifest["tgt_lang"] == "en"
+    cfg = yaml.safe_load((out / "rows" / "semantic" / "seed-13" / "config.yaml").read_text())
+    assert len(cfg["target_pairs"]) == 2 and cfg["semantic_target_weight"] == 0.3
+    steps = [json.loads(line) for line in (out / "rows" / "semantic" / "seed-13" / "metrics.jsonl").read_text().splitlines()]
+    assert any("semantic_target" in s for s in steps)
+    assert "target_pairs" not in yaml.safe_load((out / "rows" / "codeswitch" / "seed-13" / "config.yaml").read_text()) \
+        or not yaml.safe_load((out / "rows" / "codeswitch" / "seed-13" / "config.yaml").read_text())["target_pairs"]

@@ -10,6 +10,7 @@ import pytest
 from ner.cli import main
 from ner.config import SelfTrainConfig
 from ner.data import Example, UnlabeledSentence, load_pseudo, write_pseudo
+from ner.errors import NerError
 from ner.grid import Entity
 from ner.self_training import select_pseudo_labels, self_train
 from ner.testing import tiny_encoder_dir
@@ -118,3 +119,32 @@ def test_cli_self_train_errors(setup: dict[str, Path], tmp_path: Path, capsys) -
     assert "model or run directory not found" in capsys.readouterr().err
     assert main(["self-train", "--model", str(setup["teacher"]), "--shards", str(setup["shards"])]) == 2
     assert "no unlabeled shards" in capsys.readouterr().err
+
+
+def test_uncertain_cells_are_left_out_of_the_students_loss(setup: dict[str, Path], tmp_path: Path) -> None:
+    from ner.grid import NONE_ID
+    from ner.inference import load_model
+    from ner.model import NerModel
+    from ner.self_training import uncertain_cells
+
+    assert uncertain_cells(load_model(setup["teacher"]), [], 0.5) == []  # token head: nothing to leave out
+    cfg = tiny_config(setup["encoder"], setup["shards"], tmp_path / "unused")
+    teacher = NerModel(cfg.model, ["LOC", "ORG", "PER"]).eval()
+    ex = [Example("ja:0", ["a", "b", "c", "d"], ["B-PER", "O", "O", "O"]), Example("ja:1", ["x", "y"], ["O", "O"])]
+    cells = uncertain_cells(teacher, ex, threshold=0.0)  # every NONE cell is "uncertain" at 0
+    assert len(cells[0]) == 16 - 1 and len(cells[1]) == 4  # the THW-PER cell (0, 0) is not NONE
+    strict = uncertain_cells(teacher, ex, threshold=0.999999)
+    assert all(len(c) <= len(a) for c, a in zip(strict, cells, strict=True))
+    # What the student's collate does with them: gold -100 exactly there, NONE elsewhere.
+    ex[0].ignore = [(0, 1), (2, 3)]
+    batch = teacher.collate([e.src_tokens for e in ex], [e.src_tags for e in ex], [e.ignore for e in ex])
+    gold = batch["gold"]
+    assert int(gold[0, 0, 1]) == -100 and int(gold[0, 2, 3]) == -100 and int(gold[0, 1, 2]) == NONE_ID
+    assert int((gold[1, :2, :2] == NONE_ID).sum()) == 4
+    # And the pseudo-label file round-trips them.
+    write_pseudo(tmp_path / "p.jsonl", ex)
+    back = load_pseudo(tmp_path / "p.jsonl")
+    assert back[0].ignore == [(0, 1), (2, 3)] and back[1].ignore is None
+    (tmp_path / "bad.jsonl").write_text('{"tokens": ["a"], "tags": ["O"], "ignore": [[0, 5]]}\n')
+    with pytest.raises(NerError, match="bad.jsonl:1: 'ignore'"):
+        load_pseudo(tmp_path / "bad.jsonl")

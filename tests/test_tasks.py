@@ -191,7 +191,8 @@ def write(tmp_path, name, text) -> str:
     ("bad.jsonl", '{"text": "ok", "label": 1}\n{"text": "x"}\n', ["--label-field", "label"],
      "bad.jsonl:2: missing label field 'label'"),
     ("bad.jsonl", '{"sentence": "ok"}\n', ["--text-field", "text"], "bad.jsonl:1: missing text field 'text'"),
-    ("bad.jsonl", '{"text": "ok", "id": 1}\n', [], "bad.jsonl:1: field 'id' clashes"),
+    ("bad.jsonl", '{"text": "ok", "id": 1}\n{"text": "no id"}\n', [], "bad.jsonl:2: missing id field 'id'"),
+    ("bad.jsonl", '{"text": "a", "id": 1}\n{"text": "b", "id": 1}\n', [], "bad.jsonl:2: duplicate id '1'"),
     ("bad.jsonl", '{"text": "ok", "n": 1}\n{"text": "ok", "n": "x"}\n', [], "bad.jsonl:2: field 'n' is str"),
     ("bad.csv", "text,label\nhello,1\nworld\n", [], "bad.csv:3: fewer values than the 2 columns"),
     ("bad.csv", "sentence,stars\nhello,1\n", ["--text-field", "text"], "bad.csv:2: missing text field 'text'"),
@@ -239,3 +240,41 @@ def test_multilabel_list_is_classification_and_id_field_keys_rows(tmp_path):
     dup = write(tmp_path, "dup.jsonl", '{"id": 1, "text": "a"}\n{"id": 1, "text": "b"}\n')
     with pytest.raises(CslibError, match=r"dup.jsonl:2: duplicate id '1'"):
         build(tmp_path, "dup", TaskOptions(id_field="id"), input=dup)
+
+
+def test_id_field_is_the_row_key_without_flags(tmp_path, capsys):
+    path = write(tmp_path, "ids.jsonl", '{"id": "a7", "text": "The dog is good.", "label": 1}\n'
+                                        '{"id": "b2", "text": "A boring book.", "label": 0}\n')
+    out = tmp_path / "ids"
+    assert main(["build", "--input", path, "--task", "classification", "--tgt", "de", "--dictionary", DICT,
+                 "--out", str(out)]) == 0
+    df = shard_df(out)
+    assert df["id"].tolist() == ["en-de:a7:0", "en-de:b2:0"] and df["label"].tolist() == [1, 0]
+    task = json.loads((out / "manifest.json").read_text())["task"]
+    assert task["carried"] == ["label"] and "renamed" not in task
+    # the same rows as with the flag that used to be needed
+    flagged = build(tmp_path, "flagged", TaskOptions(task="classification", id_field="id"), input=path)
+    plain = build(tmp_path, "plain", TaskOptions(task="classification"), input=path)
+    assert (flagged / "shard-00000.parquet").read_bytes() == (plain / "shard-00000.parquet").read_bytes()
+
+
+def test_fields_named_like_written_columns_are_kept_as_input_columns(tmp_path):
+    path = write(tmp_path, "clash.jsonl",
+                 '{"text": "The dog is good.", "tgt_lang": "fr", "method": "survey", "input_method": "x", "_key": 3}\n'
+                 '{"text": "A boring book.", "tgt_lang": "it", "method": "web", "input_method": "y", "_key": 4}\n')
+    out = build(tmp_path, "clash", TaskOptions(task="classification"), input=path, ratio=1.0)
+    df = shard_df(out)
+    assert list(df.columns) == ["id", "src_lang", "tgt_lang", "method", "n_switched", "text", "src_text",
+                                "input_tgt_lang", "input_input_method", "input_method", "input__key"]
+    assert df["tgt_lang"].tolist() == ["de", "de"] and df["input_tgt_lang"].tolist() == ["fr", "it"]
+    assert df["input_input_method"].tolist() == ["survey", "web"] and df["input_method"].tolist() == ["x", "y"]
+    assert df["input__key"].tolist() == [3, 4] and df["id"].tolist() == ["en-de:0:0", "en-de:1:0"]
+    task = json.loads((out / "manifest.json").read_text())["task"]
+    assert task["carried"] == ["input_tgt_lang", "input_input_method", "input_method", "input__key"]
+    assert task["renamed"] == {"input_tgt_lang": "tgt_lang", "input_input_method": "method", "input__key": "_key"}
+    assert validate_dir(out) == (2, [])
+    # another key field: a field named id is then carried, as input_id
+    uid = write(tmp_path, "uid.jsonl", '{"uid": "u1", "id": 7, "text": "good"}\n{"uid": "u2", "id": 8, "text": "bad"}\n')
+    df = shard_df(build(tmp_path, "uid", TaskOptions(id_field="uid"), input=uid))
+    assert df["id"].tolist() == ["en-de:u1:0", "en-de:u2:0"] and df["input_id"].tolist() == [7, 8]
+

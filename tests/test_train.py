@@ -115,7 +115,7 @@ def test_ablation_flags(tiny_encoder: Path, shards: Path, tmp_path: Path, flags:
             "--encoder", str(tiny_encoder), "--eval-langs", *flags]
     assert main(argv) == 0
     rows = metrics(Path(cfg.out))
-    assert set(rows[0]) - {"step", "epoch", "loss", "lr", "elapsed"} == terms
+    assert set(rows[0]) - {"step", "epoch", "loss", "lr", "elapsed", "n_steps", "grad_norm", "clipped"} == terms
 
 
 def test_relation_contrastive_with_token_head_is_an_error(tiny_encoder: Path, shards: Path, tmp_path: Path, capsys) -> None:

