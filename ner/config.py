@@ -64,7 +64,9 @@ class TrainConfig:
     # losses (mCL-NER): CE(src) + CE(cs) + semantic_weight * L_sem + relation_weight * L_rel
     use_src: bool = True
     use_cs: bool = True
-    semantic_weight: float = 0.5
+    # 0.1, not the paper's 0.5: at 0.5 the semantic term's encoder gradient is 2-100x the supervised one,
+    # orthogonal to it, and most steps are clipped (docs/results.md, "What each part does").
+    semantic_weight: float = 0.1
     relation_weight: float | None = None  # None = 0.5 with the relation head, 0 with the token head
     # Target-language view of the semantic contrast: unlabeled target sentences and their versions
     # code-switched into the source language (`cslib build --task text --src XX --tgt en`).
@@ -253,7 +255,8 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
         return value
     else:
         return value
-    raise NerError(f"{where}: {key!r} must be {_type_name(tp)}, got {value!r}")
+    hint = " (YAML reads a bare off/on/no/yes as a boolean: quote it, e.g. \"off\")" if tp is str and isinstance(value, bool) else ""
+    raise NerError(f"{where}: {key!r} must be {_type_name(tp)}, got {value!r}{hint}")
 
 
 def from_dict(cls: type, data: dict, where: str = "config", prefix: str = "") -> Any:

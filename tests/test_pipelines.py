@@ -43,7 +43,15 @@ def test_shipped_recipes_load(data_root: Path) -> None:
     assert {"panx_quick.yaml", "panx_full.yaml", "panx_all.yaml", "panx_evidence.yaml"} <= names
     evidence = load_recipe(Path("pipelines/panx_evidence.yaml"), data_root=str(data_root))
     assert evidence.training_seeds() == [13, 14, 15] and len(evidence.targets) == 10
-    assert evidence.eval.limit >= 1000 and evidence.eval.bootstrap >= 1000 and evidence.rows == DEFAULT_ROWS
+    assert evidence.eval.limit >= 1000 and evidence.eval.bootstrap >= 1000
+    assert evidence.rows == [*DEFAULT_ROWS, "continued"]  # row 8: the control of row 6's extra steps
+    assert evidence.self_train["train"]["max_steps"] * 2 == evidence.train["max_steps"]
+    fp32 = load_recipe(Path("pipelines/panx_evidence_fp32.yaml"), data_root=str(data_root))
+    assert fp32.rows == ["codeswitch"] and fp32.eval.amp == "off"
+    assert fp32.train_config("codeswitch", ["-"]).amp == "off" and evidence.train_config("codeswitch", ["-"]).amp == "auto"
+    for name in ("codeswitch", "unlabeled", "self_train", "seeds", "targets", "seed"):  # the same data and budget
+        assert getattr(fp32, name) == getattr(evidence, name), name
+    assert {k: v for k, v in fp32.train.items() if k != "amp"} == evidence.train
     assert evidence.mine_config().min_count == 1 and evidence.mine_teacher() == "self_training"
     assert load_recipe(Path("pipelines/panx_full.yaml"), data_root=str(data_root)).training_seeds() == [13, 14, 15]
     quick = load_recipe(Path("pipelines/panx_quick.yaml"), data_root=str(data_root))

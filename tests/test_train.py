@@ -142,6 +142,9 @@ def test_config_errors_are_one_line(tmp_path: Path, shards: Path, capsys) -> Non
     bad.write_text("lr: fast\n")
     assert main(["train", "--config", str(bad), "--shards", str(shards)]) == 2
     assert "'lr' must be float" in capsys.readouterr().err
+    bad.write_text("amp: off\n")  # YAML 1.1: a bare off is the boolean false
+    assert main(["train", "--config", str(bad), "--shards", str(shards)]) == 2
+    assert "'amp' must be str, got False" in (err := capsys.readouterr().err) and 'quote it, e.g. "off"' in err
     assert main(["train", "--shards", str(tmp_path / "nope")]) == 2
     assert "shard directory not found" in capsys.readouterr().err
     assert main(["train", "--shards", str(shards), "--eval-langs", "xx", "--out", str(tmp_path / "o")]) == 2
