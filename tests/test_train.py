@@ -28,9 +28,13 @@ def shards(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
     return write_cs_shards(tmp_path_factory.mktemp("shards") / "en-ja", sents, rows_per_shard=16)
 
 
+# Both contrastive terms on (the library's defaults are 0 since issue #18): the paths the paper's objective takes.
+FULL_OBJECTIVE = {"semantic_weight": 0.5, "relation_weight": 0.5}
+
+
 def test_tiny_run_writes_run_dir_and_learns(tiny_encoder: Path, shards: Path, tmp_path: Path, data_root: Path) -> None:
     cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=20, eval_every=10, eval_langs=["en"],
-                      dev_limit=20, data_root=str(data_root), prior_init=False)
+                      dev_limit=20, data_root=str(data_root), prior_init=False, **FULL_OBJECTIVE)
     run = train(cfg)
     for name in ("config.yaml", "model/config.json", "model/model.pt", "last/trainer.pt", "train.log",
                  "metrics.jsonl", "dev_metrics.json"):
@@ -66,7 +70,7 @@ def _crash_at(step: int):
 
 def test_resume_after_interruption_matches_uninterrupted_run(tiny_encoder: Path, shards: Path, tmp_path: Path) -> None:
     # 4 batches per epoch; checkpoint at step 3 (mid-epoch), crash after step 5, resume crosses the epoch end.
-    cfg = tiny_config(tiny_encoder, shards, tmp_path / "a", max_steps=6, save_every=3)
+    cfg = tiny_config(tiny_encoder, shards, tmp_path / "a", max_steps=6, save_every=3, **FULL_OBJECTIVE)
     full = train(cfg)
     interrupted = replace(cfg, out=str(tmp_path / "b"))
     with pytest.raises(Crash):
@@ -97,11 +101,11 @@ def test_resume_flag_requires_checkpoint_and_same_model(tiny_encoder: Path, shar
 @pytest.mark.parametrize(
     ("flags", "terms"),
     [
-        (["--no-cs", "--semantic-weight", "0", "--relation-weight", "0"], {"ce_src"}),
-        (["--semantic-weight", "0", "--relation-weight", "0"], {"ce_src", "ce_cs"}),
-        (["--relation-weight", "0"], {"ce_src", "ce_cs", "semantic"}),
-        (["--head", "token"], {"ce_src", "ce_cs", "semantic"}),
-        ([], {"ce_src", "ce_cs", "semantic", "relation"}),
+        (["--no-cs"], {"ce_src"}),
+        ([], {"ce_src", "ce_cs"}),  # the default objective: cross entropy on both views (issue #18)
+        (["--semantic-weight", "0.5"], {"ce_src", "ce_cs", "semantic"}),
+        (["--head", "token", "--semantic-weight", "0.5"], {"ce_src", "ce_cs", "semantic"}),
+        (["--semantic-weight", "0.5", "--relation-weight", "0.5"], {"ce_src", "ce_cs", "semantic", "relation"}),
     ],
 )
 def test_ablation_flags(tiny_encoder: Path, shards: Path, tmp_path: Path, flags: list[str], terms: set[str]) -> None:
