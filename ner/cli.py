@@ -80,8 +80,8 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--no-cs", "use_cs", {"action": "store_false", "help": "drop CE on the code-switched view"}),
     ("--semantic-weight", "semantic_weight", {"type": float, "metavar": "W", "help": "sentence-level contrastive weight, 0 = off (default {default})"}),
     ("--relation-weight", "relation_weight", {"type": float, "metavar": "W",
-                                              "help": "word-pair relation contrastive weight (relation head only), "
-                                                      "0 = off (default {default})"}),
+                                              "help": "word-pair relation contrastive weight, 0 = off (default 0.5 with "
+                                                      "--head relation, 0 with --head token)"}),
     ("--target-pairs", "target_pairs", {"nargs": "+", "metavar": "DIR",
                                         "help": "text shard sets (cslib build --task text --src XX --tgt en): target "
                                                 "sentences and their code-switched versions, the target view"}),

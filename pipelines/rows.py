@@ -26,8 +26,8 @@ class Row:
 _NO_CONTRAST = {"semantic_weight": 0.0, "relation_weight": 0.0, "semantic_target_weight": 0.0}
 
 # The weights rows 4-6 and 8 measure the contrastive terms at when a recipe's `train:` section sets none.
-# The library's defaults are 0 (neither term helped on the evidence recipe, docs/ner.md); the rows keep
-# measuring them at the weights that recipe used (semantic 0.1: at the paper's 0.5 it cost 2.2 F1).
+# `ner train`'s semantic default is 0 (it cost F1 on the evidence recipe, docs/ner.md); the rows keep
+# measuring it at the weight that recipe used (0.1: at the paper's 0.5 it cost 2.2 F1).
 ABLATION_WEIGHTS: dict[str, Any] = {"semantic_weight": 0.1, "relation_weight": 0.5}
 
 ROWS: dict[str, Row] = {

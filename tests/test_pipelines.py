@@ -47,8 +47,11 @@ def test_shipped_recipes_load(data_root: Path) -> None:
     assert evidence.rows == [*DEFAULT_ROWS, "continued"]  # row 8: the control of row 6's extra steps
     assert evidence.self_train["train"]["max_steps"] * 2 == evidence.train["max_steps"]
     fp32 = load_recipe(Path("pipelines/panx_evidence_fp32.yaml"), data_root=str(data_root))
-    assert fp32.rows == ["codeswitch"] and fp32.eval.amp == "off"
-    assert fp32.train_config("codeswitch", ["-"]).amp == "off" and evidence.train_config("codeswitch", ["-"]).amp == "auto"
+    assert fp32.rows == ["relation_en"] and fp32.eval.amp == "off"
+    assert fp32.train_config("relation_en", ["-"]).amp == "off" and evidence.train_config("relation_en", ["-"]).amp == "auto"
+    default = load_recipe(Path("pipelines/panx_evidence_relation_only.yaml"), data_root=str(data_root))
+    cfg = default.train_config("relation_contrastive", ["-"])
+    assert (cfg.semantic_weight, cfg.effective_relation_weight()) == (0.0, 0.5) and default.seeds == evidence.seeds
     for name in ("codeswitch", "unlabeled", "self_train", "seeds", "targets", "seed"):  # the same data and budget
         assert getattr(fp32, name) == getattr(evidence, name), name
     assert {k: v for k, v in fp32.train.items() if k != "amp"} == evidence.train
