@@ -169,6 +169,25 @@ def tags_to_grid(tags: Sequence[str], schema: RelationSchema) -> np.ndarray:
     return grid
 
 
+def thw_cells(probs: np.ndarray, schema: RelationSchema) -> tuple[np.ndarray, ...]:
+    """What decoding a grid starts from (shared with `ner.reference.decode_grid_loop`): the argmax of
+    every cell; `broken[k]`, the number of super-diagonal cells among the first k whose argmax is not
+    NNW (a chain s -> e is whole iff `broken[e] == broken[s]`); `nnw_mass[k]`, the prefix sum of p(NNW)
+    along the super-diagonal (float64); and the lower-triangle cells `(ends, starts)` whose argmax is
+    a THW label."""
+    if probs.ndim != 3 or probs.shape[0] != probs.shape[1]:
+        raise ValueError(f"expected probabilities of shape [n, n, C], got {probs.shape}")
+    if probs.shape[2] != schema.num_labels:
+        raise ValueError(f"expected {schema.num_labels} labels, got {probs.shape[2]}")
+    n = probs.shape[0]
+    pred = probs.argmax(-1)
+    sup = np.arange(max(n - 1, 0))
+    broken = np.concatenate([[0], np.cumsum(pred[sup, sup + 1] != NNW_ID)])
+    nnw_mass = np.concatenate([[0.0], np.cumsum(probs[sup, sup + 1, NNW_ID], dtype=np.float64)])
+    ends, starts = np.nonzero(np.tril(pred >= THW_OFFSET))
+    return pred, broken, nnw_mass, ends, starts
+
+
 def decode_grid(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
     """Flat entities from per-cell label probabilities ``[n, n, C]``.
 
@@ -182,19 +201,8 @@ def decode_grid(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
     3. Overlaps are resolved greedily: highest score first (ties: earlier, then shorter span), a
        candidate is kept iff it overlaps nothing kept so far.  Output is sorted by position.
     """
-    if probs.ndim != 3 or probs.shape[0] != probs.shape[1]:
-        raise ValueError(f"expected probabilities of shape [n, n, C], got {probs.shape}")
-    if probs.shape[2] != schema.num_labels:
-        raise ValueError(f"expected {schema.num_labels} labels, got {probs.shape[2]}")
+    pred, broken, nnw_mass, ends, starts = thw_cells(probs, schema)
     n = probs.shape[0]
-    if n == 0:
-        return []
-    pred = probs.argmax(-1)
-    sup = np.arange(n - 1)
-    # broken[k] = number of super-diagonal cells among the first k that are not NNW.
-    broken = np.concatenate([[0], np.cumsum(pred[sup, sup + 1] != NNW_ID)])
-    nnw_mass = np.concatenate([[0.0], np.cumsum(probs[sup, sup + 1, NNW_ID], dtype=np.float64)])
-    ends, starts = np.nonzero(np.tril(pred >= THW_OFFSET))
     chained = broken[ends] == broken[starts]
     ends, starts = ends[chained], starts[chained]
     if not len(ends):

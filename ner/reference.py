@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .grid import NNW_ID, THW_OFFSET, Entity, RelationSchema
+from .grid import THW_OFFSET, Entity, RelationSchema, thw_cells
 from .inference import autocast, length_batches
 from .model import NerModel, NerOutput
 from .token_head import decode_tag_probs
@@ -20,19 +20,8 @@ from .token_head import decode_tag_probs
 def decode_grid_loop(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
     """`ner.grid.decode_grid` written as its definition reads: a loop over candidate cells, then the
     greedy overlap resolution (see there for the rules)."""
-    if probs.ndim != 3 or probs.shape[0] != probs.shape[1]:
-        raise ValueError(f"expected probabilities of shape [n, n, C], got {probs.shape}")
-    if probs.shape[2] != schema.num_labels:
-        raise ValueError(f"expected {schema.num_labels} labels, got {probs.shape[2]}")
+    pred, broken, nnw_mass, ends, starts = thw_cells(probs, schema)
     n = probs.shape[0]
-    if n == 0:
-        return []
-    pred = probs.argmax(-1)
-    sup = np.arange(n - 1)
-    # broken[k] = number of super-diagonal cells among the first k that are not NNW.
-    broken = np.concatenate([[0], np.cumsum(pred[sup, sup + 1] != NNW_ID)])
-    nnw_mass = np.concatenate([[0.0], np.cumsum(probs[sup, sup + 1, NNW_ID], dtype=np.float64)])
-    ends, starts = np.nonzero(np.tril(pred >= THW_OFFSET))
     candidates: list[Entity] = []
     for e, s in zip(ends.tolist(), starts.tolist(), strict=True):
         if broken[e] - broken[s] != 0:
