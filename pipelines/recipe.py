@@ -23,7 +23,7 @@ from ner.diagnostics import DiagnoseConfig
 from ner.errors import NerError
 from ner.mine_entities import MineConfig
 
-from .rows import ABLATION_WEIGHTS, DEFAULT_ROWS, ROWS
+from .rows import DEFAULT_ROWS, ROWS
 
 
 class RecipeError(Exception):
@@ -112,7 +112,7 @@ class Recipe:
 
     def train_config(self, row: str, shards: list[str], seed: int | None = None,
                      target_pairs: list[str] | None = None) -> TrainConfig:
-        settings = _merge(_merge(ABLATION_WEIGHTS, self.train), ROWS[row].train_overrides)
+        settings = _merge(_merge(ROWS[row].defaults, self.train), ROWS[row].train_overrides)
         cfg = from_dict(TrainConfig, settings, self.path or "recipe", prefix="train.")
         cfg.seed = self.seed if seed is None else seed
         cfg.shards = shards

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ner.config import TrainConfig
 from ner.testing import tiny_encoder_dir
 from pipelines import RecipeError, load_recipe, run_recipe
 from pipelines.cli import main, recipes
@@ -52,6 +53,7 @@ def test_shipped_recipes_load(data_root: Path) -> None:
     default = load_recipe(Path("pipelines/panx_evidence_relation_only.yaml"), data_root=str(data_root))
     cfg = default.train_config("relation_contrastive", ["-"])
     assert (cfg.semantic_weight, cfg.effective_relation_weight()) == (0.0, 0.5) and default.seeds == evidence.seeds
+    assert set(default.rows) < set(evidence.rows) and default.train == evidence.train  # rows 5, 6, 8 alone
     for name in ("codeswitch", "unlabeled", "self_train", "seeds", "targets", "seed"):  # the same data and budget
         assert getattr(fp32, name) == getattr(evidence, name), name
     assert {k: v for k, v in fp32.train.items() if k != "amp"} == evidence.train
@@ -72,6 +74,12 @@ def test_rows_differ_only_in_their_ingredient(tiny_encoder: Path, data_root: Pat
     assert cfgs["codeswitch"].use_cs and cfgs["codeswitch"].semantic_weight == 0
     assert cfgs["semantic"].semantic_weight > 0 and cfgs["semantic"].effective_relation_weight() == 0
     assert cfgs["relation_contrastive"].effective_relation_weight() > 0
+    # rows 5 and 8 train the default objective (no semantic term); row 4 alone measures that term
+    for row in ("relation_contrastive", "continued"):
+        assert cfgs[row].semantic_weight == TrainConfig().semantic_weight == 0, row
+    assert ROWS["relation_contrastive"].baseline == "codeswitch"
+    r.train["semantic_weight"] = 0.3  # a recipe's own weight wins over row 4's default and reaches rows 5-8
+    assert r.train_config("semantic", ["x"]).semantic_weight == r.train_config("continued", ["x"]).semantic_weight == 0.3
     assert {c.max_steps for c in cfgs.values()} == {2} and {tuple(c.eval_langs) for c in cfgs.values()} == {("en",)}
 
 
