@@ -17,6 +17,7 @@ from cslib import CslibError, tokenize
 from . import cli_env  # noqa: F401  (first of ours: sets the offline default before transformers is imported)
 from .config import SelfTrainConfig, TrainConfig, load_self_train_config, load_train_config
 from .diagnostics import DiagnoseConfig, diagnose, summary_table
+from .encoder import SUBWORD_SPACES
 from .errors import NerError
 from .evaluate import evaluate, evaluate_langs
 from .export import export_run
@@ -67,6 +68,10 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--head", "model.head", {"choices": list(HEADS), "help": "relation (W2NER grid) or token tagging (default {default})"}),
     ("--encoder", "model.encoder", {"metavar": "NAME_OR_DIR", "help": "encoder: {default} (default) or a local HF directory"}),
     ("--pooling", "model.pooling", {"choices": list(POOLINGS), "help": "sub-word pooling into words (default {default})"}),
+    ("--subword-space", "model.subword_space", {"choices": list(SUBWORD_SPACES),
+                                                "help": "word: every word starts with the tokenizer's word marker; "
+                                                        "script: not inside runs of Chinese / Japanese characters "
+                                                        "(half the sub-words of PAN-X zh / ja) (default {default})"}),
     ("--max-subwords", "model.max_subwords", {"type": int, "metavar": "N", "help": "encoder row length (default {default})"}),
     ("--dropout", "model.dropout", {"type": float, "help": "head dropout (default {default})"}),
     ("--proj-dim", "model.proj_dim", {"type": int, "metavar": "D", "help": "contrastive projection size (default {default})"}),

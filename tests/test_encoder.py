@@ -128,3 +128,27 @@ def test_ddp_backward_reaches_every_parameter(tiny: str, tmp_path: Path) -> None
         gc.collect()
     finally:
         dist.destroy_process_group()
+
+
+def test_script_spacing_drops_word_markers_inside_cjk_runs_only(tiny: str, first: WordEncoder) -> None:
+    script = WordEncoder(tiny, pooling="first", subword_space="script")
+    tok = first.tokenizer
+    chars = ["東", "京", "に", "行", "く"]
+    old, new = first._subwords([chars])[0], script._subwords([chars])[0]
+    assert [tok.convert_ids_to_tokens(ids) for ids in old] == [["▁", c] for c in chars]  # PAN-X ja today
+    # the run's first word keeps its marker; the others are their own piece, as in running text
+    assert [tok.convert_ids_to_tokens(ids) for ids in new] == [["▁", "東"], ["京"], ["に"], ["行"], ["く"]]
+    mixed = ["I", "went", "to", "東京", "に", "Tokyo", "タワー", "."]
+    a, b = first._subwords([mixed])[0], script._subwords([mixed])[0]
+    changed = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    assert changed == [4] and b[4] == a[4][1:]  # only に (after 東京) loses its marker; タワー follows Tokyo
+    # a merged marker piece ("▁X") becomes the vocabulary's bare "X"
+    merged = "日本"
+    assert tok.tokenize(merged) == ["▁日本"]
+    bare = script._subwords([["東", merged]])[0][1]
+    assert tok.convert_ids_to_tokens(bare) == [merged] and first._subwords([["東", merged]])[0][1] != bare
+    words, mask, _ = encode(script, [chars, SHORT])
+    assert mask.sum() == len(chars) + len(SHORT) and (words[mask].norm(dim=-1) > 0).all()
+    assert script.subword_lengths([chars]) == [len(chars) + 1] and first.subword_lengths([chars]) == [2 * len(chars)]
+    with pytest.raises(ValueError, match="subword_space"):
+        WordEncoder(tiny, subword_space="chars")

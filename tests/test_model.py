@@ -139,3 +139,10 @@ def test_save_load_round_trip(model: NerModel, tmp_path: Path) -> None:
     assert torch.equal(a.logits, b.logits)
     assert torch.equal(a.sentence, b.sentence)
     assert model.decode_tags(a) == loaded.decode_tags(b)
+
+
+def test_saved_configs_without_subword_space_keep_the_old_input() -> None:
+    data = ModelConfig(subword_space="script").to_dict()
+    assert ModelConfig.from_dict(data).subword_space == "script"
+    del data["subword_space"]  # a model saved before the setting existed
+    assert ModelConfig.from_dict(data).subword_space == "word"

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ner.config import TrainConfig
+from ner.config import TrainConfig, to_dict
 from ner.testing import tiny_encoder_dir
 from pipelines import RecipeError, load_recipe, run_recipe
 from pipelines.cli import main, recipes
 from pipelines.rows import DEFAULT_ROWS, ROWS
+from pipelines.runner import _train_fingerprint_config, fingerprint
 
 TINY_MODEL = {"max_subwords": 64, "dist_emb": 8, "region_emb": 8, "conv_hidden": 16, "dilations": [1, 2],
               "biaffine_size": 32, "ffn_size": 32, "proj_dim": 16}
@@ -287,3 +288,13 @@ def test_target_view_rows(tiny_encoder: Path, data_root: Path, tmp_path: Path) -
     assert any("semantic_target" in s for s in steps)
     assert "target_pairs" not in yaml.safe_load((out / "rows" / "codeswitch" / "seed-13" / "config.yaml").read_text()) \
         or not yaml.safe_load((out / "rows" / "codeswitch" / "seed-13" / "config.yaml").read_text())["target_pairs"]
+
+
+def test_settings_added_later_leave_cached_fingerprints_alone(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+    r = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root))
+    cfg = r.train_config("relation_contrastive", ["x"])
+    old = to_dict(cfg)
+    del old["model"]["subword_space"]  # the config as runs cached before the setting existed
+    assert fingerprint(_train_fingerprint_config(cfg)) == fingerprint(old)
+    cfg.model.subword_space = "script"
+    assert fingerprint(_train_fingerprint_config(cfg)) != fingerprint(old)

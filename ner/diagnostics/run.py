@@ -355,7 +355,8 @@ def diagnose(dcfg: DiagnoseConfig) -> dict[str, Any]:
     encoders: dict[str, WordEncoder] = {"trained": model.encoder}
     if dcfg.raw:
         raw = WordEncoder(info.cfg.model.encoder, pooling=info.cfg.model.pooling,
-                          max_subwords=info.cfg.model.max_subwords).to(device)
+                          max_subwords=info.cfg.model.max_subwords,
+                          subword_space=model.cfg.subword_space).to(device)
         encoders = {"raw": raw, "trained": model.encoder}
     log.info("diagnose %s: languages %s", info.run, ", ".join(dcfg.langs))
     held = heldout_rows(info, dcfg.langs, dcfg.heldout, dcfg.seed)
