@@ -134,7 +134,8 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
     for r in not_zero_shot:
         lines += [f"**Not zero-shot:** row {r['number']} selects its checkpoint on gold dev labels of "
                   f"{', '.join(lang for lang in r['selection_langs'] if lang != recipe.src)}.", ""]
-    head = ["#", "row", *langs, "**avg**", f"Δ avg vs 1 [{level} CI]"]
+    first_number = next(iter(rows.values()))["number"] if rows else 1
+    head = ["#", "row", *langs, "**avg**", f"Δ avg vs {first_number} [{level} CI]"]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---:", "---"] + ["---:"] * (len(head) - 2)) + "|"]
     for r in rows.values():
         cells = [str(r["number"]), r["label"], *(_ms(r["f1"][lang]) if lang in r["f1"] else "-" for lang in langs),
@@ -159,10 +160,10 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
         last = list(rows.values())[-1]
         g = last["vs_first"]
         gains = sorted(((g["f1"][t], t) for t in summary["targets"] if t in g["f1"]), reverse=True)
-        lines += ["", f"Row {last['number']} vs row 1: {_gain(g)} F1 on average; "
+        lines += ["", f"Row {last['number']} vs row {first_number}: {_gain(g)} F1 on average; "
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
-    lines += _diagnostics_section(records)
+    lines += _diagnostics_section(records, recipe)
     lines += _mined_section(records)
     if skipped:
         lines += ["", f"No dictionary or parallel text (no code-switched data, evaluated only): {', '.join(skipped)}."]
@@ -224,7 +225,13 @@ def diagnostics_rows(records: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _diagnostics_section(records: dict[str, Any]) -> list[str]:
+def _relation_weight(recipe: Recipe, key: str) -> float:
+    """The relation term's weight in the row of `ROW/seed-S` (self-training: its student's)."""
+    row = key.split("/")[0]
+    return recipe.train_config("relation_contrastive" if row == "self_training" else row, ["-"]).effective_relation_weight()
+
+
+def _diagnostics_section(records: dict[str, Any], recipe: Recipe) -> list[str]:
     """What each row does to the model (`ner diagnose`, see docs/ner.md): alignment, relation space,
     which loss term drives the encoder, and pseudo-label quality."""
     diag = diagnostics_rows(records)
@@ -237,7 +244,7 @@ def _diagnostics_section(records: dict[str, Any]) -> list[str]:
              "median ratio of each contrastive term's encoder gradient to the supervised terms' and their cosine; "
              "share of steps the gradient clip shrank.", "",
              "| row / seed | Tatoeba L→en | cs gap | silhouette | semantic: ratio (cos) | relation: ratio (cos) "
-             "| relation loss / floor | clipped |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| relation loss (unweighted) / floor | clipped |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key, d in diag.items():
         t, g, s = d["tatoeba_x_to_en"], d["cs_sentence_gap"], d["silhouette"]
 
@@ -248,7 +255,9 @@ def _diagnostics_section(records: dict[str, Any]) -> list[str]:
             return f"{_num(x['ratio_to_supervised_median'], 1)} ({_num(x['cosine_with_supervised_median'])})"
 
         rel = d["terms"].get("relation") or {}
-        floor = f"{_num(rel.get('loss_last'))} / {_num(d['contrastive_floor'])}" if rel else "–"
+        weight = _relation_weight(recipe, key) if rel.get("loss_last") is not None else 0.0
+        # metrics.jsonl logs the weighted term; the floor is of the unweighted loss
+        floor = f"{_num(rel['loss_last'] / weight)} / {_num(d['contrastive_floor'])}" if weight > 0 else "–"
         clipped = f"{100 * d['clipped_share']:.0f}%" if d["clipped_share"] is not None else "–"
         lines.append(f"| {key} | {_num(t['trained'])} ({_num(t['raw'])}) | {_num(g['trained'])} ({_num(g['raw'])}) | "
                      f"{_num(s.get('pooled'))} / {_num(s.get('pooled_without_none'))} | {term('semantic')} | "

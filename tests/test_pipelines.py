@@ -25,7 +25,7 @@ def write_recipe(path: Path, encoder: Path, data_root: Path, **extra) -> Path:
         "workers": 1, "codeswitch": {"limit": 24}, "codeswitch_by_lang": {"ja": {"extra_dicts": ["jmdict"]}},
         "unlabeled": {"limit": 12},
         "train": {"max_steps": 2, "batch_size": 4, "eval_every": 0, "dev_limit": 8, "log_every": 1,
-                  "model": {"encoder": str(encoder), **TINY_MODEL}},
+                  "grad_norm_every": 1, "model": {"encoder": str(encoder), **TINY_MODEL}},
         "self_train": {"threshold": 0.0, "train": {"max_steps": 1}},
         "diagnose": {"tatoeba": 20, "heldout": 8, "tsne_points": 0, "raw": False},
         "eval": {"limit": 10, "batch_size": 8},
@@ -109,6 +109,11 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     assert set(diag) == {f"{row}/seed-13" for row in DEFAULT_ROWS} and diag["codeswitch/seed-13"]["langs"] == ["ja"]
     assert diag["self_training/seed-13"]["pseudo_labels"]["ja"]["pool"] == 12
     assert "## Diagnostics (ja" in text and "| self_training/seed-13 | ja |" in text
+    # metrics.jsonl logs the relation term times its weight (0.5); the report sets it beside the
+    # floor of the unweighted loss
+    rel = diag["relation_contrastive/seed-13"]
+    line = next(x for x in text.splitlines() if x.startswith("| relation_contrastive/seed-13 |"))
+    assert f"| {rel['terms']['relation']['loss_last'] / 0.5:.2f} / {rel['contrastive_floor']:.2f} |" in line
 
     # Second run: everything cached, results identical.
     mtime = (out / "rows" / "semantic" / "seed-13" / "model" / "model.pt").stat().st_mtime_ns
