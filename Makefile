@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 # The main job: an en->ja code-switched shard set with examples, then the quick mCL-NER recipe
-# (10 PAN-X targets, 6 ablation rows, report in runs/panx_quick/report.md; about 30 min on 2 cores).
+# (10 PAN-X targets, 6 ablation rows, report in runs/panx_quick/report.md; about 15 min on 2 cores).
 demo: shards quick
 
 shards: setup
