@@ -39,25 +39,26 @@ from .report import write_report
 log = logging.getLogger("pipelines")
 
 
-def _fingerprint_config(cfg: Any) -> dict[str, Any]:
-    """A build config as a step fingerprint: no worker count, and no `encoding` while it is the
-    default (None), so fingerprints of caches made before that setting existed stay valid."""
-    return {k: v for k, v in asdict(cfg).items()
-            if k not in ("workers", "overwrite") and not (k == "encoding" and v is None)}
-
-
 # Settings added after run directories were cached, with the value that reproduces the old behaviour:
-# left out of a training step's fingerprint at that value, so those caches stay valid.
-_ADDED_SETTINGS = {"subword_space": "word"}
+# left out of a step's fingerprint at that value (at any depth), so those caches stay valid.
+_ADDED_SETTINGS = {"encoding": None, "subword_space": "word"}
+
+
+def _without_added_settings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_added_settings(v) for k, v in value.items()
+                if not (k in _ADDED_SETTINGS and v == _ADDED_SETTINGS[k])}
+    return value
+
+
+def _fingerprint_config(cfg: Any) -> dict[str, Any]:
+    """A build config as a step fingerprint: no worker count, no settings at their pre-existing value."""
+    return _without_added_settings({k: v for k, v in asdict(cfg).items() if k not in ("workers", "overwrite")})
 
 
 def _train_fingerprint_config(cfg: Any) -> Any:
-    """A training / self-training config as a step fingerprint (nested dicts included)."""
-    def strip(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if not (k in _ADDED_SETTINGS and v == _ADDED_SETTINGS[k])}
-        return value
-    return strip(to_dict(cfg))
+    """A training / self-training config as a step fingerprint."""
+    return _without_added_settings(to_dict(cfg))
 
 
 def fingerprint(obj: Any) -> str:
