@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ner.encoder import SUBWORD_SPACES, WordEncoder
+from ner.encoder import POOLINGS, SUBWORD_SPACES, WordEncoder
 from ner.grid import DECODED_OFFSET, Entity, RelationSchema, decode_grid, entities_to_tags, tags_to_grid
 from ner.losses import IGNORE_INDEX, PairProjector, grid_cross_entropy, token_cross_entropy
 from ner.relation_head import PairFeatures, RelationHead
@@ -28,7 +28,6 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.pt"
 FORMAT_VERSION = 1
 HEADS = ("relation", "token")
-POOLINGS = ("first", "mean")
 
 
 @dataclass
