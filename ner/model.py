@@ -19,8 +19,17 @@ import torch
 from torch import Tensor, nn
 
 from ner.encoder import POOLINGS, SUBWORD_SPACES, WordEncoder
-from ner.grid import DECODED_OFFSET, Entity, RelationSchema, decode_grid, entities_to_tags, tags_to_grid
+from ner.grid import (
+    DECODED_OFFSET,
+    MAX_ENTITY_WORDS,
+    Entity,
+    RelationSchema,
+    decode_grid,
+    entities_to_tags,
+    tags_to_grid,
+)
 from ner.losses import IGNORE_INDEX, PairProjector, grid_cross_entropy, token_cross_entropy
+from ner.relation_band import band_forward, band_pays
 from ner.relation_head import PairFeatures, RelationHead
 from ner.token_head import TagSchema, TokenHead, decode_tag_probs
 
@@ -118,6 +127,9 @@ class NerModel(nn.Module):
             self.pair_projector = None
         self.sentence_projector = PairProjector(hidden, cfg.proj_dim)
         self._encoder_keys = self._accepted_keys(self.encoder.forward)
+        # An inference setting, not part of the saved architecture: the longest span decoding returns
+        # (ner.grid.MAX_ENTITY_WORDS; 0 = any). Training's losses always see the whole grid.
+        self.max_entity_words: int = MAX_ENTITY_WORDS
 
     @staticmethod
     def _accepted_keys(fn: Any) -> frozenset[str] | None:
@@ -174,6 +186,8 @@ class NerModel(nn.Module):
 
         ``decode_only``: the relation head computes only the cells :meth:`decode` reads (``j - i <=``
         ``grid.DECODED_OFFSET``; the others' logits are zero): the same entities for half the grid work.
+        Batches of sentences much longer than ``max_entity_words`` then run the head on the band of cells
+        spans that long can use (:mod:`ner.relation_band`; equal up to rounding), not on the W x W grid.
         """
         device = self.device
         inputs = {
@@ -184,7 +198,12 @@ class NerModel(nn.Module):
         words, word_mask, sentence = self.encoder(**inputs)
         word_mask = word_mask.bool()
         if isinstance(self.head, RelationHead):
-            logits, pair_repr = self.head(words, word_mask, DECODED_OFFSET if decode_only else None)
+            lowest = 1 - self.max_entity_words
+            if (decode_only and self.max_entity_words and not self.training and not torch.is_grad_enabled()
+                    and band_pays(self.head, words.shape[1], lowest, DECODED_OFFSET)):
+                logits, pair_repr = band_forward(self.head, words, word_mask, lowest, DECODED_OFFSET)
+            else:
+                logits, pair_repr = self.head(words, word_mask, DECODED_OFFSET if decode_only else None)
             return NerOutput(logits, word_mask, sentence, pair_repr)
         return NerOutput(self.head(words, word_mask), word_mask, sentence, None)
 
@@ -253,7 +272,7 @@ class NerModel(nn.Module):
             idx = slice(0, n) if bool(mask[b, :n].all()) else mask[b].nonzero(as_tuple=True)[0].numpy()
             if self.cfg.head == "relation":
                 cells = probs[b][idx][:, idx]
-                result.append(decode_grid(cells, self.relation_schema))
+                result.append(decode_grid(cells, self.relation_schema, self.max_entity_words))
             else:
                 result.append(decode_tag_probs(probs[b][idx], self.tag_schema)[1])
         return result

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from cslib import MAX_LINE, CslibError, atomic_write_bytes, check_encoding, iter_lines, tokenize
 
 from .errors import NerError
-from .grid import entities_to_tags
+from .grid import MAX_ENTITY_WORDS, entities_to_tags
 from .inference import amp_dtype, load_model, predict_entities, resolve_device
 from .model import NerModel
 
@@ -317,12 +317,14 @@ def predict_to(model: NerModel, records: Iterable[Record], out: IO[str] | None =
 
 def run(model_dir: str, lang: str, input: str | None = None, fmt: str = "text", out: str | None = None,
         input_format_: str = "auto", column: str | None = None, encoding: str | None = None,
-        batch_size: int = 64, device: str = "auto", stdout: IO[str] | None = None) -> int:
+        batch_size: int = 64, device: str = "auto", stdout: IO[str] | None = None,
+        max_entity_words: int = MAX_ENTITY_WORDS) -> int:
     """`ner predict`: read, tag, write; logs the throughput (sentences/s). Returns the count."""
     tokenize("check", lang)  # an unknown language fails here, before the model is loaded
     records = read_records(input, lang, input_format_, column, encoding)
     total = _count_hint(input, input_format_)
     model = load_model(model_dir, resolve_device(device))
+    model.max_entity_words = max_entity_words
     docbin = None
     if fmt == "spacy" and out and out.endswith(".spacy"):
         docbin = _DocBinWriter(Path(out), lang)

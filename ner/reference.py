@@ -17,10 +17,10 @@ from .model import NerModel, NerOutput
 from .token_head import decode_tag_probs
 
 
-def decode_grid_loop(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
+def decode_grid_loop(probs: np.ndarray, schema: RelationSchema, max_words: int | None = None) -> list[Entity]:
     """`ner.grid.decode_grid` written as its definition reads: a loop over candidate cells, then the
     greedy overlap resolution (see there for the rules)."""
-    pred, broken, nnw_mass, ends, starts = thw_cells(probs, schema)
+    pred, broken, nnw_mass, ends, starts = thw_cells(probs, schema, max_words)
     n = probs.shape[0]
     candidates: list[Entity] = []
     for e, s in zip(ends.tolist(), starts.tolist(), strict=True):
@@ -40,15 +40,16 @@ def decode_grid_loop(probs: np.ndarray, schema: RelationSchema) -> list[Entity]:
     return kept
 
 
-def decode_reference(model: NerModel, out: NerOutput) -> list[list[Entity]]:
-    """`NerModel.decode` as it was: every sentence's cells gathered out of the softmaxed grid, then the loop."""
+def decode_reference(model: NerModel, out: NerOutput, max_words: int | None = None) -> list[list[Entity]]:
+    """`NerModel.decode` as it was: every sentence's cells gathered out of the softmaxed grid, then the loop
+    (`max_words`: the same length limit as `NerModel.max_entity_words`; None = none, as before)."""
     probs = out.logits.float().softmax(-1).cpu()
     mask = out.word_mask.bool().cpu()
     result: list[list[Entity]] = []
     for b in range(probs.shape[0]):
         idx = mask[b].nonzero(as_tuple=True)[0]
         if model.cfg.head == "relation":
-            result.append(decode_grid_loop(probs[b][idx][:, idx].numpy(), model.relation_schema))
+            result.append(decode_grid_loop(probs[b][idx][:, idx].numpy(), model.relation_schema, max_words))
         else:
             result.append(decode_tag_probs(probs[b][idx].numpy(), model.tag_schema)[1])
     return result
@@ -57,9 +58,9 @@ def decode_reference(model: NerModel, out: NerOutput) -> list[list[Entity]]:
 @torch.inference_mode()
 def predict_entities_reference(model: NerModel, sentences: Sequence[Sequence[str]], batch_size: int = 64,
                                amp: torch.dtype | None = None, max_cells: int = 2**18,
-                               max_subwords: int = 4096) -> list[list[Entity]]:
+                               max_subwords: int = 4096, max_words: int | None = None) -> list[list[Entity]]:
     """`ner.inference.predict_entities` on the whole grid (no decode-only band) with `decode_reference`:
-    the evaluation path before issue #19, in the same batches."""
+    the evaluation path before issue #19, in the same batches (`max_words`: see `decode_reference`)."""
     model.eval()
     result: list[list[Entity]] = [[] for _ in sentences]
     todo = [i for i, s in enumerate(sentences) if len(s)]
@@ -68,6 +69,6 @@ def predict_entities_reference(model: NerModel, sentences: Sequence[Sequence[str
         idx = [todo[k] for k in chunk]
         with autocast(model.device, amp):
             out = model(model.collate([list(sentences[i]) for i in idx]))
-        for i, ents in zip(idx, decode_reference(model, out), strict=True):
+        for i, ents in zip(idx, decode_reference(model, out, max_words), strict=True):
             result[i] = ents
     return result

@@ -41,7 +41,11 @@ def distance_buckets(num_words: int, device: torch.device | None = None) -> Tens
     offsets use ids 1..9, negative ones 10..18, and ``d = 0`` gets 19 -- W2NER's scheme.
     """
     idx = torch.arange(num_words, device=device)
-    d = idx[:, None] - idx[None, :]
+    return offset_buckets(idx[:, None] - idx[None, :])
+
+
+def offset_buckets(d: Tensor) -> Tensor:
+    """Bucket ids (:func:`distance_buckets`) of signed offsets ``d = i - j`` of any shape."""
     mag = d.abs().clamp(min=1).float().log2().floor().long().add(1).clamp(max=9)
     return torch.where(d > 0, mag, torch.where(d < 0, mag + 9, torch.full_like(d, 19)))
 

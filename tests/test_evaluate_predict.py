@@ -140,3 +140,15 @@ def test_evaluate_bf16_on_cpu_records_its_precision(run: Path, data_root: Path, 
     assert 0.0 <= bf16["f1"] <= 1.0 and bf16["sentences_per_second"] > 0
     counts = json.loads((tmp_path / "b" / "sentence_counts.json").read_text())["counts"]
     assert len(counts) == 30 and sum(c[2] for c in counts) == bf16["support"]
+
+
+def test_max_entity_words_is_recorded_and_checked(run: Path, data_root: Path, tmp_path: Path) -> None:
+    """The relation head's span limit (tested in test_fast_paths) is in metrics.json; a negative value is a
+    one-line usage error."""
+    argv = ["evaluate", "--model", str(run), "--lang", "en", "--data-root", str(data_root), "--limit", "10"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "b"), "--max-entity-words", "0"]) == 0
+    default, unlimited = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab")
+    assert default["max_entity_words"] == 32 and unlimited["max_entity_words"] == 0
+    with pytest.raises(SystemExit):
+        main([*argv, "--max-entity-words", "-2"])
