@@ -19,8 +19,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # without it, BLAS picks its own number of threads
+    threadpool_limits = None
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +127,20 @@ def transliterate_batch(model, words: Iterable[str], batch: int = BATCH) -> dict
         ids = _encode(model, w)
         by_len.setdefault(len(ids), []).append((w, ids))
     out: dict[str, str] = {}
-    for group in by_len.values():
-        for i in range(0, len(group), batch):
-            part = group[i:i + batch]
-            src = np.array([ids for _, ids in part] + [part[0][1]] * (batch - len(part)))
-            for (w, _), ids in zip(part, _forward(model.s2s, src), strict=False):
-                out[w] = _decode(model, ids)
+    with _one_blas_thread():
+        for group in by_len.values():
+            for i in range(0, len(group), batch):
+                part = group[i:i + batch]
+                src = np.array([ids for _, ids in part] + [part[0][1]] * (batch - len(part)))
+                for (w, _), ids in zip(part, _forward(model.s2s, src), strict=False):
+                    out[w] = _decode(model, ids)
     return out
+
+
+def _one_blas_thread() -> AbstractContextManager:
+    """BLAS on this thread only: the products are small, and a second BLAS thread spinning for
+    them made a cold build minutes long on a machine whose other core was busy."""
+    return threadpool_limits(limits=1, user_api="blas") if threadpool_limits is not None else nullcontext()
 
 
 def agrees(model) -> bool:
