@@ -14,7 +14,8 @@ Two measures over PAN-X train-en (20k sentences by default):
 - `cslib build` in a fresh process with one worker (everything: imports, reading, loading the
   sources, switching, Parquet, manifest), wall and CPU seconds (CPU: user + sys of the process,
   steadier than wall time on a shared machine). `cold`: the transliteration cache is empty (the
-  other caches are warm, as for the dictionary-only build); `warm`: every cache is warm.
+  other caches, typed names and finished dictionaries, are warm, as for the dictionary-only
+  build); `warm`: every cache is warm.
 
 The caches live in --cache-dir (default: a fresh temporary folder, filled by an untimed small build
 first: JMnedict alone takes ~20 s to build). Runs are interleaved over --repeat rounds and the

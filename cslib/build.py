@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from . import shards
 from .corpora import load_split
 from .errors import CslibError
+from .gcpause import collector_paused, loaded_frozen
 from .languages import get_language
 from .lexicons import (
     ZH_SCRIPTS,
@@ -266,12 +267,14 @@ def build_codeswitch(cfg: BuildConfig) -> Path:
     """Build (or resume) a code-switched NER shard set on this machine; returns its directory."""
     cfg.validate()
     started = time.time()
-    sents, inputs = source_sentences(cfg)
-    sw = prepare_switching(cfg)
-    sw.prefetch(((s.tokens, s.tags) for s in sents), cfg.workers)
+    with collector_paused():  # long-lived, acyclic: see cslib.gcpause
+        sents, inputs = source_sentences(cfg)
+        sw = prepare_switching(cfg)
+        sw.prefetch(((s.tokens, s.tags) for s in sents), cfg.workers)
     job = partial(_codeswitch_shard, cfg, sents, sw.switcher, max(1, cfg.shard_size // cfg.variants))
-    return write_switched(cfg, cfg.out_dir(), "codeswitch", len(sents), inputs, sw,
-                          partial(local_shards, job, workers=cfg.workers), started=started)
+    with loaded_frozen():
+        return write_switched(cfg, cfg.out_dir(), "codeswitch", len(sents), inputs, sw,
+                              partial(local_shards, job, workers=cfg.workers), started=started)
 
 
 def _codeswitch_shard(cfg: BuildConfig, sents: list[LabeledSentence], switcher: CodeSwitcher, per: int,

@@ -189,7 +189,7 @@ def _unlabeled_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     out = run_build(load_config(BuildConfig, args.config, vars(args)), load_config(TaskOptions, None, vars(args)))
-    st = report.stats(out)
+    st = report.summary(out)
     tok = st.get("switched_token_fraction")
     print(f"{out}: {st['rows']} rows, " + (f"{tok:.1%} of tokens switched, " if tok is not None else "")
           + f"{st['rows_switched_fraction']:.1%} of rows switched")

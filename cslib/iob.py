@@ -28,6 +28,9 @@ def iob2_problem(tags: list[str]) -> str | None:
     """Describe the first IOB2 violation, or None when the sequence is valid."""
     prev_type: str | None = None
     for i, tag in enumerate(tags):
+        if tag == "O":
+            prev_type = None
+            continue
         try:
             prefix, typ = split_tag(tag)
         except ValueError as exc:
@@ -67,6 +70,11 @@ def spans(tags: list[str]) -> list[Span]:
     start: int | None = None
     typ: str | None = None
     for i, tag in enumerate(tags):
+        if tag == "O":  # most tags: split_tag's answer without the call
+            if start is not None:
+                result.append(Span(start, i, typ))  # type: ignore[arg-type]
+                start = None
+            continue
         prefix, t = split_tag(tag)
         if prefix != "I" and start is not None:
             result.append(Span(start, i, typ))  # type: ignore[arg-type]

@@ -29,6 +29,15 @@ def examples(directory: str | Path, n: int = 10, switched_only: bool = True, off
     return [format_example(row) for row in pick_rows(directory, n, offset, switched_only)]
 
 
+def summary(directory: str | Path) -> dict:
+    """`stats`' rows and switched fractions of a switched set, from its manifest alone: the counts a
+    build summed over the rows it wrote (each checked by `row_problem` before writing), with
+    `stats`' rounding, so that printing them after a build reads no shard back."""
+    counts = shards.read_manifest(directory)["counts"]
+    return {"rows": counts["rows"], "switched_token_fraction": counts.get("switched_fraction"),
+            "rows_switched_fraction": round(counts["rows_switched"] / max(1, counts["rows"]), 4)}
+
+
 def stats(directory: str | Path) -> dict:
     manifest, _ = shards.shard_paths(directory)
     if manifest["kind"] in task_report.KINDS:

@@ -23,6 +23,7 @@ from .textio import read_text_file
 FORMAT = "cslib-shards"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+ROW_BATCH = 1024  # rows converted to Python at a time by `iter_rows`
 
 _str_list = pa.list_(pa.string())
 SCHEMAS: dict[str, pa.Schema] = {
@@ -172,10 +173,12 @@ def shard_paths(directory: str | Path, verify_checksums: bool = False) -> tuple[
 
 
 def iter_rows(directory: str | Path) -> Iterator[dict]:
-    """Rows of a finished shard set as dicts, in order."""
+    """Rows of a finished shard set as dicts, in order, read a batch at a time (the first rows of
+    a set cost one batch, not the whole shard)."""
     _, paths = shard_paths(directory)
     for path in paths:
-        yield from pq.read_table(path).to_pylist()
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_BATCH):
+            yield from batch.to_pylist()
 
 
 def read_table(directory: str | Path) -> pa.Table:

@@ -26,6 +26,7 @@ from .build import (
     write_switched,
 )
 from .errors import CslibError
+from .gcpause import collector_paused, loaded_frozen
 from .schemes import detect_scheme
 from .shard_runner import local_shards
 from .substitute import CodeSwitcher
@@ -82,21 +83,23 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
     if opts.engine == "local" and decide_task(cfg, opts) == "ner":
         return build_codeswitch(cfg)  # the NER path as it always was
     started = time.time()
-    spec, table, inputs = prepare(cfg, opts)
+    with collector_paused():  # long-lived, acyclic: see cslib.gcpause
+        spec, table, inputs = prepare(cfg, opts)
+        # typed names and transliteration serve labeled entities only
+        sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"))
+        if spec.kind in ("codeswitch", "tagging"):
+            sw.prefetch(tagged_rows(table, spec), cfg.workers if opts.engine == "local" else 1)
     out = Path(cfg.out) if cfg.out else (cfg.out_dir() if spec.task == "ner" else
                                          Path(f"data/{spec.kind}/{cfg.src}-{cfg.tgt}"))
-    # typed names and transliteration serve labeled entities only
-    sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"))
-    if spec.kind in ("codeswitch", "tagging"):
-        sw.prefetch(tagged_rows(table, spec), cfg.workers if opts.engine == "local" else 1)
     per = max(1, cfg.shard_size // cfg.variants)
     if opts.engine == "ray":
         compute = partial(_ray_shards, cfg, opts, table, per, spec, sw, out)
     else:
         job = partial(_switch_shard, table, per, spec, sw.switcher)
         compute = partial(local_shards, job, workers=cfg.workers)
-    return write_switched(cfg, out, spec.kind, table.num_rows, inputs, sw, compute,
-                          task=spec if spec.task != "ner" else None, engine=opts.engine, started=started)
+    with loaded_frozen():
+        return write_switched(cfg, out, spec.kind, table.num_rows, inputs, sw, compute,
+                              task=spec if spec.task != "ner" else None, engine=opts.engine, started=started)
 
 
 def _switch_shard(table: pa.Table, per: int, spec: TaskSpec, switcher: CodeSwitcher, k: int) -> pa.Table:

@@ -10,7 +10,7 @@ from cslib import BuildConfig, CslibError, UnlabeledConfig, build_codeswitch, bu
 from cslib import shards as shard_mod
 from cslib.cli import main
 from cslib.corpora import load_split
-from cslib.report import validate_dir
+from cslib.report import stats, summary, validate_dir
 
 
 def cfg(tmp_path, data_root, **kw) -> BuildConfig:
@@ -143,6 +143,14 @@ def test_limit_zero_or_negative_means_all(tmp_path, data_root):
     txt.write_text("x\ny\nz\n", encoding="utf-8")
     assert [len(read_text(txt, limit=n)) for n in (None, 0, -5, 1)] == [3, 3, 3, 1]
     assert len(load_split("panx", "hi", "dev", str(data_root), limit=0)) == len(load_split("panx", "hi", "dev", str(data_root)))
+
+
+def test_summary_is_stats_without_reading_the_shards(tmp_path, data_root):
+    out = build_codeswitch(BuildConfig(tgt="ja", data_root=str(data_root), out=str(tmp_path / "cs"), limit=120,
+                                       shard_size=50, extra_dicts=["none"], entity_sources=["none"],
+                                       transliterate=False))
+    st = stats(out)
+    assert summary(out) == {k: st[k] for k in ("rows", "switched_token_fraction", "rows_switched_fraction")}
 
 
 def test_cli_build_inspect_stats_validate(tmp_path, data_root, capsys):

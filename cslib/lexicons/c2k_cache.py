@@ -6,7 +6,8 @@ shared by ja and zh (both read the same C2K model), a JSON file in the cache fol
 (`cslib.lexicons.cache`) that later builds read instead of the model, and batched model calls
 (`e2k_batch`) for the runs a build announces in advance. The file is named by the e2k version
 and model variant, so another model never reads it; an unreadable one is ignored and rewritten.
-Whatever path a run takes, its katakana is the same string e2k's own call returns.
+Whatever path a run takes, its katakana is the string e2k's own call returns (batching is used
+only where `e2k_batch.agrees` finds the same strings).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from .cache import cache_file, write_bytes
 from .dictionary_sources import MissingPackageError
 
 log = logging.getLogger(__name__)
-FORMAT = 1  # of the JSON file: {"format", "e2k", "model", "pieces": {letter run: model output}}
+# of the JSON file: {"format", "e2k", "model", "pieces": {letter run: model output}}; 2: batches are
+# real matrix products (`e2k_batch`), so files of the row-by-row version are not mixed with them
+FORMAT = 2
 
 
 def _e2k_version() -> str:

@@ -11,6 +11,7 @@ proper nouns; a target without MUSE uses the alignment lexicon from Tatoeba. Int
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from . import transliterate
 from .align import align_corpus
 from .align_precision import precise_lexicon
 from .dictionary import Dictionary, Translation, read_muse
+from .dictionary_cache import cached_dictionary
 from .dictionary_sources import available_sources, load_source, source_language
 from .entity_sources import EntityLexicon, entity_sources_for, load_entity_source, read_entity_lexicon
 from .names_to_english import load_names_to_english
@@ -191,44 +193,62 @@ def _aligned(src_lines: list[str], tgt_lines: list[str], src: str, tgt: str,
 
 
 def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
-    """The dictionary for a build, and the digests of the files it came from."""
+    """The dictionary for a build, and the digests of the files it came from. A dictionary-only
+    build's (no alignment) is read from the cache folder when one was built from the same files,
+    packages and options (`dictionary_cache`)."""
     route = direction(cfg)
     if route == "pivot":
         return _pivot_dictionary(cfg)
-    d = Dictionary(cfg.src, cfg.tgt)
-    inputs: list[dict] = []
     mode = resolved_mode(cfg)
     extra_dicts = resolved_extra_dicts(cfg) if mode in ("dict", "dict+align") else []
-    if mode in ("dict", "dict+align"):
-        if cfg.dictionary:
-            path = Path(cfg.dictionary)
-            if not path.exists():
-                raise CslibError(f"{path}: dictionary file not found")
-            d.add_pairs(read_muse(path, cfg.encoding), "custom")
-            inputs.append(file_digest(path))
-        elif has_muse(cfg.src, cfg.tgt):
-            path = muse_path(cfg.src, cfg.tgt, cfg.data_root)
-            d.add_pairs(read_muse(path), "muse")
-            inputs.append(file_digest(path))
-        elif route == "inverse" and has_muse(cfg.tgt, cfg.src):
-            path = muse_path(cfg.tgt, cfg.src, cfg.data_root)
-            d.add_pairs(((x, eng) for eng, x in read_muse(path)), "muse")
-            inputs.append(file_digest(path))
-        elif not extra_dicts:
-            raise CslibError(f"no MUSE dictionary for {cfg.src}-{cfg.tgt} (nor {cfg.tgt}-{cfg.src}) in "
-                             f"data_manifests/muse and no parallel text in data_manifests/tatoeba; use "
-                             f"--parallel SRC TGT, --dictionary FILE or --extra-dict")
+    file = _dictionary_file(cfg, route, extra_dicts) if mode in ("dict", "dict+align") else None
+    inputs = [file_digest(file[0])] if file else []
+
+    def build() -> Dictionary:
+        d = Dictionary(cfg.src, cfg.tgt)
+        if file is not None:
+            path, origin, inverted = file
+            pairs = read_muse(path, cfg.encoding if origin == "custom" else None)
+            d.add_pairs(((x, eng) for eng, x in pairs) if inverted else pairs, origin)
         for name in extra_dicts:
             added = d.add_pairs(load_source(name, reverse=route == "inverse"), name)
             log.info("dictionary source %s%s added %d pairs", name, " (inverted)" if route == "inverse" else "", added)
-    if mode in ("align", "dict+align"):
-        added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
-        log.info("alignment lexicon added %d pairs", added)
-    if not len(d):
-        raise CslibError(f"the {mode} dictionary for {cfg.src}-{cfg.tgt} is empty")
-    adjust_dictionary(d, cfg)
-    d.info = {"direction": route}
-    return d, inputs
+        if mode in ("align", "dict+align"):
+            added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
+            log.info("alignment lexicon added %d pairs", added)
+        if not len(d):
+            raise CslibError(f"the {mode} dictionary for {cfg.src}-{cfg.tgt} is empty")
+        adjust_dictionary(d, cfg)
+        d.info = {"direction": route}
+        return d
+
+    if mode != "dict":  # an alignment lexicon: rebuilt every time
+        return build(), inputs
+    key = json.dumps({"src": cfg.src, "tgt": cfg.tgt, "route": route, "extra_dicts": extra_dicts,
+                      "file": [file[1], file[2], inputs[0]["sha256"]] if file else None,
+                      "encoding": cfg.encoding if file and file[1] == "custom" else None,
+                      "senses": cfg.senses, "sense_min_ratio": cfg.sense_min_ratio,
+                      "zh_script": cfg.zh_script if cfg.tgt == "zh" else None}, sort_keys=True)
+    return cached_dictionary(key, cfg.src, cfg.tgt, build), inputs
+
+
+def _dictionary_file(cfg: SourceOptions, route: str, extra_dicts: list[str]) -> tuple[Path, str, bool] | None:
+    """The MUSE-format file of a build (path, origin, read backwards), or None when only the
+    packaged dictionaries serve."""
+    if cfg.dictionary:
+        path = Path(cfg.dictionary)
+        if not path.exists():
+            raise CslibError(f"{path}: dictionary file not found")
+        return path, "custom", False
+    if has_muse(cfg.src, cfg.tgt):
+        return muse_path(cfg.src, cfg.tgt, cfg.data_root), "muse", False
+    if route == "inverse" and has_muse(cfg.tgt, cfg.src):
+        return muse_path(cfg.tgt, cfg.src, cfg.data_root), "muse", True
+    if not extra_dicts:
+        raise CslibError(f"no MUSE dictionary for {cfg.src}-{cfg.tgt} (nor {cfg.tgt}-{cfg.src}) in "
+                         f"data_manifests/muse and no parallel text in data_manifests/tatoeba; use "
+                         f"--parallel SRC TGT, --dictionary FILE or --extra-dict")
+    return None
 
 
 def _pivot_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
