@@ -94,3 +94,49 @@ def test_unreadable_or_moved_pickles_are_rebuilt(tmp_path, private_cache, monkey
     lex = es.load_entity_source("test-names", cache=True)
     assert lex.lookup(["tokyo"], "LOC")[0].text == "東京"
     assert isinstance(load_pickle(path, es.EntityLexicon), es.EntityLexicon)  # rewritten in the current layout
+
+
+def test_prefetch_is_skipped_when_a_sample_is_cached_and_misses_still_decode_alike(tmp_path, data_root,
+                                                                                   private_cache, monkeypatch, caplog):
+    """A rebuild skips the prefetch pass (its sampled sentences' letter runs are all cached); a build whose
+    sample is cached but whose other sentences are not transliterates those one by one while switching
+    and writes the same shards as a cold build."""
+    from cslib import build as build_module
+
+    monkeypatch.setattr(build_module, "PREFETCH_MIN_ROWS", 50)
+
+    def config(name: str) -> BuildConfig:
+        return BuildConfig(tgt="ja", data_root=str(data_root), out=str(tmp_path / name), limit=300, shard_size=100,
+                           extra_dicts=["none"], entity_sources=["none"], transliterate=True)
+
+    def build(name: str):
+        return build_codeswitch(config(name))
+
+    def fresh_process_state():
+        for fn in (transliterate.shared, c2k_cache.shared):
+            fn.cache_clear()
+
+    cold = shard_digests(build("cold"))
+    fresh_process_state()
+    with caplog.at_level("INFO", logger="cslib.build"):
+        assert shard_digests(build("rebuild")) == cold
+    assert "no prefetch" in caplog.text
+    for f in private_cache.glob("translit-c2k-turbo-*.json"):
+        f.unlink()
+    fresh_process_state()
+    sw = build_module.prepare_switching(config("sample"))
+    sents, _ = build_module.source_sentences(config("sample"))
+    sample = sents[:: build_module.PREFETCH_SAMPLE]
+    assert sw.transliterator.prefetch(w for s in sample for w in sw.switcher.transliteration_words(s.tokens, s.tags))
+    sampled = len(json.loads(next(private_cache.glob("translit-c2k-turbo-*.json")).read_text())["pieces"])
+    fresh_process_state()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="cslib.build"):
+        assert shard_digests(build("partial")) == cold
+    assert "no prefetch" in caplog.text
+    pieces = json.loads(next(private_cache.glob("translit-c2k-turbo-*.json")).read_text(encoding="utf-8"))["pieces"]
+    cold_pieces = len(pieces)
+    assert sampled < cold_pieces / 2  # most letter runs went through the model one by one while switching
+    fresh_process_state()
+    assert shard_digests(build("again")) == cold  # the misses were saved
+    assert len(json.loads(next(private_cache.glob("translit-c2k-turbo-*.json")).read_text())["pieces"]) == cold_pieces

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from . import c2k_cache
@@ -90,8 +90,11 @@ class Transliterator:
         `words` it has not seen; returns how many it computed. Later `word` calls only read the memo."""
         if self._pieces is None:
             return 0
-        return self._pieces.fill((p for w in set(words) if _fixed(t := fold(w)) is _MODEL
-                                  for p in _runs(t) if not p.isdigit()), workers)
+        return self._pieces.fill(_model_runs(words), workers)
+
+    def all_cached(self, words: Iterable[str]) -> bool:
+        """Whether the model has nothing to compute for `words` (always False without the memo)."""
+        return self._pieces is not None and all(p in self._pieces.memo for p in _model_runs(words))
 
     def flush(self) -> None:
         """Save the letter runs computed one by one since the last save (see `prefetch`)."""
@@ -111,6 +114,11 @@ def _fixed(text: str) -> str | None | object:
     if text.rstrip(".") in _FIXED:
         return _FIXED[text.rstrip(".")]
     return _MODEL
+
+
+def _model_runs(words: Iterable[str]) -> Iterator[str]:
+    """The letter runs of distinct `words` that only the model can transliterate."""
+    return (p for w in set(words) if _fixed(t := fold(w)) is _MODEL for p in _runs(t) if not p.isdigit())
 
 
 def _runs(text: str) -> list[str]:
