@@ -15,8 +15,10 @@ from .iob import spans
 def pick_rows(directory: str | Path, n: int, offset: int = 0, switched_only: bool = False,
               method: str | None = None, entity_type: str | None = None) -> list[dict]:
     """The first `n` rows, after skipping `offset` of them, that pass the filters: something
-    switched, a switch method, a source entity of `entity_type` (IOB2 tags)."""
+    switched, a switch method, a source entity of `entity_type` (IOB2 tags); none for n <= 0."""
     out: list[dict] = []
+    if n <= 0:
+        return out
     for row in shards.iter_rows(directory):
         if switched_only and not row["n_switched"]:
             continue

@@ -158,7 +158,11 @@ def test_cli_build_inspect_stats_validate(tmp_path, data_root, capsys):
     assert main(["build", "--tgt", "zh", "--data-root", str(data_root), "--out", str(out), "--limit", "200",
                  "--examples", "2"]) == 0
     text = capsys.readouterr().out
-    assert "200 rows" in text and "src: " in text and "cs : " in text
+    assert "200 rows" in text and text.count("src: ") == 2 and text.count("cs : ") == 2
+    assert main(["build", "--tgt", "zh", "--data-root", str(data_root), "--out", str(tmp_path / "quiet"),
+                 "--limit", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "50 rows" in text and "src: " not in text  # --examples defaults to 0: none printed
     assert main(["inspect", str(out), "-n", "3"]) == 0
     assert capsys.readouterr().out.count("src: ") == 3
     assert main(["stats", str(out), "--json"]) == 0
