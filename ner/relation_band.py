@@ -97,10 +97,4 @@ def band_forward(head: RelationHead, words: Tensor, word_mask: Tensor, min_offse
             h = h * keep
         parts.append(take_rows(h.reshape(-1, channels), band_rows))
 
-    biaffine = head.biaffine(head.head_mlp(words), head.tail_mlp(words)).reshape(-1, head.num_labels)
-    cell_logits = take_rows(biaffine, cells) + head.pair_out(head.pair_mlp_cells(parts))
-    logits = cell_logits.new_zeros(batch * num_words * num_words, head.num_labels).index_copy(0, cells, cell_logits)
-    index = torch.full((batch * num_words * num_words,), -1, dtype=torch.long, device=device)
-    index = index.index_copy_(0, cells, torch.arange(cells.shape[0], device=device))
-    return logits.view(batch, num_words, num_words, head.num_labels), PairFeatures(tuple(parts), index.view(
-        batch, num_words, num_words))
+    return head.outputs_at(words, parts, cells)

@@ -58,6 +58,14 @@ def region_ids(word_mask: Tensor) -> Tensor:
     return (1 + lower.long())[None] * mask2d.long()
 
 
+def cell_index(batch: int, num_words: int, cells: Tensor) -> Tensor:
+    """``[B, W, W]``: the position in ``cells`` (flat ``(b * W + i) * W + j``) of each cell, -1 elsewhere
+    (:attr:`PairFeatures.index`)."""
+    index = torch.full((batch * num_words * num_words,), -1, dtype=torch.long, device=cells.device)
+    index = index.index_copy_(0, cells, torch.arange(cells.shape[0], device=cells.device))
+    return index.view(batch, num_words, num_words)
+
+
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The lower-precision dtype autocast is running in on `device`, or None outside autocast."""
     if not torch.is_autocast_enabled(device.type):
@@ -299,24 +307,29 @@ class RelationHead(nn.Module):
             offset = offset[None, :] - offset[:, None]  # [W, W]: j - i
             cells = (mask2d & (offset <= max_offset + self.reach)).reshape(-1).nonzero(as_tuple=True)[0]
             out_cells = (mask2d & (offset <= max_offset)).reshape(-1).nonzero(as_tuple=True)[0]
-        index = torch.full((batch * num_words * num_words,), -1, dtype=torch.long, device=words.device)
-        index = index.index_copy_(0, out_cells, torch.arange(out_cells.shape[0], device=words.device))
-        index = index.view(batch, num_words, num_words)
         if cells.shape[0] == 0:  # only empty sentences; convs cannot run on a 0x0 grid
             connected = words.sum() * 0.0
             logits = words.new_zeros(batch, num_words, num_words, self.num_labels) + connected
+            index = cell_index(batch, num_words, out_cells)
             return logits, PairFeatures((words.new_zeros(0, self.pair_dim) + connected,), index)
 
         words = self.dropout(words)
         act = F.gelu(self.project_cells(words, word_mask, cells))
         grid = act.new_zeros(batch * num_words * num_words, act.shape[-1]).index_copy(0, cells, act)
         parts = self.conv(grid.view(batch, num_words, num_words, -1), mask2d, out_cells)
+        return self.outputs_at(words, parts, out_cells)
 
+    def outputs_at(self, words: Tensor, parts: Sequence[Tensor], cells: Tensor) -> tuple[Tensor, PairFeatures]:
+        """The co-predictor at the flat cells ``cells`` (``(b * W + i) * W + j``) whose conv outputs are
+        ``parts`` (one ``[N, conv_hidden]`` per layer, rows in the order of ``cells``): logits
+        ``[B, W, W, C]``, zero at the other cells, and those cells' :class:`PairFeatures`."""
+        batch, num_words, _ = words.shape
         biaffine = self.biaffine(self.head_mlp(words), self.tail_mlp(words)).reshape(-1, self.num_labels)
-        cell_logits = take_rows(biaffine, out_cells) + self.pair_out(self.pair_mlp_cells(parts))
+        cell_logits = take_rows(biaffine, cells) + self.pair_out(self.pair_mlp_cells(parts))
         logits = cell_logits.new_zeros(batch * num_words * num_words, self.num_labels)
-        logits = logits.index_copy(0, out_cells, cell_logits)
-        return logits.view(batch, num_words, num_words, self.num_labels), PairFeatures(parts, index)
+        logits = logits.index_copy(0, cells, cell_logits)
+        return (logits.view(batch, num_words, num_words, self.num_labels),
+                PairFeatures(tuple(parts), cell_index(batch, num_words, cells)))
 
     def pair_mlp_cells(self, parts: Sequence[Tensor]) -> Tensor:
         """``pair_mlp(cat(parts))`` without the concatenation: the first linear layer is split by
