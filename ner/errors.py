@@ -11,3 +11,8 @@ from __future__ import annotations
 
 class NerError(Exception):
     """One-line user error; never used for programming bugs (those keep their traceback)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (library errors can run over many lines)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "compare":
         import json
 
-        from .compare import CompareError, compare_runs
+        from pipelines.compare import CompareError, compare_runs
 
         if args.samples < 1 or not 0 < args.level < 1:
             print("pipelines: error: --samples must be ≥ 1 and --level between 0 and 1", file=sys.stderr)
@@ -80,9 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from cslib.errors import CslibError
     from ner.errors import NerError
-
-    from .recipe import RecipeError, load_recipe
-    from .runner import run_recipe
+    from pipelines.recipe import RecipeError, load_recipe
+    from pipelines.runner import run_recipe
 
     path = Path(args.recipe)
     if not path.exists() and (HERE / args.recipe).exists():

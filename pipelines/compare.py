@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .report import _pct, _signed, load_counts
-from .stats import Interval, f1_from_counts, mean_sd, paired_bootstrap
+from pipelines.report import _pct, _signed, load_counts
+from pipelines.stats import Interval, f1_from_counts, mean_sd, paired_bootstrap
 
 
 class CompareError(ValueError):

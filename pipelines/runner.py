@@ -25,16 +25,15 @@ from cslib.errors import CslibError
 from cslib.lexicons import has_dictionary, has_parallel
 from cslib.report import stats as shard_stats
 from cslib.shards import atomic_write_bytes
-from ner.config import to_dict
 from ner.diagnostics import diagnose
 from ner.errors import NerError
-from ner.evaluate import evaluate_langs
-from ner.mine_entities import mine_entities
-from ner.self_training import self_train
-from ner.train import train
-
-from .recipe import Recipe
-from .report import write_report
+from ner.inference.evaluate import evaluate_langs
+from ner.inference.mine_entities import mine_entities
+from ner.training.config import to_dict
+from ner.training.loop import train
+from ner.training.self_training import self_train
+from pipelines.recipe import Recipe
+from pipelines.report import write_report
 
 log = logging.getLogger("pipelines")
 

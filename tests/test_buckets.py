@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from ner.buckets import bucket_keys, bucketed_batches
-from ner.data import batches_per_epoch, epoch_batches
+from ner.data.buckets import bucket_keys, bucketed_batches
+from ner.data.sampling import batches_per_epoch, epoch_batches
 
 
 def _views(n: int, seed: int = 0, sources: int | None = None) -> list[tuple[list[str], list[str] | None]]:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from ner import cli
-from ner.config import SelfTrainConfig, TrainConfig
+from ner.training.config import SelfTrainConfig, TrainConfig
 
 
 def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from ner.data import UnlabeledSentence
+from ner.data.records import UnlabeledSentence
 from ner.diagnostics import alignment, dynamics, pseudo_labels, relation_space
 from ner.diagnostics.run import consumed_indices
-from ner.grid import Entity
-from ner.losses import supervised_contrastive
+from ner.model.grid import Entity
+from ner.model.losses import supervised_contrastive
 
 
 def test_retrieval_p_at_1_hand_case() -> None:
@@ -104,7 +104,7 @@ def test_gold_lookup_by_tokens() -> None:
 
 
 def test_consumed_indices_are_the_trained_batches() -> None:
-    from ner.data import epoch_batches
+    from ner.data.sampling import epoch_batches
 
     used = consumed_indices(20, 4, seed=3, steps=7)  # epoch 0 has 5 batches, epoch 1 contributes 2
     expected = {i for b in epoch_batches(20, 4, 0, 3) for i in b} | {i for b in epoch_batches(20, 4, 1, 3)[:2] for i in b}
@@ -131,11 +131,11 @@ def test_dynamics_summary_ratios_and_clipped_share() -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, Path]:
     """A tiny relation-head run (gradient probes on) and a one-round self-training run on ja text."""
-    from ner.config import SelfTrainConfig
-    from ner.self_training import self_train
-    from ner.testing import tiny_encoder_dir
-    from ner.train import train
+    from ner.training.config import SelfTrainConfig
+    from ner.training.loop import train
+    from ner.training.self_training import self_train
     from tests.helpers import panx, tiny_config, write_cs_shards, write_unlabeled_shards
+    from tests.tiny_encoder import tiny_encoder_dir
 
     base = tmp_path_factory.mktemp("diag")
     encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ner.config import dump_yaml
-from ner.data import load_pairs
-from ner.inference import load_model
-from ner.objective import collate_step
-from ner.testing import tiny_encoder_dir
-from ner.train import train
+from ner.data.shards import load_pairs
+from ner.inference.loading import load_model
+from ner.training.config import dump_yaml
+from ner.training.loop import train
+from ner.training.objective import collate_step
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards
+from tests.tiny_encoder import tiny_encoder_dir
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 6

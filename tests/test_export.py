@@ -12,13 +12,14 @@ import torch
 
 from ner.cli import main
 from ner.errors import NerError
-from ner.export import export_run
-from ner.export_format import load_export
-from ner.inference import load_model, predict_tags
-from ner.model import NerModel
-from ner.predict import predict_texts
-from ner.testing import tiny_encoder_dir
+from ner.inference.export import export_run
+from ner.inference.export_format import load_export
+from ner.inference.loading import load_model
+from ner.inference.predict import predict_texts
+from ner.inference.tagging import predict_tags
+from ner.model.ner_model import NerModel
 from tests.helpers import tiny_config
+from tests.tiny_encoder import tiny_encoder_dir
 
 SENTS = ["Angela Merkel visited Paris .", "The United Nations met in New York on Monday ."]
 

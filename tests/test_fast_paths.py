@@ -14,13 +14,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ner.grid import DECODED_OFFSET, NNW_ID, THW_OFFSET, RelationSchema, decode_grid
-from ner.inference import predict_entities
-from ner.model import ModelConfig, NerModel
-from ner.reference import decode_grid_loop, predict_entities_reference
-from ner.relation_band import band_forward, band_pays
-from ner.testing import tiny_encoder_dir
+from ner.inference.tagging import predict_entities
+from ner.model.grid import DECODED_OFFSET, NNW_ID, THW_OFFSET, RelationSchema, decode_grid
+from ner.model.heads.relation_band import band_forward, band_pays
+from ner.model.ner_model import ModelConfig, NerModel
 from tests.helpers import panx
+from tests.reference import decode_grid_loop, predict_entities_reference
+from tests.tiny_encoder import tiny_encoder_dir
 
 SCHEMA = RelationSchema(("LOC", "ORG", "PER"))
 

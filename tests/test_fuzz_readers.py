@@ -22,10 +22,11 @@ from cslib.lexicons.dictionary import read_muse
 from cslib.readers import read_conll, read_labeled_file, read_panx, read_text
 from cslib.shards import shard_paths
 from cslib.textio import iter_lines
-from ner.config import load_train_config
-from ner.data import load_pseudo, open_shard_dir
+from ner.data.pseudo_labels import load_pseudo
+from ner.data.shards import open_shard_dir
 from ner.errors import NerError
-from ner.predict import read_records
+from ner.inference.predict import read_records
+from ner.training.config import load_train_config
 
 FRAGMENTS = ["Paris", "New York", "東京", "São", "\t", " ", "  ", "\n", "\n\n", "\r\n", "\r", "\x00", "\ufeff",
              "B-PER", "I-PER", "B-LOC", "I-", "O", "B-", "X", "-DOCSTART- -X- -X- O", "NNP", "{", "}", "[",

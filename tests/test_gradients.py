@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ner.gradients import AuxBalance, ramp, term_gradients
-from ner.grid import RelationSchema, tags_to_grid
-from ner.losses import grid_cross_entropy, sample_pairs
-from ner.testing import tiny_encoder_dir
-from ner.train import train
+from ner.model.grid import RelationSchema, tags_to_grid
+from ner.model.losses import grid_cross_entropy, sample_pairs
+from ner.training.gradients import AuxBalance, ramp, term_gradients
+from ner.training.loop import train
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards
+from tests.tiny_encoder import tiny_encoder_dir
 
 SCHEMA = RelationSchema(("LOC", "PER"))
 
@@ -127,7 +127,7 @@ def write_text_pairs(directory: Path, sentences: list[list[str]], lang: str = "j
 
 
 def test_pair_batch_covers_every_pair_once_per_pass() -> None:
-    from ner.data import pair_batch
+    from ner.data.sampling import pair_batch
 
     seen = [i for step in range(5) for i in pair_batch(20, 4, step, seed=3)]
     assert sorted(seen) == list(range(20))  # 5 steps x 4 = one pass
@@ -138,7 +138,7 @@ def test_target_view_term_trains_and_resumes_exactly(tmp_path_factory: pytest.Te
                                                      data_root: Path, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from ner.data import load_text_pairs
+    from ner.data.shards import load_text_pairs
 
     encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
     ja = [t for t, _ in panx(data_root / "panx" / "train-ja.tsv", 12)] + [["Tokyo", "じ"]]

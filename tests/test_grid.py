@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ner.grid import (
+from ner.model.grid import (
     NNW_ID,
     NONE_ID,
     Entity,
@@ -17,7 +17,7 @@ from ner.grid import (
     tags_to_entities,
     tags_to_grid,
 )
-from ner.token_head import TagSchema, decode_tag_probs, repair_iob2
+from ner.model.heads.token import TagSchema, decode_tag_probs, repair_iob2
 
 TYPES = ("LOC", "ORG", "PER")
 SCHEMA = RelationSchema(TYPES)

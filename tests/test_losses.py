@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ner.grid import RelationSchema, tags_to_grid
-from ner.losses import (
+from ner.model.grid import RelationSchema, tags_to_grid
+from ner.model.heads.relation_layers import FastDropout, RelationHead, distance_buckets, region_ids
+from ner.model.heads.token import TokenHead
+from ner.model.losses import (
     PairProjector,
     grid_cross_entropy,
     relation_contrastive,
@@ -16,8 +18,6 @@ from ner.losses import (
     supervised_contrastive,
     token_cross_entropy,
 )
-from ner.relation_head import FastDropout, RelationHead, distance_buckets, region_ids
-from ner.token_head import TokenHead
 
 SCHEMA = RelationSchema(("LOC", "PER"))
 

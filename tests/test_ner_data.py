@@ -11,17 +11,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ner.data import (
-    PairDataset,
-    batches_per_epoch,
-    epoch_batches,
-    load_pairs,
-    load_pseudo,
-    load_unlabeled,
-    make_loader,
-    open_shard_dir,
-    write_pseudo,
-)
+from ner.data.pseudo_labels import load_pseudo, write_pseudo
+from ner.data.sampling import PairDataset, batches_per_epoch, epoch_batches, make_loader
+from ner.data.shards import load_pairs, open_shard_dir
+from ner.data.unlabeled import load_unlabeled
 from ner.errors import NerError
 from tests.helpers import CS_SCHEMA, panx, write_cs_shards, write_unlabeled_shards
 

@@ -9,10 +9,11 @@ import yaml
 
 from cslib.cli import main as cslib_main
 from ner.cli import main as ner_main
-from ner.data import find_shard_dirs, load_pairs, load_unlabeled
+from ner.data.shards import find_shard_dirs, load_pairs
+from ner.data.unlabeled import load_unlabeled
 from ner.errors import NerError
-from ner.testing import tiny_encoder_dir
 from tests.helpers import panx, write_cs_shards
+from tests.tiny_encoder import tiny_encoder_dir
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ner.config import TrainConfig, to_dict
-from ner.testing import tiny_encoder_dir
+from ner.training.config import TrainConfig, to_dict
 from pipelines import RecipeError, load_recipe, run_recipe
 from pipelines.cli import main, recipes
 from pipelines.rows import DEFAULT_ROWS, ROWS
 from pipelines.runner import _train_fingerprint_config, fingerprint
+from tests.tiny_encoder import tiny_encoder_dir
 
 TINY_MODEL = {"max_subwords": 64, "dist_emb": 8, "region_emb": 8, "conv_hidden": 16, "dilations": [1, 2],
               "biaffine_size": 32, "ffn_size": 32, "proj_dim": 16}

@@ -7,9 +7,9 @@ import logging
 import pytest
 import torch
 
-from ner import inference
-from ner.inference import amp_dtype, precision_name
-from ner.losses import grid_cross_entropy, semantic_contrastive, supervised_contrastive
+from ner.inference import tagging as inference
+from ner.inference.precision import amp_dtype, precision_name
+from ner.model.losses import grid_cross_entropy, semantic_contrastive, supervised_contrastive
 
 CPU = torch.device("cpu")
 
@@ -48,7 +48,7 @@ def test_losses_are_fp32_inside_a_bf16_autocast_region() -> None:
 def test_relation_head_trains_deterministically_under_cpu_bf16() -> None:
     """oneDNN's bf16 depthwise-conv backward is nondeterministic (and now and then NaN) on grids this
     size; the head keeps its convolutions in fp32 when training, so gradients repeat exactly."""
-    from ner.relation_head import RelationHead
+    from ner.model.heads.relation_layers import RelationHead
 
     torch.manual_seed(0)
     head = RelationHead(32, 5, conv_hidden=16, dilations=(1, 2, 3), biaffine_size=16, ffn_size=16, dropout=0.0)

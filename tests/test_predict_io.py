@@ -9,7 +9,7 @@ import pytest
 
 from cslib import read_panx
 from ner.cli import main
-from ner.predict import spacy_json
+from ner.inference.predict import spacy_json
 from tests.helpers import panx, write_cs_shards
 
 LINES = ["Angela Merkel visited Paris .", "", "  The United Nations met in New York .", "São Paulo ist groß ."]

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from ner.cli import main
-from ner.config import SelfTrainConfig
-from ner.data import Example, UnlabeledSentence, load_pseudo, write_pseudo
+from ner.data.pseudo_labels import load_pseudo, write_pseudo
+from ner.data.records import Example, UnlabeledSentence
 from ner.errors import NerError
-from ner.grid import Entity
-from ner.self_training import select_pseudo_labels, self_train
-from ner.testing import tiny_encoder_dir
-from ner.train import train
+from ner.model.grid import Entity
+from ner.training.config import SelfTrainConfig
+from ner.training.loop import train
+from ner.training.self_training import select_pseudo_labels, self_train
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards, write_unlabeled_shards
+from tests.tiny_encoder import tiny_encoder_dir
 
 
 def sent(i: int, n: int = 6) -> UnlabeledSentence:
@@ -122,10 +123,10 @@ def test_cli_self_train_errors(setup: dict[str, Path], tmp_path: Path, capsys) -
 
 
 def test_uncertain_cells_are_left_out_of_the_students_loss(setup: dict[str, Path], tmp_path: Path) -> None:
-    from ner.grid import NONE_ID
-    from ner.inference import load_model
-    from ner.model import NerModel
-    from ner.self_training import uncertain_cells
+    from ner.inference.loading import load_model
+    from ner.model.grid import NONE_ID
+    from ner.model.ner_model import NerModel
+    from ner.training.self_training import uncertain_cells
 
     assert uncertain_cells(load_model(setup["teacher"]), [], 0.5) == []  # token head: nothing to leave out
     cfg = tiny_config(setup["encoder"], setup["shards"], tmp_path / "unused")

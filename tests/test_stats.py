@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ner.evaluate import entity_scores, sentence_counts
+from ner.inference.evaluate import entity_scores, sentence_counts
 from pipelines.stats import average_f1, f1_from_counts, mean_sd, paired_bootstrap
 
 

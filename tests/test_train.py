@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from ner.cli import main
-from ner.config import load_train_config
 from ner.errors import NerError
-from ner.testing import tiny_encoder_dir
-from ner.train import train
+from ner.training.config import load_train_config
+from ner.training.loop import train
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards
+from tests.tiny_encoder import tiny_encoder_dir
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +160,7 @@ def test_sigint_stops_after_the_step_with_a_checkpoint(tiny_encoder: Path, shard
     import os
     import signal
 
-    from ner.train import Interrupted
+    from ner.training.loop import Interrupted
 
     cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=5, save_every=100)
 
@@ -181,7 +181,7 @@ def test_sigint_stops_after_the_step_with_a_checkpoint(tiny_encoder: Path, shard
 def test_embeddings_frozen_by_default(tiny_encoder: Path, shards: Path, tmp_path: Path, freeze: bool) -> None:
     from transformers import AutoModel
 
-    from ner.model import NerModel
+    from ner.model.ner_model import NerModel
 
     run = train(tiny_config(tiny_encoder, shards, tmp_path / "run", max_steps=2, freeze_embeddings=freeze))
     before = AutoModel.from_pretrained(tiny_encoder).get_input_embeddings().weight
@@ -193,7 +193,7 @@ def test_embeddings_frozen_by_default(tiny_encoder: Path, shards: Path, tmp_path
 
 
 def test_pseudo_rows_are_oversampled_to_their_fraction() -> None:
-    from ner.train import pseudo_repeat
+    from ner.training.loop import pseudo_repeat
 
     assert pseudo_repeat(15000, 388, 0.3) == 17  # 6,596 of 21,596 rows: 30.5%
     assert pseudo_repeat(15000, 388, None) == pseudo_repeat(15000, 0, 0.3) == 1
@@ -226,7 +226,7 @@ def test_prior_init_starts_the_grid_at_the_label_balance(tiny_encoder: Path, sha
     first = {flag: metrics(run)[0]["ce_src"] for flag, run in runs.items()}
     assert first[False] > 0.8 * math.log(5)  # zero bias: about uniform over NONE, NNW and 3 THW labels
     assert first[True] < 0.5 * first[False]  # prior bias: NONE cells (most of the grid) are cheap at once
-    from ner.model import NerModel
+    from ner.model.ner_model import NerModel
 
     bias = NerModel.load(runs[True] / "model").head.pair_out.bias
     assert int(bias.argmax()) == 0  # NONE is the most frequent label
@@ -234,10 +234,10 @@ def test_prior_init_starts_the_grid_at_the_label_balance(tiny_encoder: Path, sha
 
 def test_frozen_layers_build_no_autograd_graph(tiny_encoder: Path, shards: Path, tmp_path: Path) -> None:
     """--freeze-layers K: nothing below the first trainable layer is recorded for backward (no work there)."""
-    from ner.data import load_pairs
-    from ner.model import NerModel
-    from ner.objective import collate_step
-    from ner.optim import encoder_layers, param_groups
+    from ner.data.shards import load_pairs
+    from ner.model.ner_model import NerModel
+    from ner.training.objective import collate_step
+    from ner.training.optim import encoder_layers, param_groups
 
     cfg = tiny_config(tiny_encoder, shards, tmp_path / "run", freeze_layers=1)
     examples, types = load_pairs([shards])

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..encoder import WordEncoder
+from ner.model.encoder import WordEncoder
 
 
 @dataclass

@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from ..data import UnlabeledSentence
-from ..grid import Entity, tags_to_entities
-from ..self_training import select_pseudo_labels
+from ner.data.records import UnlabeledSentence
+from ner.model.grid import Entity, tags_to_entities
+from ner.training.self_training import select_pseudo_labels
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..grid import RelationSchema
-from ..losses import sample_pairs
-from ..model import NerModel
+from ner.model.grid import RelationSchema
+from ner.model.losses import sample_pairs
+from ner.model.ner_model import NerModel
 
 
 @torch.inference_mode()

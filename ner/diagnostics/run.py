@@ -33,16 +33,19 @@ import pyarrow.parquet as pq
 import torch
 
 from cslib import CslibError, load_parallel, load_split, tokenize
-
-from ..checkpoint import finished_steps
-from ..config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
-from ..data import batches_per_epoch, epoch_batches, load_pairs, load_pseudo, load_unlabeled, open_shard_dirs
-from ..encoder import WordEncoder
-from ..errors import NerError
-from ..inference import inference_amp, load_model, predict_entities, resolve_device, resolve_model_dir
-from ..losses import sample_pairs
-from ..optim import pseudo_repeat
-from . import alignment, dynamics, pseudo_labels, relation_space
+from ner.data.pseudo_labels import load_pseudo
+from ner.data.sampling import batches_per_epoch, epoch_batches, pseudo_repeat
+from ner.data.shards import load_pairs, open_shard_dirs
+from ner.data.unlabeled import load_unlabeled
+from ner.diagnostics import alignment, dynamics, pseudo_labels, relation_space
+from ner.errors import NerError
+from ner.inference.loading import load_model, resolve_model_dir
+from ner.inference.precision import inference_amp, resolve_device
+from ner.inference.tagging import predict_entities
+from ner.model.encoder import WordEncoder
+from ner.model.losses import sample_pairs
+from ner.training.checkpoint import finished_steps
+from ner.training.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
 
 log = logging.getLogger("ner.diagnose")
 CS_COLUMNS = ["id", "tgt_lang", "src_tokens", "src_tags", "cs_tokens", "cs_tags", "cs_langs", "cs_src_index"]

@@ -1,0 +1,240 @@
+"""Entity-level evaluation (seqeval, strict IOB2): scores, per-sentence counts, tables and charts.
+
+Scores are seqeval's strict mode with the IOB2 scheme: an entity counts only when its type and
+both boundaries match exactly, which is the CoNLL / XTREME convention papers report. The model's
+output is valid IOB2 by construction, so strict mode never silently drops predicted spans.
+Loading models and batched prediction are `ner.inference`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from cslib import load_split, read_labeled_file
+from ner.errors import NerError
+from ner.inference.loading import load_model, resolve_model_dir
+from ner.inference.precision import inference_amp, precision_name, resolve_device
+from ner.inference.tagging import predict_tags
+from ner.model.grid import MAX_ENTITY_WORDS, tags_to_entities
+from ner.model.ner_model import NerModel
+
+log = logging.getLogger(__name__)
+_AVERAGES = ("micro avg", "macro avg", "weighted avg")
+
+
+# --- scores ------------------------------------------------------------------------------------
+
+
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Entity-level micro P/R/F1 and per-type scores (seqeval strict, IOB2)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predictions")
+    with warnings.catch_warnings():  # seqeval averages empty arrays when there are no entities at all
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = classification_report(
+            [list(g) for g in gold], [list(p) for p in pred], mode="strict", scheme=IOB2, output_dict=True,
+            zero_division=0,
+        )
+
+    def row(r: dict) -> dict[str, float | int]:
+        return {"precision": float(r["precision"]), "recall": float(r["recall"]),
+                "f1": float(r["f1-score"]), "support": int(r["support"])}
+
+    micro = row(report["micro avg"])
+    per_type = {k: row(v) for k, v in sorted(report.items()) if k not in _AVERAGES}
+    n_pred = sum(1 for p in pred for t in p if t.startswith("B-"))
+    return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"],
+            "support": micro["support"], "n_predicted": n_pred, "per_type": per_type}
+
+
+def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> list[list[int]]:
+    """Per sentence [true positives, predicted entities, gold entities], strict matching (type and
+    both boundaries): summed over any subset of sentences they give that subset's micro F1, which is
+    what a bootstrap over evaluation sentences needs (F1 itself is not a mean over sentences)."""
+    out = []
+    for g, p in zip(gold, pred, strict=True):
+        gs = {(e.start, e.last, e.type) for e in tags_to_entities(g, strict=False)}
+        ps = {(e.start, e.last, e.type) for e in tags_to_entities(p, strict=False)}
+        out.append([len(gs & ps), len(ps), len(gs)])
+    return out
+
+
+def format_table(metrics: dict[str, Any], title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(f"{'type':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for t, r in metrics["per_type"].items():
+        lines.append(f"{t:<10}{r['precision']:>10.4f}{r['recall']:>10.4f}{r['f1']:>10.4f}{r['support']:>10d}")
+    lines.append(
+        f"{'overall':<10}{metrics['precision']:>10.4f}{metrics['recall']:>10.4f}{metrics['f1']:>10.4f}"
+        f"{metrics['support']:>10d}"
+    )
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, data: Any, indent: int | None = 2) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+# --- evaluate ----------------------------------------------------------------------------------
+
+
+def evaluate(
+    model_dir: str | os.PathLike[str],
+    lang: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    *,
+    split: str = "dev",
+    data_root: str | None = None,
+    limit: int | None = None,
+    fmt: str = "auto",
+    out: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    model: NerModel | None = None,
+    echo: bool = True,
+    amp: str = "auto",
+    encoding: str | None = None,
+    max_entity_words: int = MAX_ENTITY_WORDS,
+) -> dict[str, Any]:
+    """Score a model on PAN-X `split` of `lang` (via cslib.load_split) or on a labeled `file`.
+
+    Writes `metrics.json` (f1, precision, recall, per_type, lang, n_sentences, ...) into `out`
+    (default: RUN/eval/LANG-SPLIT or RUN/eval/FILE-STEM) and prints the table when `echo`.
+    """
+    if lang is None and file is None:
+        raise NerError("evaluate needs a language (--lang) or a labeled file (--file)")
+    resolve_model_dir(model_dir)  # a wrong --model fails before any data is read
+    if file is not None:
+        sents = read_labeled_file(file, fmt=fmt, limit=limit, encoding=encoding)
+        source = {"file": str(file)}
+        name = Path(file).stem
+    else:
+        assert lang is not None
+        sents = load_split("panx", lang, split, data_root=data_root, limit=limit)
+        source = {"dataset": "panx", "split": split}
+        name = f"{lang}-{split}"
+    if not sents:
+        raise NerError(f"{file or lang}: no sentences to evaluate")
+    dev = resolve_device(device)
+    if model is None:
+        model = load_model(model_dir, dev)
+    model.max_entity_words = max_entity_words
+    amp_type = inference_amp(amp, model.device)
+    tokens = [s.tokens for s in sents]
+    t0 = time.perf_counter()
+    pred = predict_tags(model, tokens, batch_size, amp_type)
+    seconds = time.perf_counter() - t0
+    metrics = entity_scores([s.tags for s in sents], pred)
+    unknown = sorted({t[2:] for s in sents for t in s.tags if t != "O"} - set(model.entity_types))
+    if unknown:
+        log.warning("gold types %s are unknown to the model (always counted as missed)", unknown)
+    result = {
+        "f1": metrics["f1"], "precision": metrics["precision"], "recall": metrics["recall"],
+        "per_type": metrics["per_type"], "lang": lang, "n_sentences": len(sents),
+        "support": metrics["support"], "n_predicted": metrics["n_predicted"],
+        "model": str(resolve_model_dir(model_dir)), "predict_seconds": round(seconds, 3), "amp": str(amp_type),
+        "compute_precision": precision_name(amp_type),  # bf16 | fp16 | fp32: what the forward passes ran in
+        "max_entity_words": model.max_entity_words,  # longest span decoded (0 = any)
+        "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
+    }
+    out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
+    _write_json(out_dir / "sentence_counts.json", {"columns": ["tp", "predicted", "gold"],
+                                                    "counts": sentence_counts([s.tags for s in sents], pred)}, indent=None)
+    _write_json(out_dir / "metrics.json", result)
+    if echo:
+        title = f"{lang or ''} {file or split}: {len(sents)} sentences".strip()
+        print(format_table(metrics, title), flush=True)
+        print(f"wrote {out_dir / 'metrics.json'}", flush=True)
+    return result
+
+
+def evaluate_langs(
+    model_dir: str | os.PathLike[str],
+    langs: Sequence[str],
+    *,
+    split: str = "dev",
+    data_root: str | None = None,
+    limit: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    echo: bool = True,
+    amp: str = "auto",
+    max_entity_words: int = MAX_ENTITY_WORDS,
+) -> dict[str, Any]:
+    """Evaluate on several languages: OUT/LANG/metrics.json each, plus OUT/summary.json, OUT/table.md and
+    OUT/f1.png (default OUT: RUN/eval/SPLIT). Returns the summary."""
+    out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / split
+    model = load_model(model_dir, resolve_device(device))
+    per_lang: dict[str, dict[str, Any]] = {}
+    for lang in langs:
+        per_lang[lang] = evaluate(
+            model_dir, lang, split=split, data_root=data_root, limit=limit, out=out_dir / lang,
+            batch_size=batch_size, model=model, echo=echo, amp=amp, max_entity_words=max_entity_words,
+        )
+    f1s = [m["f1"] for m in per_lang.values()]
+    n_sents = sum(m["n_sentences"] for m in per_lang.values())
+    seconds = sum(m["predict_seconds"] for m in per_lang.values())
+    summary = {
+        "split": split, "model": str(resolve_model_dir(model_dir)), "mean_f1": sum(f1s) / len(f1s),
+        "sentences_per_second": round(n_sents / max(seconds, 1e-9), 1),
+        "languages": {lang: {k: m[k] for k in ("f1", "precision", "recall", "n_sentences")}
+                      for lang, m in per_lang.items()},
+    }
+    _write_json(out_dir / "summary.json", summary)
+    (out_dir / "table.md").write_text(markdown_table(per_lang, summary["mean_f1"]), encoding="utf-8")
+    if len(per_lang) > 1:
+        bar_chart(per_lang, out_dir / "f1.png", title=f"entity F1 by language ({split})")
+    if echo:
+        print(f"\nmean F1 over {len(per_lang)} language(s): {summary['mean_f1']:.4f} "
+              f"({n_sents} sentences, {summary['sentences_per_second']:.0f} sentences/s)")
+        print(f"wrote {out_dir / 'table.md'}" + (f" and {out_dir / 'f1.png'}" if len(per_lang) > 1 else ""))
+    return summary
+
+
+def markdown_table(per_lang: dict[str, dict[str, Any]], mean_f1: float) -> str:
+    types = sorted({t for m in per_lang.values() for t in m["per_type"]})
+    head = ["lang", "n", "precision", "recall", "F1", *(f"F1 {t}" for t in types)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for lang, m in per_lang.items():
+        cells = [lang, str(m["n_sentences"]), *(f"{100 * m[k]:.1f}" for k in ("precision", "recall", "f1"))]
+        cells += [f"{100 * m['per_type'][t]['f1']:.1f}" if t in m["per_type"] else "-" for t in types]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(f"| **mean** | | | | **{100 * mean_f1:.1f}** |" + " |" * len(types))
+    return "\n".join(lines) + "\n"
+
+
+def bar_chart(per_lang: dict[str, dict[str, Any]], path: Path, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on training machines
+    import matplotlib.pyplot as plt
+
+    langs = list(per_lang)
+    f1 = [100 * per_lang[lang]["f1"] for lang in langs]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(langs) + 1.5), 3.2))
+    ax.bar(langs, f1, color="#4C72B0")
+    mean = sum(f1) / len(f1)
+    ax.axhline(mean, color="#C44E52", linestyle="--", linewidth=1, label=f"mean {mean:.1f}")
+    ax.set_ylabel("entity F1 (%)")
+    ax.set_ylim(0, max(100.0, math.ceil(max(f1, default=0))))
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,206 @@
+"""`ner export RUN --out DIR`: a self-contained model directory other people and tools can load.
+
+A run directory needs this code base, the encoder it was trained from (by path or cache id) and
+a pickled-state-dict format. An export needs none of that:
+
+    DIR/
+      encoder/                    the (fine-tuned) encoder + tokenizer, Hugging Face format
+      head.safetensors            every non-encoder weight (head, projections), safetensors
+      config.json                 model config (encoder = "encoder"), entity types, labels
+      tag_schema.json             IOB2 tags, relation labels, entity types
+      README.md                   model card: training data, recipe, dev/test figures, usage
+      token-classification/       (token head only) a standard AutoModelForTokenClassification
+                                  directory: `transformers.pipeline("token-classification", DIR/...)`
+
+`ner.inference.load_model(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`) reads it;
+the format itself (and its loader) is `ner.export_format`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors.torch import save_file
+from transformers import AutoModelForTokenClassification
+
+from ner.data.shards import find_shard_dirs
+from ner.errors import NerError
+from ner.inference.export_format import (
+    ENCODER_DIR,
+    ENCODER_PREFIX,
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    HEAD_FILE,
+    HF_DIR,
+)
+from ner.inference.loading import load_model, resolve_model_dir
+from ner.model.ner_model import CONFIG_FILE, NerModel
+
+log = logging.getLogger(__name__)
+
+
+def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write the export of a run (or model) directory to `out` (atomically: temp dir + rename)."""
+    run_dir = Path(run)
+    model_dir = resolve_model_dir(run_dir)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise NerError(f"{out}: already exists (use --overwrite to replace it)")
+    model = load_model(run_dir)
+    meta = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        enc = model.encoder
+        enc.model.save_pretrained(tmp / ENCODER_DIR, safe_serialization=True)
+        enc.tokenizer.save_pretrained(tmp / ENCODER_DIR)
+        head = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
+                if not k.startswith(ENCODER_PREFIX)}
+        save_file(head, str(tmp / HEAD_FILE), metadata={"format": EXPORT_FORMAT})
+        config = {
+            "format": EXPORT_FORMAT, "export_version": EXPORT_VERSION,
+            "format_version": meta.get("format_version"),
+            "model_config": {**model.cfg.to_dict(), "encoder": ENCODER_DIR},
+            "trained_from_encoder": model.cfg.encoder,
+            "entity_types": model.entity_types, "head": model.cfg.head, "labels": model._labels(),
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        schema = {"entity_types": model.entity_types, "iob2_tags": list(model.tag_schema.tags),
+                  "relation_labels": list(model.relation_schema.labels), "head": model.cfg.head,
+                  "head_labels": model._labels()}
+        (tmp / "tag_schema.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if model.cfg.head == "token":
+            export_token_classification(model, tmp / HF_DIR)
+        (tmp / "README.md").write_text(model_card(run_dir, model, out.name), encoding="utf-8")
+        tmp.chmod(0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("exported %s to %s", model_dir, out)
+    return out
+
+
+def export_token_classification(model: NerModel, out: Path) -> None:
+    """The token head as `AutoModelForTokenClassification`: same encoder, classifier = the head's
+    linear layer, labels = the IOB2 tags. With `pooling: first` its logits on the first sub-word
+    of each word are exactly the toolkit's (a test checks it)."""
+    enc = model.encoder
+    tags = list(model.tag_schema.tags)
+    config = enc.model.config.__class__.from_dict(enc.model.config.to_dict())
+    config.num_labels = len(tags)
+    config.id2label = dict(enumerate(tags))
+    config.label2id = {t: i for i, t in enumerate(tags)}
+    config.architectures = None
+    hf = AutoModelForTokenClassification.from_config(config)
+    missing, unexpected = hf.base_model.load_state_dict(enc.model.state_dict(), strict=False)
+    if unexpected or [k for k in missing if "pooler" not in k]:
+        raise NerError(f"cannot map the encoder onto {type(hf).__name__} (missing {missing}, unexpected {unexpected})")
+    classifier = getattr(hf, "classifier", None)
+    if not isinstance(classifier, torch.nn.Linear):
+        raise NerError(f"{type(hf).__name__} has no linear `classifier`; cannot export the token head")
+    with torch.no_grad():
+        classifier.weight.copy_(model.head.classifier.weight)
+        classifier.bias.copy_(model.head.classifier.bias)
+    hf.save_pretrained(out, safe_serialization=True)
+    enc.tokenizer.save_pretrained(out)
+
+
+# --- model card --------------------------------------------------------------------------------
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _training_data(run: Path) -> list[str]:
+    try:
+        cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ["(no config.yaml: exported from a bare model directory)"]
+    lines = []
+    for s in cfg.get("shards") or []:
+        m = _json(Path(s) / "manifest.json") or {}
+        sub = []
+        if not m:
+            try:
+                sub = [p for p in find_shard_dirs(s) if p != Path(s)]
+            except NerError:
+                sub = []
+        for d in sub or [Path(s)]:
+            m = _json(Path(d) / "manifest.json") or {}
+            if not m:
+                lines.append(f"- `{d}` (its manifest is gone: moved or deleted since training)")
+                continue
+            counts = m.get("counts", {})
+            inputs = ", ".join(f"{Path(i.get('path', '?')).name} (sha256 {str(i.get('sha256', ''))[:12]})"
+                               for i in m.get("inputs", []) if isinstance(i, dict))
+            lines.append(f"- `{d}`: {m.get('src_lang', '?')}→{m.get('tgt_lang', '?')} code-switched, "
+                         f"{counts.get('rows', '?')} rows, mode {m.get('config', {}).get('mode', '?')}"
+                         + (f"; inputs: {inputs}" if inputs else ""))
+    for p in cfg.get("pseudo") or []:
+        lines.append(f"- pseudo-labels `{p}`")
+    return lines or ["(no shards recorded)"]
+
+
+def _figures(run: Path) -> list[str]:
+    rows = []
+    dev = _json(run / "dev_metrics.json") or {}
+    for lang, m in sorted((dev.get("best") or {}).items()):
+        if isinstance(m, dict) and "f1" in m:
+            rows.append(f"| dev (model selection) | {lang} | {m['f1']:.4f} | {m.get('precision', 0):.4f} | "
+                        f"{m.get('recall', 0):.4f} |")
+    for path in sorted((run / "eval").glob("**/metrics.json")) if (run / "eval").is_dir() else []:
+        m = _json(path) or {}
+        if "f1" in m:
+            where = m.get("split") or m.get("file") or path.parent.name
+            rows.append(f"| {where} ({path.parent.relative_to(run)}) | {m.get('lang', '?')} | {m['f1']:.4f} | "
+                        f"{m.get('precision', 0):.4f} | {m.get('recall', 0):.4f} |")
+    if not rows:
+        return ["No dev or test figures were recorded in the run directory."]
+    return ["| set | lang | F1 | precision | recall |", "|---|---|---|---|---|", *rows]
+
+
+def model_card(run: Path, model: NerModel, name: str) -> str:
+    """README.md of an export: what it is, what it was trained on and how, how well, how to use it."""
+    recipe = (run / "config.yaml").read_text(encoding="utf-8").rstrip() if (run / "config.yaml").is_file() else "(none)"
+    dev = _json(run / "dev_metrics.json") or {}
+    hf = (f"\nThe token head is also a standard Hugging Face model in `{HF_DIR}/`:\n\n```python\n"
+          f"from transformers import pipeline\n"
+          f"ner = pipeline(\"token-classification\", model=\"{name}/{HF_DIR}\", aggregation_strategy=\"first\")\n"
+          f"ner(\"Angela Merkel visited Paris.\")\n```\n" if model.cfg.head == "token" else "")
+    return "\n".join([
+        f"# {name}: cross-lingual NER ({model.cfg.head} head)", "",
+        f"Entity types: {', '.join(model.entity_types)}. Encoder: `{model.cfg.encoder}` "
+        f"(fine-tuned copy in `{ENCODER_DIR}/`), pooling `{model.cfg.pooling}`, sub-word spacing "
+        f"`{model.cfg.subword_space}`. Exported from `{run}` "
+        f"by `ner export` (xner).", "",
+        "## Use", "",
+        "```bash", f"echo \"Angela Merkel visited Paris .\" | ner predict --model {name} --lang en --json", "```", "",
+        "```python",
+        "from ner.export_format import load_export",
+        "from ner.predict import predict_texts",
+        f"model = load_export(\"{name}\")",
+        "predict_texts(model, [\"Angela Merkel visited Paris .\"], lang=\"en\")",
+        "# [{'text': ..., 'tokens': [...], 'entities': [{'text': 'Angela Merkel', 'type': 'PER', 'start': 0, 'end': 2, ...}]}]",
+        "```", hf,
+        "## Training data", "", *_training_data(run), "",
+        "## Results", "", *_figures(run), "",
+        f"Best step: {dev.get('best_step', '?')}.", "",
+        "## Recipe (config.yaml of the run)", "", "```yaml", recipe, "```", "",
+        "## Files", "",
+        f"`config.json` (model config, labels), `tag_schema.json` (IOB2 tags, relation labels), `{HEAD_FILE}` "
+        f"(head and projection weights), `{ENCODER_DIR}/` (Hugging Face encoder + tokenizer).", "",
+    ])
