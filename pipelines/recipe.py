@@ -1,8 +1,8 @@
 """A pipeline recipe: one YAML file that fixes data, encoder, steps budget and rows of a comparison.
 
 Sections pass straight through to the library configs (`codeswitch:` → `cslib.BuildConfig`,
-`unlabeled:` → `cslib.UnlabeledConfig`, `train:` → `ner.config.TrainConfig`, `self_train:` →
-`ner.config.SelfTrainConfig`, `mine:` → `ner.mine_entities.MineConfig`), so a key means the same thing here as on the command line of
+`unlabeled:` → `cslib.UnlabeledConfig`, `train:` → `ner.training.config.TrainConfig`, `self_train:` →
+`ner.training.config.SelfTrainConfig`, `mine:` → `ner.inference.mine_entities.MineConfig`), so a key means the same thing here as on the command line of
 `cslib build` / `ner train`. Every key is checked when the recipe is loaded, not an hour into the
 run: a typo in an ablation setting would silently change the experiment.
 """
@@ -72,7 +72,7 @@ class Recipe:
     target_view: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     self_train: dict[str, Any] = field(default_factory=dict)
-    mine: dict[str, Any] = field(default_factory=dict)  # ner.mine_entities.MineConfig fields (row 7)
+    mine: dict[str, Any] = field(default_factory=dict)  # ner.inference.mine_entities.MineConfig fields (row 7)
     # `ner diagnose` of every row (ner.diagnostics.DiagnoseConfig fields, plus `seeds: first | all`);
     # `langs` defaults to ja and zh among the targets (else the first target); null turns it off.
     diagnose: dict[str, Any] | None = field(default_factory=dict)
@@ -285,7 +285,7 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
         except NerError as exc:
             raise RecipeError(f"{p}: diagnose: {exc}") from None
     if not isinstance(recipe.mine, dict):
-        raise RecipeError(f"{p}: mine must be a mapping of ner.mine_entities.MineConfig fields")
+        raise RecipeError(f"{p}: mine must be a mapping of ner.inference.mine_entities.MineConfig fields")
     try:
         recipe.mine_config()
     except TypeError as exc:

@@ -166,7 +166,7 @@ def _unlabeled_step(ucfg: Any) -> Callable[[bool], dict[str, Any]]:
 def _mined_shards(recipe: Recipe, steps: Steps, seed: int, models: dict[str, str], cs_dirs: dict[str, str],
                   modes: dict[str, str], unl_dirs: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """Row 7's shards for one training seed: per target, the entities the teacher row's model finds in
-    that target's unlabeled pool (`ner.mine_entities`), then the target's build again with switched
+    that target's unlabeled pool (`ner.inference.mine_entities`), then the target's build again with switched
     entities replaced by mined ones of the same type. A target where nothing passes the mining
     filters keeps its usual shards (logged)."""
     teacher = recipe.mine_teacher()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ner.model.ner_model import ModelConfig
+from ner.model.config import ModelConfig
 from ner.training.config import TrainConfig
 
 # Two-character Japanese "translations" keep the code-switched side 1:1 with the source tokens.

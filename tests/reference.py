@@ -19,7 +19,7 @@ from ner.model.ner_model import NerModel, NerOutput
 
 
 def decode_grid_loop(probs: np.ndarray, schema: RelationSchema, max_words: int | None = None) -> list[Entity]:
-    """`ner.grid.decode_grid` written as its definition reads: a loop over candidate cells, then the
+    """`ner.model.grid.decode_grid` written as its definition reads: a loop over candidate cells, then the
     greedy overlap resolution (see there for the rules)."""
     pred, broken, nnw_mass, ends, starts = thw_cells(probs, schema, max_words)
     n = probs.shape[0]
@@ -60,7 +60,7 @@ def decode_reference(model: NerModel, out: NerOutput, max_words: int | None = No
 def predict_entities_reference(model: NerModel, sentences: Sequence[Sequence[str]], batch_size: int = 64,
                                amp: torch.dtype | None = None, max_cells: int = 2**18,
                                max_subwords: int = 4096, max_words: int | None = None) -> list[list[Entity]]:
-    """`ner.inference.predict_entities` on the whole grid (no decode-only band) with `decode_reference`:
+    """`ner.inference.tagging.predict_entities` on the whole grid (no decode-only band) with `decode_reference`:
     the evaluation path before issue #19, in the same batches (`max_words`: see `decode_reference`)."""
     model.eval()
     result: list[list[Entity]] = [[] for _ in sentences]

@@ -1,8 +1,8 @@
 """The fast inference paths give what the straightforward ones give: vectorized decode_grid vs its loop
 (random grids with ties and overlaps, with and without a span limit), the relation head's decode-only band
 vs the full grid (logits of every decoded cell, entities and scores, on real PAN-X ja/zh sentences with the
-tiny encoder, fp32 and bf16), and long sentences on the diagonal band (`ner.relation_band`) vs the full
-grid; `ner.reference` keeps the old path."""
+tiny encoder, fp32 and bf16), and long sentences on the diagonal band (`ner.model.heads.relation_band`) vs the full
+grid; `tests.reference` keeps the old path."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ner.inference.tagging import predict_entities
+from ner.model.config import ModelConfig
 from ner.model.grid import DECODED_OFFSET, NNW_ID, THW_OFFSET, RelationSchema, decode_grid
 from ner.model.heads.relation_band import band_forward, band_pays
-from ner.model.ner_model import ModelConfig, NerModel
+from ner.model.ner_model import NerModel
 from tests.helpers import panx
 from tests.reference import decode_grid_loop, predict_entities_reference
 from tests.tiny_encoder import tiny_encoder_dir

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _modules(package: str) -> dict[str, Path]:
-    """Module name (`ner.train`, `ner` for __init__) -> file, for the package's top-level modules."""
+    """Module name (`ner.training.loop`, `ner` for __init__) -> file, for the package's top-level modules."""
     out = {}
     for path in sorted((REPO / package).glob("*.py")):
         out[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path

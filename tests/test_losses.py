@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ner.model.grid import RelationSchema, tags_to_grid
-from ner.model.heads.relation_layers import FastDropout, RelationHead, distance_buckets, region_ids
+from ner.model.heads.relation_layers import FastDropout, RelationNetwork, distance_buckets, region_ids
 from ner.model.heads.token import TokenHead
 from ner.model.losses import (
     PairProjector,
@@ -159,7 +159,7 @@ def test_relation_contrastive_nothing_to_contrast() -> None:
 
 def test_heads_shapes_masking_and_grad() -> None:
     torch.manual_seed(0)
-    head = RelationHead(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2), biaffine_size=12, ffn_size=10)
+    head = RelationNetwork(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2), biaffine_size=12, ffn_size=10)
     words = torch.randn(2, 5, 16, requires_grad=True)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)
     logits, pair = head(words, mask)
@@ -181,11 +181,11 @@ def test_heads_shapes_masking_and_grad() -> None:
         full, _ = head(words[1:, :3], mask[1:, :3])
         padded, _ = head(words[1:], mask[1:])
     assert torch.allclose(full, padded[:, :3, :3], atol=1e-5)
-    tok = TokenHead(16, 5)
+    tok = TokenHead(16, ["LOC", "PER"])
     assert tok(words, mask).shape == (2, 5, 5)
 
 
-def literal_w2ner(head: RelationHead, words: torch.Tensor, mask: torch.Tensor, channel_keep: torch.Tensor | None):
+def literal_w2ner(head: RelationNetwork, words: torch.Tensor, mask: torch.Tensor, channel_keep: torch.Tensor | None):
     """The head written as W2NER describes it: build the dense ``[B, W, W, dist+region+H]`` grid
     (CLN of every pair, distance and region embeddings), channel dropout, 1x1 projection, convs,
     co-predictor over every cell.  The real head must compute the same function."""
@@ -209,7 +209,7 @@ def literal_w2ner(head: RelationHead, words: torch.Tensor, mask: torch.Tensor, c
 @pytest.mark.parametrize("training", [False, True])
 def test_relation_head_equals_the_literal_w2ner_computation(training: bool) -> None:
     torch.manual_seed(1)
-    head = RelationHead(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2, 3), biaffine_size=12, ffn_size=10)
+    head = RelationNetwork(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2, 3), biaffine_size=12, ffn_size=10)
     for p in head.parameters():  # CLN's conditional projections start at zero; make them matter
         torch.nn.init.normal_(p, std=0.3)
     words = torch.randn(3, 7, 16)
@@ -248,7 +248,7 @@ def test_relation_head_equals_the_literal_w2ner_computation(training: bool) -> N
 def test_relation_head_under_bf16_autocast() -> None:
     """The mixed-precision path of a GPU run, exercised with CPU autocast: dtypes line up."""
     torch.manual_seed(0)
-    head = RelationHead(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2), biaffine_size=12, ffn_size=10)
+    head = RelationNetwork(16, SCHEMA.num_labels, conv_hidden=8, dilations=(1, 2), biaffine_size=12, ffn_size=10)
     words = torch.randn(2, 6, 16, requires_grad=True)
     mask = torch.tensor([[1] * 6, [1] * 3 + [0] * 3], dtype=torch.bool)
     with torch.autocast("cpu", dtype=torch.bfloat16):

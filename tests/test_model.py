@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from ner.model.config import ModelConfig
 from ner.model.losses import relation_contrastive, semantic_contrastive
-from ner.model.ner_model import ModelConfig, NerModel
+from ner.model.ner_model import NerModel
 from tests.tiny_encoder import tiny_encoder_dir
 
 TOKENS = [

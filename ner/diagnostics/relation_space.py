@@ -39,8 +39,8 @@ def pair_samples(model: NerModel, tokens: Sequence[Sequence[str]], tags: Sequenc
 
     ``projected``: the contrastive projection's space instead of the classifier's input features.
     """
-    if model.cfg.head != "relation":
-        raise ValueError("the relation space needs a relation-head model")
+    if not model.head.has_pair_features:
+        raise ValueError(f"the relation space needs a head with word-pair features, not the {model.head.name} head")
     model.eval()
     feats, labels = [], []
     for start in range(0, len(tokens), batch_size):
@@ -84,7 +84,7 @@ def centroid_cosines(src: np.ndarray, src_labels: np.ndarray, cs: np.ndarray, cs
 
 def supcon_floor(labels: Sequence[int]) -> float:
     """Lowest value of the supervised contrastive loss over these anchors' labels (anchors with no
-    positive are skipped, as in `ner.losses.supervised_contrastive`): ``mean log |P(a)|``."""
+    positive are skipped, as in `ner.model.losses.supervised_contrastive`): ``mean log |P(a)|``."""
     counts = Counter(labels)
     logs = [np.log(counts[y] - 1) for y in labels if counts[y] > 1]
     return float(np.mean(logs)) if logs else 0.0

@@ -14,7 +14,7 @@ Writes ``OUT/diagnostics.json`` and PNGs (default ``OUT = RUN/diagnostics``):
   (`pseudo_labels.py`).
 
 Held-out pairs are code-switched pairs the run never trained on: the data order is a pure function
-of the seed (`ner.data.epoch_batches`), so the pairs its steps consumed are known exactly.
+of the seed (`ner.data.sampling.epoch_batches`), so the pairs its steps consumed are known exactly.
 """
 
 from __future__ import annotations
@@ -370,7 +370,7 @@ def diagnose(dcfg: DiagnoseConfig) -> dict[str, Any]:
         log.info("alignment %s: %s", lang, json.dumps(result["alignment"][lang].get("tatoeba", {})))
     if _plot_alignment(result["alignment"], out / "alignment.png"):
         result["alignment_plot"] = "alignment.png"
-    if model.cfg.head == "relation":
+    if model.head.has_pair_features:
         result["relation_space"] = _relation(model, held, info.cfg, dcfg, out)
     records = dynamics.read_metrics(info.run / "metrics.jsonl")
     result["dynamics"] = dynamics.summarize(records)

@@ -9,11 +9,11 @@ a pickled-state-dict format. An export needs none of that:
       config.json                 model config (encoder = "encoder"), entity types, labels
       tag_schema.json             IOB2 tags, relation labels, entity types
       README.md                   model card: training data, recipe, dev/test figures, usage
-      token-classification/       (token head only) a standard AutoModelForTokenClassification
+      token-classification/       (heads with a Hugging Face form: the token head) a standard AutoModelForTokenClassification
                                   directory: `transformers.pipeline("token-classification", DIR/...)`
 
-`ner.inference.load_model(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`) reads it;
-the format itself (and its loader) is `ner.export_format`.
+`ner.inference.loading.load_model(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`) reads it;
+the format itself (and its loader) is `ner.inference.export_format`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from safetensors.torch import save_file
-from transformers import AutoModelForTokenClassification
 
 from ner.data.shards import find_shard_dirs
 from ner.errors import NerError
@@ -70,15 +68,15 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
             "format_version": meta.get("format_version"),
             "model_config": {**model.cfg.to_dict(), "encoder": ENCODER_DIR},
             "trained_from_encoder": model.cfg.encoder,
-            "entity_types": model.entity_types, "head": model.cfg.head, "labels": model._labels(),
+            "entity_types": model.entity_types, "head": model.cfg.head, "labels": list(model.head.labels),
         }
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         schema = {"entity_types": model.entity_types, "iob2_tags": list(model.tag_schema.tags),
                   "relation_labels": list(model.relation_schema.labels), "head": model.cfg.head,
-                  "head_labels": model._labels()}
+                  "head_labels": list(model.head.labels)}
         (tmp / "tag_schema.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if model.cfg.head == "token":
-            export_token_classification(model, tmp / HF_DIR)
+        if model.head.hf_task:
+            model.head.write_hf_model(model.encoder, tmp / HF_DIR)
         (tmp / "README.md").write_text(model_card(run_dir, model, out.name), encoding="utf-8")
         tmp.chmod(0o755)
         if out.exists():
@@ -88,31 +86,6 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("exported %s to %s", model_dir, out)
     return out
-
-
-def export_token_classification(model: NerModel, out: Path) -> None:
-    """The token head as `AutoModelForTokenClassification`: same encoder, classifier = the head's
-    linear layer, labels = the IOB2 tags. With `pooling: first` its logits on the first sub-word
-    of each word are exactly the toolkit's (a test checks it)."""
-    enc = model.encoder
-    tags = list(model.tag_schema.tags)
-    config = enc.model.config.__class__.from_dict(enc.model.config.to_dict())
-    config.num_labels = len(tags)
-    config.id2label = dict(enumerate(tags))
-    config.label2id = {t: i for i, t in enumerate(tags)}
-    config.architectures = None
-    hf = AutoModelForTokenClassification.from_config(config)
-    missing, unexpected = hf.base_model.load_state_dict(enc.model.state_dict(), strict=False)
-    if unexpected or [k for k in missing if "pooler" not in k]:
-        raise NerError(f"cannot map the encoder onto {type(hf).__name__} (missing {missing}, unexpected {unexpected})")
-    classifier = getattr(hf, "classifier", None)
-    if not isinstance(classifier, torch.nn.Linear):
-        raise NerError(f"{type(hf).__name__} has no linear `classifier`; cannot export the token head")
-    with torch.no_grad():
-        classifier.weight.copy_(model.head.classifier.weight)
-        classifier.bias.copy_(model.head.classifier.bias)
-    hf.save_pretrained(out, safe_serialization=True)
-    enc.tokenizer.save_pretrained(out)
 
 
 # --- model card --------------------------------------------------------------------------------
@@ -177,10 +150,11 @@ def model_card(run: Path, model: NerModel, name: str) -> str:
     """README.md of an export: what it is, what it was trained on and how, how well, how to use it."""
     recipe = (run / "config.yaml").read_text(encoding="utf-8").rstrip() if (run / "config.yaml").is_file() else "(none)"
     dev = _json(run / "dev_metrics.json") or {}
-    hf = (f"\nThe token head is also a standard Hugging Face model in `{HF_DIR}/`:\n\n```python\n"
+    task = model.head.hf_task
+    hf = (f"\nThe {model.head.name} head is also a standard Hugging Face model in `{HF_DIR}/`:\n\n```python\n"
           f"from transformers import pipeline\n"
-          f"ner = pipeline(\"token-classification\", model=\"{name}/{HF_DIR}\", aggregation_strategy=\"first\")\n"
-          f"ner(\"Angela Merkel visited Paris.\")\n```\n" if model.cfg.head == "token" else "")
+          f"ner = pipeline(\"{task}\", model=\"{name}/{HF_DIR}\", aggregation_strategy=\"first\")\n"
+          f"ner(\"Angela Merkel visited Paris.\")\n```\n" if task else "")
     return "\n".join([
         f"# {name}: cross-lingual NER ({model.cfg.head} head)", "",
         f"Entity types: {', '.join(model.entity_types)}. Encoder: `{model.cfg.encoder}` "
@@ -190,9 +164,8 @@ def model_card(run: Path, model: NerModel, name: str) -> str:
         "## Use", "",
         "```bash", f"echo \"Angela Merkel visited Paris .\" | ner predict --model {name} --lang en --json", "```", "",
         "```python",
-        "from ner.export_format import load_export",
-        "from ner.predict import predict_texts",
-        f"model = load_export(\"{name}\")",
+        "from ner import load_model, predict_texts",
+        f"model = load_model(\"{name}\")",
         "predict_texts(model, [\"Angela Merkel visited Paris .\"], lang=\"en\")",
         "# [{'text': ..., 'tokens': [...], 'entities': [{'text': 'Angela Merkel', 'type': 'PER', 'start': 0, 'end': 2, ...}]}]",
         "```", hf,

@@ -1,7 +1,7 @@
 """The `ner export` directory: what marks one and how a `NerModel` is rebuilt from it.
 
-Reading lives apart from writing (`ner.export`) because loading sits below inference: any
-command that loads a model (`ner.inference.load_model`) accepts an export, while writing one
+Reading lives apart from writing (`ner.inference.export`) because loading sits below inference: any
+command that loads a model (`ner.inference.loading.load_model`) accepts an export, while writing one
 needs a loaded model.
 
     DIR/config.json        {"format": "xner-export", ...}: model config (encoder = "encoder"), labels
@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from ner.model.ner_model import CONFIG_FILE, ModelConfig, NerModel
+from ner.model.config import ModelConfig
+from ner.model.ner_model import CONFIG_FILE, NerModel
 
 EXPORT_FORMAT = "xner-export"
 EXPORT_VERSION = 1
@@ -45,8 +46,8 @@ def load_export(directory: str | os.PathLike[str], map_location: str | torch.dev
         raise ValueError(f"{d / CONFIG_FILE}: not an {EXPORT_FORMAT} v{EXPORT_VERSION} directory")
     cfg = ModelConfig.from_dict({**meta["model_config"], "encoder": str((d / ENCODER_DIR).absolute())})
     model = NerModel(cfg, list(meta["entity_types"]))
-    if list(meta.get("labels", [])) != model._labels():
-        raise ValueError(f"{d / CONFIG_FILE}: labels {meta.get('labels')} do not match {model._labels()}")
+    if list(meta.get("labels", [])) != list(model.head.labels):
+        raise ValueError(f"{d / CONFIG_FILE}: labels {meta.get('labels')} do not match {list(model.head.labels)}")
     missing, unexpected = model.load_state_dict(load_file(str(d / HEAD_FILE)), strict=False)
     missing = [k for k in missing if not k.startswith(ENCODER_PREFIX)]
     if missing or unexpected:

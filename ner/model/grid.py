@@ -31,7 +31,7 @@ NNW_ID = 1
 THW_OFFSET = 2  # id of the first THW-<type> label
 DECODED_OFFSET = 1  # decode_grid reads only cells (i, j) with j - i <= 1: THW on/below the diagonal, NNW just above
 # The longest entity inference decodes, in words (0 or None: no limit). Decoding then reads only cells with
-# j - i >= 1 - MAX_ENTITY_WORDS, which lets long sentences run the head on a band (ner.relation_band) instead
+# j - i >= 1 - MAX_ENTITY_WORDS, which lets long sentences run the head on a band (ner.model.heads.relation_band) instead
 # of their W x W grid. No PAN-X entity comes near it (longest in 1,000 dev sentences per language: 22
 # characters in ja, 18 in zh, 15 words in de); `ner evaluate/predict --max-entity-words 0` lifts it.
 MAX_ENTITY_WORDS = 32
@@ -175,7 +175,7 @@ def tags_to_grid(tags: Sequence[str], schema: RelationSchema) -> np.ndarray:
 
 
 def thw_cells(probs: np.ndarray, schema: RelationSchema, max_words: int | None = None) -> tuple[np.ndarray, ...]:
-    """What decoding a grid starts from (shared with `ner.reference.decode_grid_loop`): the argmax of
+    """What decoding a grid starts from (shared with `tests.reference.decode_grid_loop`): the argmax of
     every cell; `broken[k]`, the number of super-diagonal cells among the first k whose argmax is not
     NNW (a chain s -> e is whole iff `broken[e] == broken[s]`); `nnw_mass[k]`, the prefix sum of p(NNW)
     along the super-diagonal (float64); and the lower-triangle cells `(ends, starts)` whose argmax is

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ner.model.heads.relation_layers import PairFeatures
+from ner.model.pair_features import PairFeatures
 
 IGNORE_INDEX = -100
-NONE_LABEL = 0  # id of the NONE relation (ner.grid.NONE_ID)
+NONE_LABEL = 0  # id of the NONE relation (ner.model.grid.NONE_ID)
 
 
 def full_precision(x: Tensor) -> contextlib.AbstractContextManager:

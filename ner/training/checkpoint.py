@@ -1,7 +1,7 @@
 """Checkpoint and resume: what `RUN/last/` holds and how a run continues from it.
 
 Resumption is exact on one process: data order is a pure function of (seed, epoch) (see
-ner.data.epoch_batches and ner.buckets) and every RNG (python, numpy, torch, CUDA, the NONE-pair sampler) is
+ner.data.sampling.epoch_batches and ner.data.buckets) and every RNG (python, numpy, torch, CUDA, the NONE-pair sampler) is
 checkpointed, so an interrupted run continued from `last/` ends with the same weights as an
 uninterrupted one. `last/` is replaced atomically (built as `last.tmp`, the old one moved aside).
 """
@@ -60,7 +60,7 @@ class TrainState:
     best_f1: float = -1.0
     best_step: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
-    aux_scale: dict[str, float] = field(default_factory=dict)  # ner.gradients.AuxBalance multipliers
+    aux_scale: dict[str, float] = field(default_factory=dict)  # ner.training.gradients.AuxBalance multipliers
 
 
 def has_checkpoint(run: Path) -> bool:

@@ -20,12 +20,18 @@ import yaml
 
 from cslib import CslibError, read_text_file
 from ner.errors import NerError
-from ner.model.ner_model import ModelConfig
+from ner.model.config import ModelConfig
+from ner.model.heads import HEADS, head_class
+
+
+def pair_heads() -> list[str]:
+    """The heads with word-pair representations (what the relation contrastive loss needs)."""
+    return [name for name, cls in HEADS.items() if cls.has_pair_features]
 
 
 @dataclass
 class TrainConfig:
-    """Everything `ner.train.train` needs; saved as `config.yaml` in the run directory."""
+    """Everything `ner.training.loop.train` needs; saved as `config.yaml` in the run directory."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     shards: list[str] = field(default_factory=list)  # code-switched shard directories, combined
@@ -48,11 +54,11 @@ class TrainConfig:
     # Sub-word embeddings frozen: the shared multilingual vocabulary stays aligned across languages
     # (fine-tuning moves only the English rows), and on CPU it skips a 96M-parameter update per step.
     freeze_embeddings: bool = True
-    # Bottom K transformer layers (and the embedding block) frozen; see ner.optim.freeze.
+    # Bottom K transformer layers (and the embedding block) frozen; see ner.training.optim.freeze.
     freeze_layers: int = 0
     # A fresh head's output bias starts at the log label prior of the training data. The relation
     # grid is ~97% NONE cells; from a zero bias AdamW needs ~100 steps just to learn that, and the
-    # grid predicts nothing meanwhile (ner.model.NerModel.init_output_prior).
+    # grid predicts nothing meanwhile (ner.model.ner_model.NerModel.init_output_prior).
     prior_init: bool = True
     eval_every: int = 500  # steps between dev evaluations; 0 = end of every epoch
     save_every: int | None = None  # steps between checkpoints; None = with every evaluation
@@ -75,7 +81,7 @@ class TrainConfig:
     tau_semantic: float = 0.1
     tau_relation: float = 0.1
     max_none_pairs: int = 32  # NONE cells sampled per sentence for the relation contrast
-    # How the terms are weighed against each other (see ner.gradients and docs/ner.md):
+    # How the terms are weighed against each other (see ner.training.gradients and docs/ner.md):
     none_anchors: str = "cap"  # cap: max_none_pairs NONE cells per sentence; balanced: one per relation cell (capped)
     grid_loss: str = "cell"  # cell: mean over all cells of the batch; sentence: mean of per-sentence means
     contrastive_warmup: float = 0.0  # contrastive weights ramp 0 -> full over this fraction (< 1) or number of steps
@@ -85,18 +91,24 @@ class TrainConfig:
     log_every: int = 10
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # auto: bf16 on CUDA (else fp16) and on CPUs with native bfloat16 (AVX512-BF16/AMX), fp32 elsewhere | bf16 |
-    # fp16 (CUDA) | off (fp32). Autocast only: weights and optimizer state stay fp32 (ner.inference.amp_dtype).
+    # fp16 (CUDA) | off (fp32). Autocast only: weights and optimizer state stay fp32 (ner.inference.precision.amp_dtype).
     amp: str = "auto"
     resume: bool = False  # require an existing checkpoint (resuming is automatic anyway)
     # --- speed (issue #19) ---
     # Length-bucketed batches: each (global) batch is cut from a pool of this many batches sorted by length, so
     # the encoder and the W^2 grid pay for less padding; every pair is still seen once per epoch, but batchmates
-    # have similar lengths (ner.buckets says what that does to randomness). 0 = uniformly shuffled batches.
+    # have similar lengths (ner.data.buckets says what that does to randomness). 0 = uniformly shuffled batches.
     bucket_batches: int = 32
+
+    def _head_has_pairs(self) -> bool:
+        try:
+            return head_class(self.model.head).has_pair_features
+        except ValueError as exc:
+            raise NerError(f"model: {exc}") from None
 
     def effective_relation_weight(self) -> float:
         if self.relation_weight is None:
-            return 0.5 if self.model.head == "relation" else 0.0
+            return 0.5 if self._head_has_pairs() else 0.0
         return self.relation_weight
 
     def validate(self) -> None:
@@ -107,10 +119,10 @@ class TrainConfig:
             self.model.__post_init__()  # re-check head / pooling after command-line overrides
         except ValueError as exc:
             raise NerError(f"model: {exc}") from None
-        if self.relation_weight is not None and self.relation_weight > 0 and self.model.head != "relation":
+        if self.relation_weight is not None and self.relation_weight > 0 and not self._head_has_pairs():
             raise NerError(
-                "the relation contrastive loss needs --head relation (the token head has no word-pair "
-                "representations); use --relation-weight 0 with --head token"
+                f"the relation contrastive loss needs --head {' or '.join(pair_heads())} (word-pair "
+                f"representations), not --head {self.model.head}; use --relation-weight 0 with it"
             )
         if not (self.use_src or self.use_cs or self.pseudo):
             raise NerError("no supervised loss left: --no-src and --no-cs together train nothing")
@@ -153,7 +165,7 @@ class TrainConfig:
 class SelfTrainConfig:
     """Self-training (teacher -> pseudo-labels -> student), one or more rounds.
 
-    Pseudo-label filter, per round (see ner.self_training for the why):
+    Pseudo-label filter, per round (see ner.training.self_training for the why):
     1. a sentence is a candidate when every entity the teacher predicts in it has score >= threshold;
     2. for every entity type T, candidates containing T are ranked by their lowest entity score and
        the top `top_fraction` of them are selected for T; a sentence is kept when it is selected for

@@ -2,9 +2,9 @@
 
 Here: `build_trainer` sets a run up, `Trainer.restore` / `.step` / `.save` are resume, one optimizer
 step and checkpoint, and `_run_steps` is the loop around them. Elsewhere: the loss terms in
-`ner.objective`, parameter groups and the schedule in `ner.optim`, checkpoint files in
-`ner.checkpoint`, dev evaluation and model selection in `ner.selection`, device and precision in
-`ner.inference`, DDP plumbing in `ner.distributed`, log file and signal handling in `ner.runtime`.
+`ner.training.objective`, parameter groups and the schedule in `ner.training.optim`, checkpoint files in
+`ner.training.checkpoint`, dev evaluation and model selection in `ner.training.selection`, device and precision in
+`ner.inference`, DDP plumbing in `ner.training.distributed`, log file and signal handling in `ner.training.runtime`.
 
 Run directory::
 
@@ -18,9 +18,9 @@ Run directory::
 Rerunning the same command resumes automatically; SIGINT/SIGTERM finish the current step, write
 `last/` and stop. `torchrun` works unchanged (on CPU with gloo, tested with two processes): the process
 group is initialised from the environment when WORLD_SIZE > 1, the loss module is wrapped in DDP, every
-rank takes its disjoint slice of each global batch (`ner.data.epoch_batches`), and only rank 0 logs,
-evaluates and writes files. Precision follows `amp` (`ner.inference.amp_dtype`: bf16 autocast on CPUs
-with native bfloat16, fp32 weights and optimizer state); batches are length-bucketed (`ner.buckets`).
+rank takes its disjoint slice of each global batch (`ner.data.sampling.epoch_batches`), and only rank 0 logs,
+evaluates and writes files. Precision follows `amp` (`ner.inference.precision.amp_dtype`: bf16 autocast on CPUs
+with native bfloat16, fp32 weights and optimizer state); batches are length-bucketed (`ner.data.buckets`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ from ner.data.shards import load_pairs, load_text_pairs
 from ner.errors import NerError
 from ner.inference.loading import load_model_dir, resolve_model_dir
 from ner.inference.precision import amp_dtype, autocast, precision_name, resolve_device
-from ner.model.ner_model import ModelConfig, NerModel
+from ner.model.config import ModelConfig
+from ner.model.ner_model import NerModel
 from ner.training.checkpoint import (
     CHECKPOINT,
     TrainState,
@@ -76,7 +77,7 @@ from ner.training.optim import linear_schedule, param_groups
 from ner.training.runtime import Interrupted, StopRequest, TqdmHandler, log_to
 from ner.training.selection import ModelSelector, Selection, load_dev, selection_for
 
-log = logging.getLogger("ner.train")
+log = logging.getLogger("ner.training.loop")
 PRIOR_SAMPLE = 2000  # training sentences whose labels set the output layer's initial bias
 
 
@@ -168,7 +169,7 @@ class TrainingData:
     repeat: int  # copies of each pseudo-labeled row
     per_epoch: int  # optimizer steps per epoch (per process)
     total: int  # optimizer steps of the whole run
-    buckets: tuple[list[tuple[int, int]], list[int]]  # length keys and source groups (ner.buckets.bucket_keys)
+    buckets: tuple[list[tuple[int, int]], list[int]]  # length keys and source groups (ner.data.buckets.bucket_keys)
     target: list[TextPair] = field(default_factory=list)  # the target view's pairs (a second stream)
 
 
@@ -229,13 +230,14 @@ class Trainer:
         """(epoch, this rank's index batches still to do in it): resuming mid-epoch skips the done ones."""
         epoch, first = divmod(self.state.step, self.data.per_epoch)
         batches = epoch_batches(len(self.data.examples), self.cfg.batch_size, epoch, self.cfg.seed,
-                                buckets=self.data.buckets, pool=self.cfg.bucket_batches)
+                                buckets=self.data.buckets, pool=self.cfg.bucket_batches, rank=self.rank,
+                                size=self.world_size)
         return epoch, batches[first:]
 
     def step(self, items: list[Example]) -> tuple[dict[str, float], dict[str, float]]:
         """One optimizer step on a batch. Returns what metrics.jsonl averages (the total loss, each loss
         term, the gradient norm before clipping and whether the clip shrank it) and, on gradient-probe
-        steps, each term's gradient on the encoder (`ner.gradients.term_gradients`; else empty)."""
+        steps, each term's gradient on the encoder (`ner.training.gradients.term_gradients`; else empty)."""
         self.model.train()
         src, cs, n_paired = collate_step(self.model, items, self.weights.needs_cs)
         target = self._target_batch()
@@ -268,11 +270,11 @@ class Trainer:
         return losses, probe
 
     def _target_batch(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None:
-        """This step's target-view batch (sentence, code-switched version), drawn by `ner.data.pair_batch`."""
+        """This step's target-view batch (sentence, code-switched version), drawn by `ner.data.sampling.pair_batch`."""
         pairs = self.data.target
         if not pairs:
             return None
-        idx = pair_batch(len(pairs), self.cfg.batch_size, self.state.step, self.cfg.seed)
+        idx = pair_batch(len(pairs), self.cfg.batch_size, self.state.step, self.cfg.seed, self.rank, self.world_size)
         enc = self.model.encoder
         return enc.collate([pairs[i].tokens for i in idx]), enc.collate([pairs[i].cs_tokens for i in idx])
 
@@ -325,7 +327,7 @@ def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: boo
     if world_size > 1:
         # Ablations and single-view (pseudo-labeled) batches leave projection heads without gradients.
         unused = (bool(cfg.pseudo) or weights.semantic == 0 or not weights.needs_cs or weights.semantic_target > 0
-                  or (model.cfg.head == "relation" and weights.relation == 0))
+                  or (model.head.has_pair_features and weights.relation == 0))
         objective = nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
         )

@@ -27,7 +27,7 @@ class LossWeights:
     tau_semantic: float = 0.1
     tau_relation: float = 0.1
     max_none_pairs: int = 32
-    balanced_none: bool = False  # one NONE anchor per relation cell (ner.losses.sample_pairs)
+    balanced_none: bool = False  # one NONE anchor per relation cell (ner.model.losses.sample_pairs)
     per_sentence: bool = False  # grid cross entropy: every sentence weighs the same
     semantic_target: float = 0.0  # target-language view of the semantic contrast
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ner.errors import NerError
 
-log = logging.getLogger("ner.train")
+log = logging.getLogger("ner.training.loop")
 
 
 class TqdmHandler(logging.Handler):

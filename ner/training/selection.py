@@ -26,7 +26,7 @@ from ner.inference.tagging import predict_tags
 from ner.model.ner_model import NerModel
 from ner.training.config import TrainConfig
 
-log = logging.getLogger("ner.train")
+log = logging.getLogger("ner.training.loop")
 
 
 @dataclass

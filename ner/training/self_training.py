@@ -45,13 +45,14 @@ from ner.errors import NerError
 from ner.inference.loading import load_model, resolve_model_dir
 from ner.inference.precision import amp_dtype, autocast, resolve_device
 from ner.inference.tagging import predict_entities
-from ner.model.grid import NONE_ID, Entity, entities_to_tags
-from ner.model.ner_model import CONFIG_FILE, ModelConfig, NerModel
+from ner.model.config import ModelConfig
+from ner.model.grid import Entity, entities_to_tags
+from ner.model.ner_model import CONFIG_FILE, NerModel
 from ner.training.config import SelfTrainConfig, dump_yaml
 from ner.training.distributed import close_distributed, init_distributed, world
 from ner.training.loop import train
 
-log = logging.getLogger("ner.self_training")
+log = logging.getLogger("ner.training.self_training")
 
 
 def select_pseudo_labels(
@@ -117,14 +118,15 @@ def select_pseudo_labels(
 @torch.inference_mode()
 def uncertain_cells(model: NerModel, examples: Sequence[Example], threshold: float, batch_size: int = 32,
                     amp: torch.dtype | None = None) -> list[list[tuple[int, int]]]:
-    """Per example: the grid cells its pseudo-labels make NONE although the teacher gives a relation at
-    least `threshold` probability (relation head only; the token head gets empty lists).
+    """Per example: the positions its pseudo-labels make 'no entity' although the teacher gives an entity
+    class at least `threshold` probability (`Head.doubtful_cells`; empty lists for heads that cannot leave
+    positions out of the loss).
 
     A teacher that missed an entity usually still gave its cells some relation probability; labeling
     those cells NONE would teach the student the teacher's miss as a fact.
     """
     out: list[list[tuple[int, int]]] = [[] for _ in examples]
-    if model.cfg.head != "relation":
+    if not model.head.ignores_cells:
         return out
     model.eval()
     order = sorted(range(len(examples)), key=lambda k: len(examples[k].src_tokens))
@@ -133,10 +135,8 @@ def uncertain_cells(model: NerModel, examples: Sequence[Example], threshold: flo
         batch = model.collate([examples[k].src_tokens for k in idx], [examples[k].src_tags for k in idx])
         with autocast(model.device, amp):
             logits = model(batch).logits
-        relation_mass = 1.0 - logits.float().softmax(-1)[..., NONE_ID].cpu()
-        doubtful = (batch["gold"] == NONE_ID) & (relation_mass >= threshold)
-        for row, k in enumerate(idx):
-            out[k] = [(int(i), int(j)) for i, j in doubtful[row].nonzero().tolist()]
+        for k, cells in zip(idx, model.head.doubtful_cells(logits, batch["gold"], threshold), strict=True):
+            out[k] = cells
     return out
 
 

@@ -21,22 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ner.model.heads.relation_layers import (
-    NUM_REGIONS,
-    PairFeatures,
-    RelationHead,
-    autocast_dtype,
-    offset_buckets,
-    take_rows,
-)
+from ner.model.heads.relation_layers import NUM_REGIONS, RelationNetwork, autocast_dtype, offset_buckets
+from ner.model.pair_features import PairFeatures, take_rows
 
 
-def band_width(head: RelationHead, min_offset: int, max_offset: int) -> int:
+def band_width(head: RelationNetwork, min_offset: int, max_offset: int) -> int:
     """Diagonals the band computes: the wanted ones plus the conv stack's reach on either side."""
     return max_offset - min_offset + 1 + 2 * head.reach
 
 
-def band_pays(head: RelationHead, num_words: int, min_offset: int, max_offset: int) -> bool:
+def band_pays(head: RelationNetwork, num_words: int, min_offset: int, max_offset: int) -> bool:
     """Whether a batch of width ``num_words`` is cheaper on the band than on the whole grid (W x K cells
     with a 3x5 conv against W^2 with a 3x3 one: the band wins once W exceeds K by a third)."""
     return 3 * num_words > 4 * band_width(head, min_offset, max_offset)
@@ -53,9 +47,9 @@ def sheared_kernel(conv: nn.Conv2d) -> Tensor:
 
 
 @torch.inference_mode()
-def band_forward(head: RelationHead, words: Tensor, word_mask: Tensor, min_offset: int,
+def band_forward(head: RelationNetwork, words: Tensor, word_mask: Tensor, min_offset: int,
                  max_offset: int) -> tuple[Tensor, PairFeatures]:
-    """:meth:`RelationHead.forward` (eval mode) for the cells ``min_offset <= j - i <= max_offset``:
+    """:meth:`RelationNetwork.forward` (eval mode) for the cells ``min_offset <= j - i <= max_offset``:
     ``[B, W, W, C]`` logits, zero elsewhere, and those cells' :class:`PairFeatures`."""
     batch, num_words, hidden = words.shape
     device = words.device

@@ -1,4 +1,4 @@
-"""W2NER-style word-pair relation head (Li et al., AAAI 2022), as used by mCL-NER.
+"""The W2NER word-pair network (Li et al., AAAI 2022) of the relation head, as used by mCL-NER.
 
 Pipeline over word vectors ``h`` (``[B, W, H]``):
 
@@ -16,7 +16,7 @@ Pipeline over word vectors ``h`` (``[B, W, H]``):
 How it is computed (same function, cheaper): every per-cell layer -- the 1x1 projection of
 ``[dist; region; CLN]``, the co-predictor MLP and the output sum -- runs on the real cells of the
 padded batch only (a padded grid is often half padding), and the projection is taken in factored
-form (:meth:`RelationHead.project_cells`) so the ``[B, W, W, H + 40]`` input tensor is never
+form (:meth:`RelationNetwork.project_cells`) so the ``[B, W, W, H + 40]`` input tensor is never
 built.  Only the convolutions see the dense grid.  The conv outputs of the real cells are returned
 packed as :class:`PairFeatures` for the relation-level contrastive loss.
 """
@@ -24,11 +24,12 @@ packed as :class:`PairFeatures` for the relation-level contrastive loss.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ner.model.pair_features import PairFeatures, cell_index, take_rows
 
 NUM_DISTANCE_BUCKETS = 20
 NUM_REGIONS = 3  # 0 pad, 1 upper triangle (i < j), 2 lower triangle incl. diagonal (i >= j)
@@ -58,25 +59,11 @@ def region_ids(word_mask: Tensor) -> Tensor:
     return (1 + lower.long())[None] * mask2d.long()
 
 
-def cell_index(batch: int, num_words: int, cells: Tensor) -> Tensor:
-    """``[B, W, W]``: the position in ``cells`` (flat ``(b * W + i) * W + j``) of each cell, -1 elsewhere
-    (:attr:`PairFeatures.index`)."""
-    index = torch.full((batch * num_words * num_words,), -1, dtype=torch.long, device=cells.device)
-    index = index.index_copy_(0, cells, torch.arange(cells.shape[0], device=cells.device))
-    return index.view(batch, num_words, num_words)
-
-
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The lower-precision dtype autocast is running in on `device`, or None outside autocast."""
     if not torch.is_autocast_enabled(device.type):
         return None
     return torch.get_autocast_dtype(device.type)
-
-
-def take_rows(x: Tensor, index: Tensor) -> Tensor:
-    """``x[index]`` for a 2-D ``x`` and 1-D ``index``: ``gather`` backpropagates faster than
-    ``index_select`` (and than boolean masks) on CPU for the cell tensors of the grid."""
-    return x.gather(0, index[:, None].expand(-1, x.shape[1]))
 
 
 class FastDropout(nn.Module):
@@ -142,7 +129,7 @@ class DilatedConv(nn.Module):
     """1x1 projection followed by a stack of depthwise dilated 3x3 convs; outputs concatenated.
 
     The 1x1 projection (:attr:`proj`, over ``[dist; region; CLN]`` channels, with channel dropout
-    on its input as W2NER's Dropout2d) is applied by :meth:`RelationHead.project_cells`, which
+    on its input as W2NER's Dropout2d) is applied by :meth:`RelationNetwork.project_cells`, which
     computes it in factored form on real cells only; this module runs the convolutions.
     """
 
@@ -185,57 +172,6 @@ class DilatedConv(nn.Module):
         return tuple(outs)
 
 
-@dataclass(frozen=True)
-class PairFeatures:
-    """Word-pair representations of the real cells of a padded batch, stored packed.
-
-    Row ``index[b, i, j]`` of the feature matrix (the conv layers' outputs side by side, kept as
-    separate ``parts`` so no ``[N, D]`` concatenation is paid unless asked for) represents cell
-    ``(i, j)`` of sentence ``b``; ``index`` is ``-1`` on padding, which :meth:`at` refuses.
-    Packed because only real cells are ever read and a padded grid is often mostly padding.
-    """
-
-    parts: tuple[Tensor, ...]  # each [N, D_k]
-    index: Tensor  # [B, W, W] long
-
-    @classmethod
-    def from_dense(cls, grid: Tensor) -> PairFeatures:
-        """Wrap a dense ``[B, W, W, D]`` grid (every cell counts as real)."""
-        b, w, _, d = grid.shape
-        index = torch.arange(b * w * w, device=grid.device).view(b, w, w)
-        return cls((grid.reshape(-1, d),), index)
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        """``(B, W, W, D)``, the shape of the equivalent dense grid."""
-        b, w, _ = self.index.shape
-        return b, w, w, sum(p.shape[-1] for p in self.parts)
-
-    @property
-    def values(self) -> Tensor:
-        """All real cells' features ``[N, D]``."""
-        return torch.cat(self.parts, dim=-1)
-
-    def at(self, b: Tensor, i: Tensor, j: Tensor) -> Tensor:
-        """Representations of cells ``(b, i, j)`` (1-D index tensors) -> ``[len(b), D]``."""
-        rows = self.index[b, i, j]
-        if bool((rows < 0).any()):
-            raise IndexError("PairFeatures.at: a requested cell is padding")
-        return torch.cat([take_rows(p, rows) for p in self.parts], dim=-1)
-
-    def rows(self, rows: slice) -> PairFeatures:
-        """The same features restricted to sentences ``rows`` of the batch."""
-        return PairFeatures(self.parts, self.index[rows])
-
-    def dense(self) -> Tensor:
-        """``[B, W, W, D]`` with zeros on padding (for inspection; training never needs it)."""
-        flat = self.index.reshape(-1)
-        real = (flat >= 0).nonzero(as_tuple=True)[0]
-        values = self.values
-        out = values.new_zeros(flat.shape[0], values.shape[-1])
-        return out.index_copy(0, real, values.index_select(0, flat[real])).view(self.shape)
-
-
 class Biaffine(nn.Module):
     """``s[b, i, j, c] = [x_i; 1]^T U_c [y_j; 1]``."""
 
@@ -250,7 +186,7 @@ class Biaffine(nn.Module):
         return torch.einsum("bxi,cij,byj->bxyc", x, self.weight, y)
 
 
-class RelationHead(nn.Module):
+class RelationNetwork(nn.Module):
     """Word vectors ``[B, W, H]`` -> (grid logits ``[B, W, W, C]``, :class:`PairFeatures`).
 
     ``D = conv_hidden * len(dilations)`` (exposed as :attr:`pair_dim`) is the pair feature size.
