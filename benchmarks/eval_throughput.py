@@ -3,7 +3,7 @@
 Paths, all on the same length-sorted batches (`ner.inference.tagging.length_batches`), timed interleaved per language in
 this one process so that a shared machine's load hits them alike:
 
-* today (fp32):     the whole W x W grid and the per-cell decode loop, fp32 (`tests.reference`, the path before #19);
+* today (fp32):     the whole W x W grid and the per-cell decode loop, fp32 (`tests.reference`, the plain path);
 * fp32, fast:       decode-only half of the grid + vectorized decode, fp32, no span limit
                     (`ner evaluate --amp off --max-entity-words 0`);
 * bf16, whole grid: today's path under bf16 autocast (the precision alone);

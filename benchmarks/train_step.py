@@ -15,7 +15,7 @@ from one short subprocess per configuration, so that it is its own: `ru_maxrss` 
 Without --shards the code-switched partner of each sentence is a trivial stand-in: its chunks
 (entity spans and single O words) shuffled, which keeps the tag multiset and the entity spans.
 
---speed: each optimisation of issue #19 against today's fp32 step, as ratios from one interleaved
+--speed: each speed optimisation against today's fp32 step, as ratios from one interleaved
 process. Every variant is a real `ner.training.loop` Trainer (collate, autocast, objective, backward, clip,
 AdamW, schedule) with the evidence recipe's settings; "today" is fp32 on uniformly drawn batches (what
 `ner train` did before: `--amp off --bucket-batches 0`). Each variant takes its first N batches of one
@@ -325,7 +325,7 @@ def main() -> None:
     ap.add_argument("--freeze-layers", type=int, default=0, help="freeze the bottom K encoder layers (ner --freeze-layers)")
     ap.add_argument("--train-embeddings", action="store_true",
                     help="also update the sub-word embeddings (frozen by default, as in `ner train`)")
-    ap.add_argument("--speed", action="store_true", help="issue #19's optimisations vs today's fp32 step (see above)")
+    ap.add_argument("--speed", action="store_true", help="each speed optimisation vs today's fp32 step (see above)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="with --speed: profile N steps of today's and of the fastest variant")
     ap.add_argument("--worker", choices=[*CONFIGS, "time"], help=argparse.SUPPRESS)

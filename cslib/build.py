@@ -157,8 +157,8 @@ class Switching:
         that switching may need: the rows are unchanged, the model runs once per new letter run
         (over `workers` processes), and forked shard workers inherit the results.
 
-        Finding those words repeats the lookups switching makes (0.4 s of a 4 s warm 20,000-sentence
-        build), which buys nothing once the cache holds them: when every `PREFETCH_SAMPLE`-th sentence's
+        Finding those words repeats the lookups switching makes (docs/benchmarks.md), which buys nothing
+        once the cache holds them: when every `PREFETCH_SAMPLE`-th sentence's
         letter runs are all cached (a rebuild, another seed), the pass is skipped and a rare miss goes
         through the model alone while switching (the same string: `e2k_batch`). Returns whether it ran."""
         if self.transliterator is None:

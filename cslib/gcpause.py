@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic collection inside (objects are still freed by refcounting); as it was after."""
+    """No cyclic collection inside (objects are still freed by refcounting); the collector's previous state after."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -31,7 +31,7 @@ _NO_CONTRAST = {"semantic_weight": 0.0, "relation_weight": 0.0, "semantic_target
 
 # Row 4's semantic weight where the recipe's `train:` section sets none: `ner train`'s default is 0 (the
 # term cost F1 on the evidence recipe, docs/ner.md), so the row measures it at the weight that recipe
-# used (0.1; at the paper's 0.5 it cost 2.2 F1).
+# used (its figures at this weight and at the paper's 0.5: docs/results.md).
 SEMANTIC_ABLATION_WEIGHT = 0.1
 
 ROWS: dict[str, Row] = {

@@ -28,14 +28,20 @@ def e5_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def token_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT encoder with the real multilingual tokenizer (`tests.tiny_encoder`), built once."""
+    from tests.tiny_encoder import tiny_encoder_dir
+
+    return tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+
+
+@pytest.fixture(scope="session")
+def token_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path, tiny_encoder: Path) -> Path:
     """A tiny token-head run trained for a few steps (shared by the predict-format and export tests)."""
     from ner.training.loop import train
     from tests.helpers import panx, tiny_config, write_cs_shards
-    from tests.tiny_encoder import tiny_encoder_dir
-
     base = tmp_path_factory.mktemp("token-run")
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    encoder = tiny_encoder
     shards = write_cs_shards(base / "en-ja", panx(data_root / "panx" / "train-en.tsv", 32), rows_per_shard=16)
     cfg = tiny_config(encoder, shards, base / "run", max_steps=12, lr=1e-2, encoder_lr=1e-2, semantic_weight=0)
     cfg.model.head = "token"  # learns entities in a few steps, so predictions are not all O

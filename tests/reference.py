@@ -42,7 +42,7 @@ def decode_grid_loop(probs: np.ndarray, schema: RelationSchema, max_words: int |
 
 
 def decode_reference(model: NerModel, out: NerOutput, max_words: int | None = None) -> list[list[Entity]]:
-    """`NerModel.decode` as it was: every sentence's cells gathered out of the softmaxed grid, then the loop
+    """`NerModel.decode` written plainly: every sentence's cells gathered out of the softmaxed grid, then the loop
     (`max_words`: the same length limit as `NerModel.max_entity_words`; None = none, as before)."""
     probs = out.logits.float().softmax(-1).cpu()
     mask = out.word_mask.bool().cpu()
@@ -61,7 +61,7 @@ def predict_entities_reference(model: NerModel, sentences: Sequence[Sequence[str
                                amp: torch.dtype | None = None, max_cells: int = 2**18,
                                max_subwords: int = 4096, max_words: int | None = None) -> list[list[Entity]]:
     """`ner.inference.tagging.predict_entities` on the whole grid (no decode-only band) with `decode_reference`:
-    the evaluation path before issue #19, in the same batches (`max_words`: see `decode_reference`)."""
+    the plain evaluation path, in the same batches (`max_words`: see `decode_reference`)."""
     model.eval()
     result: list[list[Entity]] = [[] for _ in sentences]
     todo = [i for i, s in enumerate(sentences) if len(s)]

@@ -129,16 +129,15 @@ def test_dynamics_summary_ratios_and_clipped_share() -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, Path]:
+def runs(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, Path]:
     """A tiny relation-head run (gradient probes on) and a one-round self-training run on ja text."""
     from ner.training.config import SelfTrainConfig
     from ner.training.loop import train
     from ner.training.self_training import self_train
     from tests.helpers import panx, tiny_config, write_cs_shards, write_unlabeled_shards
-    from tests.tiny_encoder import tiny_encoder_dir
 
     base = tmp_path_factory.mktemp("diag")
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    encoder = tiny_encoder
     shards = write_cs_shards(base / "en-ja", panx(data_root / "panx" / "train-en.tsv", 48), rows_per_shard=16)
     cfg = tiny_config(encoder, shards, base / "run", max_steps=4, grad_norm_every=2, semantic_weight=0.5,
                       relation_weight=0.5)

@@ -1,4 +1,4 @@
-"""Code-switching in any direction (issue #18 item 3): into English from ja/zh/de (inverted
+"""Code-switching in any direction: into English from ja/zh/de (inverted
 resources), between two other languages through English (pivot), and zh/ja sources given as
 characters, whose units never cut a word."""
 

@@ -26,7 +26,6 @@ from ner.training.config import dump_yaml
 from ner.training.loop import train
 from ner.training.objective import collate_step
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards
-from tests.tiny_encoder import tiny_encoder_dir
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 6
@@ -34,9 +33,9 @@ TOLERANCE = 0.01  # relative difference of the two models' training loss after S
 
 
 @pytest.fixture(scope="module")
-def no_dropout_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def no_dropout_encoder(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny encoder with its own dropout off (attention and hidden states)."""
-    src = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    src = tiny_encoder
     dst = tmp_path_factory.mktemp("tiny-no-dropout") / "encoder"
     shutil.copytree(src, dst)
     config = json.loads((dst / "config.json").read_text())

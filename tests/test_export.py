@@ -19,7 +19,6 @@ from ner.inference.predict import predict_texts
 from ner.inference.tagging import predict_tags
 from ner.model.ner_model import NerModel
 from tests.helpers import tiny_config
-from tests.tiny_encoder import tiny_encoder_dir
 
 SENTS = ["Angela Merkel visited Paris .", "The United Nations met in New York on Monday ."]
 
@@ -79,8 +78,8 @@ def test_token_head_export(token_run: Path, tmp_path: Path, capsys) -> None:
     assert all(e["entity_group"] in {"LOC", "ORG", "PER"} and e["end"] > e["start"] for e in found)
 
 
-def test_relation_head_export_and_errors(tmp_path: Path, tmp_path_factory) -> None:
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+def test_relation_head_export_and_errors(tiny_encoder: Path, tmp_path: Path, tmp_path_factory) -> None:
+    encoder = tiny_encoder
     cfg = tiny_config(encoder, tmp_path, tmp_path / "unused").model
     torch.manual_seed(0)
     NerModel(cfg, ["LOC", "ORG", "PER"]).save(tmp_path / "model")  # a bare model directory (no run)

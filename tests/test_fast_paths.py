@@ -2,7 +2,7 @@
 (random grids with ties and overlaps, with and without a span limit), the relation head's decode-only band
 vs the full grid (logits of every decoded cell, entities and scores, on real PAN-X ja/zh sentences with the
 tiny encoder, fp32 and bf16), and long sentences on the diagonal band (`ner.model.heads.relation_band`) vs the full
-grid; `tests.reference` keeps the old path."""
+grid; `tests.reference` keeps the plain path."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from ner.model.heads.relation_band import band_forward, band_pays
 from ner.model.ner_model import NerModel
 from tests.helpers import panx
 from tests.reference import decode_grid_loop, predict_entities_reference
-from tests.tiny_encoder import tiny_encoder_dir
 
 SCHEMA = RelationSchema(("LOC", "ORG", "PER"))
 
@@ -51,9 +50,9 @@ def test_vectorized_decode_equals_the_loop(n: int, seed: int, levels: int, max_w
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> NerModel:
+def tiny_model(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> NerModel:
     torch.manual_seed(0)
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    encoder = tiny_encoder
     cfg = ModelConfig(encoder=str(encoder), max_subwords=64, dist_emb=8, region_emb=8, conv_hidden=16,
                       biaffine_size=32, ffn_size=32, proj_dim=16)
     model = NerModel(cfg, ["LOC", "ORG", "PER"]).eval()
@@ -75,7 +74,7 @@ def test_decode_only_band_equals_the_full_grid(tiny_model: NerModel, data_root: 
     i = torch.arange(width)
     decoded = full.word_mask[:, :, None] & full.word_mask[:, None, :] & (i[None, :] - i[:, None] <= DECODED_OFFSET)
     assert torch.equal(full.logits[decoded], band.logits[decoded])  # bitwise: the same arithmetic per cell
-    # the old path: full grid, each sentence's cells gathered and decoded by the loop
+    # the plain path: full grid, each sentence's cells gathered and decoded by the loop
     probs = full.logits.float().softmax(-1)
     old = [decode_grid_loop(probs[b, :n, :n].numpy(), tiny_model.relation_schema)
            for b, n in enumerate(full.word_mask.sum(1).tolist())]
@@ -97,7 +96,7 @@ def _long_sentences(data_root: Path, lang: str, count: int, words: int) -> list[
 def test_long_sentences_run_on_the_diagonal_band(tiny_model: NerModel, data_root: Path, lang: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """fp32: the band's logits and pair features at every cell decoding reads equal the full grid's up to
-    rounding; entities equal the old path's with the same span limit; the limit is what changes output.
+    rounding; entities equal the plain path's with the same span limit; the limit is what changes output.
     A limit of 4 words: the biased tiny head predicts longer spans (5-10 words), which it drops."""
     monkeypatch.setattr(tiny_model, "max_entity_words", 4)
     sents = _long_sentences(data_root, lang, 4, 150)

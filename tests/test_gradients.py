@@ -13,7 +13,6 @@ from ner.model.losses import grid_cross_entropy, sample_pairs
 from ner.training.gradients import AuxBalance, ramp, term_gradients
 from ner.training.loop import train
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards
-from tests.tiny_encoder import tiny_encoder_dir
 
 SCHEMA = RelationSchema(("LOC", "PER"))
 
@@ -85,9 +84,9 @@ def shards(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
     return write_cs_shards(tmp_path_factory.mktemp("shards") / "en-ja", sents, rows_per_shard=16)
 
 
-def test_training_logs_gradient_probes_and_balances(tmp_path_factory: pytest.TempPathFactory, shards: Path,
+def test_training_logs_gradient_probes_and_balances(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory, shards: Path,
                                                     tmp_path: Path) -> None:
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    encoder = tiny_encoder
     cfg = tiny_config(encoder, shards, tmp_path / "run", max_steps=4, log_every=2, grad_norm_every=2,
                       aux_grad_ratio=0.01, contrastive_warmup=2, semantic_weight=0.5, relation_weight=0.5)
     rows = metrics(train(cfg))
@@ -134,13 +133,13 @@ def test_pair_batch_covers_every_pair_once_per_pass() -> None:
     assert pair_batch(20, 4, 7, seed=3) == pair_batch(20, 4, 7, seed=3) != pair_batch(20, 4, 7, seed=4)
 
 
-def test_target_view_term_trains_and_resumes_exactly(tmp_path_factory: pytest.TempPathFactory, shards: Path,
+def test_target_view_term_trains_and_resumes_exactly(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory, shards: Path,
                                                      data_root: Path, tmp_path: Path) -> None:
     from dataclasses import replace
 
     from ner.data.shards import load_text_pairs
 
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    encoder = tiny_encoder
     ja = [t for t, _ in panx(data_root / "panx" / "train-ja.tsv", 12)] + [["Tokyo", "じ"]]
     pairs = write_text_pairs(tmp_path / "ja-en", ja)
     assert len(load_text_pairs([pairs])) == 12  # the last row is unchanged by the switch: no pair

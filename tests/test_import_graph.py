@@ -1,5 +1,9 @@
-"""The packages' import structure: no circle among a package's modules, counting imports placed inside
-functions too (an import moved into a function hides a circle from Python but not from a reader)."""
+"""The packages' import structure: no circle among a package's modules (sub-packages included), and the
+layers of `ner` (each sub-package imports only the layers below it).
+
+Imports placed inside functions count too: an import moved into a function hides a circle from Python but
+not from a reader.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,27 @@ import cslib
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: What each sub-package of `ner` may import from the others (its own modules are always allowed).
+NER_LAYERS: dict[str, set[str]] = {
+    "ner.errors": set(),
+    "ner.model": {"ner.errors"},
+    "ner.data": {"ner.errors"},
+    "ner.inference": {"ner.errors", "ner.model", "ner.data"},
+    "ner.training": {"ner.errors", "ner.model", "ner.data", "ner.inference"},
+    "ner.diagnostics": {"ner.errors", "ner.model", "ner.data", "ner.inference", "ner.training"},
+    "ner.cli": {"ner.errors", "ner.model", "ner.data", "ner.inference", "ner.training", "ner.diagnostics"},
+}
+
 
 def _modules(package: str) -> dict[str, Path]:
-    """Module name (`ner.training.loop`, `ner` for __init__) -> file, for the package's top-level modules."""
+    """Module name (`ner.training.loop`; `ner.model` for its __init__) -> file, sub-packages included."""
     out = {}
-    for path in sorted((REPO / package).glob("*.py")):
-        out[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
+    root = REPO / package
+    for path in sorted(root.rglob("*.py")):
+        parts = [package, *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
     return out
 
 
@@ -75,9 +94,39 @@ def _describe(graph: dict[str, dict[str, int]], cycle: list[str]) -> str:
     return " -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:], strict=False)) + f" -> {cycle[-1]}"
 
 
+def layer_of(module: str) -> str | None:
+    """The `NER_LAYERS` entry a module belongs to (None: `ner` itself and `ner.__main__`)."""
+    return next((layer for layer in NER_LAYERS if module == layer or module.startswith(layer + ".")), None)
+
+
+def layer_violations(graph: dict[str, dict[str, int]]) -> list[str]:
+    """`module:line imports other` for every import that crosses the layers the wrong way."""
+    bad = []
+    for module, imports in sorted(graph.items()):
+        own = layer_of(module)
+        if own is None:
+            continue
+        for target, line in sorted(imports.items()):
+            other = layer_of(target)
+            if other is not None and other != own and other not in NER_LAYERS[own]:
+                bad.append(f"{module}:{line} imports {target}")
+    return bad
+
+
 def test_cycle_finder_finds_a_circle_and_accepts_a_tree() -> None:
     assert find_cycle({"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b": 1, "c": 1}, "b": {"c": 2}, "c": {}}) is None
+
+
+def test_layer_check_flags_an_upward_import() -> None:
+    graph = {"ner.model.grid": {"ner.training.loop": 3, "ner.errors": 1}, "ner.training.loop": {"ner.model.grid": 5}}
+    assert layer_violations(graph) == ["ner.model.grid:3 imports ner.training.loop"]
+
+
+def test_graph_sees_sub_packages() -> None:
+    graph = import_graph("ner")
+    assert "ner.model.heads.relation" in graph and "ner.training.loop" in graph
+    assert "ner.model.heads.base" in graph["ner.model.heads.relation"]
 
 
 @pytest.mark.parametrize("package", ["cslib", "ner", "pipelines"])
@@ -88,13 +137,21 @@ def test_no_import_cycle(package: str) -> None:
     assert cycle is None, f"{package}: import circle {_describe(graph, cycle)}"
 
 
+def test_ner_layers() -> None:
+    """model and data import no other layer; inference not training; training not diagnostics; only cli all."""
+    graph = import_graph("ner")
+    assert {layer_of(m) for m in graph} >= set(NER_LAYERS)
+    assert layer_violations(graph) == []
+
+
 def test_ner_uses_only_the_public_cslib_api() -> None:
     """docs/shards.md is the contract: ner imports `cslib` (its __all__), never a cslib module."""
-    for path in sorted((REPO / "ner").glob("*.py")):
+    for path in sorted((REPO / "ner").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(REPO)}:{node.lineno}" if hasattr(node, "lineno") else str(path)
             if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "cslib":
-                assert node.module == "cslib", f"{path.name}:{node.lineno}: imports {node.module}"
+                assert node.module == "cslib", f"{where}: imports {node.module}"
                 missing = [a.name for a in node.names if a.name not in cslib.__all__]
-                assert not missing, f"{path.name}:{node.lineno}: {missing} not in cslib.__all__"
+                assert not missing, f"{where}: {missing} not in cslib.__all__"
             elif isinstance(node, ast.Import):
-                assert not any(a.name.startswith("cslib.") for a in node.names), f"{path.name}:{node.lineno}"
+                assert not any(a.name.startswith("cslib.") for a in node.names), where

@@ -10,7 +10,6 @@ import torch
 from ner.model.config import ModelConfig
 from ner.model.losses import relation_contrastive, semantic_contrastive
 from ner.model.ner_model import NerModel
-from tests.tiny_encoder import tiny_encoder_dir
 
 TOKENS = [
     ["Angela", "Merkel", "visited", "Paris", "."],
@@ -28,8 +27,8 @@ TYPES = ["PER", "ORG", "LOC"]
 
 
 @pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_encoder_dir(tmp_path_factory.mktemp("tiny-encoder"), seed=0)
+def encoder_dir(tiny_encoder: Path) -> Path:
+    return tiny_encoder
 
 
 def small_config(encoder_dir: Path, head: str, dropout: float = 0.1) -> ModelConfig:

@@ -13,7 +13,6 @@ from ner.data.shards import find_shard_dirs, load_pairs
 from ner.data.unlabeled import load_unlabeled
 from ner.errors import NerError
 from tests.helpers import panx, write_cs_shards
-from tests.tiny_encoder import tiny_encoder_dir
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +68,13 @@ def test_incomplete_or_foreign_folder_is_named(parent: Path, tmp_path: Path, dat
         load_pairs([tmp_path / "other" / "notes"])
 
 
-def test_cslib_build_twice_then_train_on_the_parent(tmp_path: Path, data_root: Path, tmp_path_factory) -> None:
+def test_cslib_build_twice_then_train_on_the_parent(tiny_encoder: Path, tmp_path: Path, data_root: Path, tmp_path_factory) -> None:
     """The README's path: build en-ja and en-zh, then `ner train --shards data/cs/` trains on both."""
     cs = tmp_path / "data" / "cs"
     for tgt in ("ja", "zh"):
         assert cslib_main(["build", "--src", "en", "--tgt", tgt, "--limit", "12", "--data-root", str(data_root),
                            "--out", str(cs / f"en-{tgt}")]) == 0
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    encoder = tiny_encoder
     model = {"encoder": str(encoder), "max_subwords": 64, "dist_emb": 8, "region_emb": 8, "conv_hidden": 16,
              "dilations": [1], "biaffine_size": 16, "ffn_size": 16, "proj_dim": 8}
     cfg = tmp_path / "tiny.yaml"

@@ -7,7 +7,7 @@ import logging
 import pytest
 import torch
 
-from ner.inference import tagging as inference
+from ner.inference import precision
 from ner.inference.precision import amp_dtype, precision_name
 from ner.model.losses import grid_cross_entropy, semantic_contrastive, supervised_contrastive
 
@@ -16,7 +16,7 @@ CPU = torch.device("cpu")
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_is_bf16_exactly_on_cpus_with_native_bf16(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
-    monkeypatch.setattr(inference, "cpu_has_bf16", lambda: native)
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: native)
     assert amp_dtype("auto", CPU) == (torch.bfloat16 if native else None)
     assert amp_dtype("off", CPU) is None  # fp32 stays one flag away
     assert amp_dtype("bf16", CPU) == torch.bfloat16  # explicit: honoured (emulated where not native)

@@ -16,7 +16,6 @@ from ner.training.config import SelfTrainConfig
 from ner.training.loop import train
 from ner.training.self_training import select_pseudo_labels, self_train
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards, write_unlabeled_shards
-from tests.tiny_encoder import tiny_encoder_dir
 
 
 def sent(i: int, n: int = 6) -> UnlabeledSentence:
@@ -61,9 +60,9 @@ def test_ranking_per_language_on_request() -> None:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, Path]:
+def setup(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("st")
-    encoder = tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
+    encoder = tiny_encoder
     shards = write_cs_shards(base / "en-ja", panx(data_root / "panx" / "train-en.tsv", 32), rows_per_shard=16)
     # English unlabeled text: a 12-step tiny teacher finds entities there, so pseudo-labels are not empty.
     unlabeled = write_unlabeled_shards(base / "unlabeled", [t for t, _ in panx(data_root / "panx" / "dev-en.tsv", 24)],

@@ -252,7 +252,7 @@ def test_id_field_is_the_row_key_without_flags(tmp_path, capsys):
     assert df["id"].tolist() == ["en-de:a7:0", "en-de:b2:0"] and df["label"].tolist() == [1, 0]
     task = json.loads((out / "manifest.json").read_text())["task"]
     assert task["carried"] == ["label"] and "renamed" not in task
-    # the same rows as with the flag that used to be needed
+    # the same rows as with the flag given explicitly
     flagged = build(tmp_path, "flagged", TaskOptions(task="classification", id_field="id"), input=path)
     plain = build(tmp_path, "plain", TaskOptions(task="classification"), input=path)
     assert (flagged / "shard-00000.parquet").read_bytes() == (plain / "shard-00000.parquet").read_bytes()

@@ -14,12 +14,6 @@ from ner.errors import NerError
 from ner.training.config import load_train_config
 from ner.training.loop import train
 from tests.helpers import metrics, panx, tiny_config, write_cs_shards
-from tests.tiny_encoder import tiny_encoder_dir
-
-
-@pytest.fixture(scope="session")
-def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_encoder_dir(tmp_path_factory.getbasetemp() / "tiny-encoder", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +22,7 @@ def shards(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
     return write_cs_shards(tmp_path_factory.mktemp("shards") / "en-ja", sents, rows_per_shard=16)
 
 
-# Both contrastive terms on (the semantic term is off by default since issue #18): the paper's objective.
+# Both contrastive terms on (the semantic term is off by default): the paper's objective.
 FULL_OBJECTIVE = {"semantic_weight": 0.5, "relation_weight": 0.5}
 
 
@@ -103,7 +97,7 @@ def test_resume_flag_requires_checkpoint_and_same_model(tiny_encoder: Path, shar
     [
         (["--no-cs", "--relation-weight", "0"], {"ce_src"}),
         (["--relation-weight", "0"], {"ce_src", "ce_cs"}),
-        ([], {"ce_src", "ce_cs", "relation"}),  # the default objective (issue #18): no semantic term
+        ([], {"ce_src", "ce_cs", "relation"}),  # the default objective: no semantic term
         (["--head", "token"], {"ce_src", "ce_cs"}),
         (["--head", "token", "--semantic-weight", "0.5"], {"ce_src", "ce_cs", "semantic"}),
         (["--semantic-weight", "0.5", "--relation-weight", "0.5"], {"ce_src", "ce_cs", "semantic", "relation"}),

@@ -2,9 +2,8 @@
 
 A padded batch costs what its longest sentence costs: the encoder pays per padded sub-word row and
 the relation head's convolutions per padded word pair (W^2). Uniformly drawn batches mix 3-word
-titles with 60-word sentences: on the evidence recipe's pool (15,000 pairs of 10 targets, batch 8)
-they hold 4.3x the real word pairs and 2.3x the real words of their two views; pools of 32 batches
-sorted by length bring that to 1.6x and 1.2x (docs/benchmarks.md).
+titles with 60-word sentences, so most of their word pairs are padding; pools of batches sorted by
+length remove most of it (docs/benchmarks.md has the figures).
 
 An epoch, a pure function of (seed, epoch, world size) and the examples' lengths:
 
@@ -23,7 +22,7 @@ in and the place of a batch in the epoch are uniform, but batchmates are no long
 they are examples of similar length from the same pool of `pool x batch x world` examples. Languages
 whose code-switched views are longer (ja, zh: one token per character) therefore share batches more
 often, which changes the in-batch negatives of the contrastive losses; repeated source sentences,
-which sorting would put side by side (13% of batches at pool 32 instead of 1.5%), are kept apart
+which sorting would put side by side, are kept apart
 (step 3). `pool` 0 turns bucketing off: exactly `DistributedSampler`'s batches.
 """
 

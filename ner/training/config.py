@@ -38,8 +38,8 @@ class TrainConfig:
     pseudo: list[str] = field(default_factory=list)  # pseudo-label JSONL files (self-training)
     init_from: str | None = None  # model directory whose weights start training (student = teacher)
     # Pseudo-labeled rows are repeated until they are about this fraction of the training pool (at
-    # most 20 copies each; None = each once): a few hundred kept target sentences next to 20k pairs
-    # would otherwise be ~2% of the batches and the student would barely see the target language.
+    # most 20 copies each; None = each once): a few hundred kept target sentences next to tens of thousands
+    # of pairs would otherwise be a sliver of the batches and the student would barely see the target language.
     pseudo_fraction: float | None = 0.3
     out: str = "runs/ner"
     seed: int = 13
@@ -57,8 +57,8 @@ class TrainConfig:
     # Bottom K transformer layers (and the embedding block) frozen; see ner.training.optim.freeze.
     freeze_layers: int = 0
     # A fresh head's output bias starts at the log label prior of the training data. The relation
-    # grid is ~97% NONE cells; from a zero bias AdamW needs ~100 steps just to learn that, and the
-    # grid predicts nothing meanwhile (ner.model.ner_model.NerModel.init_output_prior).
+    # grid is nearly all NONE cells; from a zero bias AdamW spends its first steps learning just that, and
+    # the grid predicts nothing meanwhile (ner.model.ner_model.NerModel.init_output_prior).
     prior_init: bool = True
     eval_every: int = 500  # steps between dev evaluations; 0 = end of every epoch
     save_every: int | None = None  # steps between checkpoints; None = with every evaluation
@@ -70,8 +70,8 @@ class TrainConfig:
     use_src: bool = True
     use_cs: bool = True
     # Defaults follow the evidence recipe (docs/ner.md, "What each part does (measured)"): the semantic term
-    # cost F1 at every weight tried (0.5: -2.2, 0.1: -0.7) and is off; cross entropy + relation contrast 0.5
-    # without it was the best objective (+0.8 over cross entropy alone, 3 seeds).
+    # cost F1 at every weight tried and is off; cross entropy + relation contrast 0.5 without it was the
+    # best objective.
     semantic_weight: float = 0.0
     relation_weight: float | None = None  # None = 0.5 with the relation head, 0 with the token head
     # Target-language view of the semantic contrast: unlabeled target sentences and their versions
@@ -94,7 +94,7 @@ class TrainConfig:
     # fp16 (CUDA) | off (fp32). Autocast only: weights and optimizer state stay fp32 (ner.inference.precision.amp_dtype).
     amp: str = "auto"
     resume: bool = False  # require an existing checkpoint (resuming is automatic anyway)
-    # --- speed (issue #19) ---
+    # --- speed ---
     # Length-bucketed batches: each (global) batch is cut from a pool of this many batches sorted by length, so
     # the encoder and the W^2 grid pay for less padding; every pair is still seen once per epoch, but batchmates
     # have similar lengths (ner.data.buckets says what that does to randomness). 0 = uniformly shuffled batches.
@@ -181,7 +181,7 @@ class SelfTrainConfig:
     threshold: float = 0.9
     top_fraction: float = 0.5
     # Rank candidates within each (language, type) instead of each type. Off by default: on the quick
-    # recipe it kept more of the weakest languages' pseudo-labels (ja precision 57%) and lost 2 F1.
+    # recipe it kept more of the weakest languages' pseudo-labels and lost F1 (docs/ner.md).
     per_language: bool = False
     negative_ratio: float = 0.2
     # A kept sentence's grid cells that the teacher labels NONE while giving at least this much
