@@ -130,6 +130,7 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--pseudo", "pseudo", {"nargs": "+", "metavar": "FILE", "help": "extra pseudo-labeled JSONL files"}),
     ("--init-from", "init_from", {"metavar": "DIR", "help": "start from the weights of this run / model directory"}),
     ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default {default})"}),
+    ("--report-to", "report_to", {"nargs": "*", "metavar": "TOOL", "help": "also send the metrics lines to: tensorboard (RUN/tensorboard/; pip install 'xner[tensorboard]'); default none"}),
     ("--device", "device", {"help": "{default} (default), cpu, cuda or cuda:N"}),
     ("--amp", "amp", {"choices": ["auto", "bf16", "fp16", "off"], "help": "mixed precision (default {default}: bf16 on CUDA and on CPUs with native bfloat16, "
                                                                           "fp32 elsewhere; off = fp32)"}),

@@ -22,6 +22,7 @@ from cslib import CslibError, read_text_file
 from ner.errors import NerError
 from ner.model.config import ModelConfig
 from ner.model.heads import HEADS, head_class
+from ner.training.reporting import check_report_to
 
 
 def pair_heads() -> list[str]:
@@ -89,6 +90,8 @@ class TrainConfig:
     grad_norm_every: int = 0  # every N steps log each term's gradient norm on the encoder (0 = never)
     limit: int | None = None  # use only the first N code-switched pairs (None or <= 0 = all)
     log_every: int = 10
+    # Tools that receive the metrics.jsonl records as well (ner.training.reporting.REPORT_TO): tensorboard.
+    report_to: list[str] = field(default_factory=list)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # auto: bf16 on CUDA (else fp16) and on CPUs with native bfloat16 (AVX512-BF16/AMX), fp32 elsewhere | bf16 |
     # fp16 (CUDA) | off (fp32). Autocast only: weights and optimizer state stay fp32 (ner.inference.precision.amp_dtype).
@@ -159,6 +162,7 @@ class TrainConfig:
             raise NerError("aux_grad_ratio must be > 0 and needs grad_norm_every >= 1 (it is measured at those steps)")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise NerError(f"unknown amp mode {self.amp!r} (use auto, bf16, fp16 or off)")
+        check_report_to(self.report_to)
 
 
 @dataclass

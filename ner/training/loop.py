@@ -13,6 +13,7 @@ Run directory::
     RUN/last/              checkpoint: model + optimizer + scheduler + scaler + step + RNG states
     RUN/train.log          log
     RUN/metrics.jsonl      one JSON object per logged step / evaluation
+    RUN/tensorboard/       the same numbers as TensorBoard event files, with --report-to tensorboard
     RUN/dev_metrics.json   dev F1 history, the best step, and the selection (zero-shot or not)
 
 Rerunning the same command resumes automatically; SIGINT/SIGTERM finish the current step, write
@@ -74,6 +75,7 @@ from ner.training.distributed import barrier, close_distributed, init_distribute
 from ner.training.gradients import AuxBalance, ramp, term_gradients
 from ner.training.objective import LossWeights, MclLoss, collate_step
 from ner.training.optim import linear_schedule, param_groups
+from ner.training.reporting import Reporter, open_reporter
 from ner.training.runtime import Interrupted, StopRequest, TqdmHandler, log_to
 from ner.training.selection import ModelSelector, Selection, load_dev, selection_for
 
@@ -144,13 +146,19 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     trainer = build_trainer(cfg, run, data, resuming, rank, world_size)
     if resuming:
         trainer.restore()
-    steps_log = StepLog(_metrics_file(trainer, resuming), started)
-    selector = ModelSelector(run, selection, dev, cfg.eval_batch_size, trainer.amp, steps_log.write)
-    _log_start(trainer, selection, dev)
-    start_step = trainer.state.step
-    _run_steps(trainer, selector, steps_log, on_step)
-    if trainer.main:
-        _finish(trainer, selector, start_step, started)
+    report = _reporter(trainer, resuming)
+    try:
+        steps_log = StepLog(report, started)
+        selector = ModelSelector(run, selection, dev, cfg.eval_batch_size, trainer.amp,
+                                 report.write if report is not None else None)
+        _log_start(trainer, selection, dev)
+        start_step = trainer.state.step
+        _run_steps(trainer, selector, steps_log, on_step)
+        if trainer.main:
+            _finish(trainer, selector, start_step, started)
+    finally:
+        if report is not None:
+            report.close()
     barrier()
     return run
 
@@ -342,14 +350,26 @@ def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: boo
                    scaler, device, amp, encoder_params, balance=AuxBalance(cfg.aux_grad_ratio))
 
 
-def _metrics_file(trainer: Trainer, resuming: bool) -> Callable[[dict[str, Any]], None] | None:
-    """Rank 0's metrics.jsonl writer: a fresh file for a new run, cut back to the checkpoint on resume."""
+def _reporter(trainer: Trainer, resuming: bool) -> Reporter | None:
+    """Rank 0's metric sinks (`ner.training.reporting`): metrics.jsonl (a fresh file for a new run, cut back to
+    the checkpoint's step on resume) and the `report_to` tools."""
     if not trainer.main:
         return None
     path = trainer.run / "metrics.jsonl"
     if not resuming and path.exists():
         path.unlink()
-    return metrics_writer(path, trainer.state.step if resuming else None)
+    resume_step = trainer.state.step if resuming else None
+    return open_reporter(trainer.run, trainer.cfg.report_to, metrics_writer(path, resume_step), resume_step)
+
+
+def _group_lrs(t: Trainer) -> dict[str, float]:
+    """The current learning rate of the encoder's and of the head's parameter groups (what `report_to` tools
+    plot next to metrics.jsonl's `lr`, the last group's)."""
+    encoder = {id(p) for p in t.encoder_params}
+    lrs: dict[str, float] = {}
+    for group, lr in zip(t.optimizer.param_groups, t.scheduler.get_last_lr(), strict=True):
+        lrs.setdefault("encoder" if id(group["params"][0]) in encoder else "head", lr)
+    return lrs
 
 
 def _precision(t: Trainer) -> str:
@@ -382,7 +402,7 @@ def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> N
 class StepLog:
     """Running means of the loss terms since the last metrics line (lines are written by rank 0 only)."""
 
-    write: Callable[[dict[str, Any]], None] | None
+    report: Reporter | None  # rank 0's metric sinks; None on the other ranks
     started: float  # perf_counter at the start of the run, for `elapsed`
     sums: dict[str, float] = field(default_factory=dict)
     n: int = 0
@@ -392,12 +412,13 @@ class StepLog:
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.n += 1
 
-    def flush(self, step: int, epoch: int, lr: float) -> dict[str, float]:
-        """Write one metrics line with the means since the last one; returns the means."""
-        assert self.write is not None
+    def flush(self, step: int, epoch: int, lr: float, lrs: dict[str, float]) -> dict[str, float]:
+        """Write one metrics line with the means since the last one (`lrs`: per parameter group, for the
+        `report_to` tools); returns the means."""
+        assert self.report is not None
         avg = {k: round(v / self.n, 6) for k, v in self.sums.items()}
-        self.write({"step": step, "epoch": epoch, **avg, "n_steps": self.n, "lr": lr,
-                    "elapsed": round(time.perf_counter() - self.started, 2)})
+        self.report.write({"step": step, "epoch": epoch, **avg, "n_steps": self.n, "lr": lr,
+                           "elapsed": round(time.perf_counter() - self.started, 2)}, lrs)
         self.sums, self.n = {}, 0
         return avg
 
@@ -421,11 +442,12 @@ def _run_steps(t: Trainer, selector: ModelSelector, steps_log: StepLog, on_step:
                     steps_log.add(losses)
                     bar.update(1)
                     step = t.state.step
-                    if probe and steps_log.write is not None:
-                        steps_log.write({"step": step, "type": "grad_norms", **{k: round(v, 6) for k, v in probe.items()}})
+                    if probe and steps_log.report is not None:
+                        steps_log.report.write({"step": step, "type": "grad_norms",
+                                                **{k: round(v, 6) for k, v in probe.items()}})
                     last_step = step == total
                     if t.main and (step % cfg.log_every == 0 or last_step):
-                        avg = steps_log.flush(step, epoch, t.scheduler.get_last_lr()[-1])
+                        avg = steps_log.flush(step, epoch, t.scheduler.get_last_lr()[-1], _group_lrs(t))
                         bar.set_postfix(loss=f"{avg['loss']:.4f}")
                     if selector.dev and (step % eval_every == 0 or last_step):
                         if t.main:
