@@ -90,7 +90,7 @@ def test_no_import_cycle(package: str) -> None:
 
 def test_ner_uses_only_the_public_cslib_api() -> None:
     """docs/shards.md is the contract: ner imports `cslib` (its __all__), never a cslib module."""
-    for path in sorted((REPO / "ner").glob("*.py")):
+    for path in sorted((REPO / "ner").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "cslib":
                 assert node.module == "cslib", f"{path.name}:{node.lineno}: imports {node.module}"

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cslib import atomic_path
 from ner.model.encoder import POOLINGS, SUBWORD_SPACES, WordEncoder
 from ner.model.grid import (
     DECODED_OFFSET,
@@ -304,9 +305,8 @@ class NerModel(nn.Module):
             "head": self.cfg.head,
             "labels": self._labels(),
         }
-        tmp = directory / (WEIGHTS_FILE + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(directory / WEIGHTS_FILE)
+        with atomic_path(directory / WEIGHTS_FILE) as tmp:  # torch names the archive after tmp's stem, WEIGHTS_FILE
+            torch.save(self.state_dict(), tmp)
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
