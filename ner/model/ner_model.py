@@ -305,7 +305,7 @@ class NerModel(nn.Module):
             "head": self.cfg.head,
             "labels": self._labels(),
         }
-        with atomic_path(directory / WEIGHTS_FILE) as tmp:  # torch names the archive after tmp's stem, WEIGHTS_FILE
+        with atomic_path(directory / WEIGHTS_FILE) as tmp:  # torch names its archive WEIGHTS_FILE (tmp's stem)
             torch.save(self.state_dict(), tmp)
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
