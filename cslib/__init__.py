@@ -5,17 +5,27 @@ The public API below is what notebooks, pipelines and `ner` use; everything else
 
 from .build import BuildConfig, build_codeswitch
 from .corpora import load_parallel, load_split
+from .environment import cache_root, package_versions
 from .errors import CslibError
+from .files import (
+    atomic_directory,
+    atomic_open,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    file_sha256,
+)
 from .hf import codeswitch_dataset, load_shards_dataset
 from .iob import is_iob2, repair_iob2, spans
 from .lexicons import Dictionary, build_dictionary, read_muse
 from .readers import LabeledSentence, effective_limit, read_conll, read_labeled_file, read_panx, read_text
 from .report import examples, stats, validate_dir
-from .shards import atomic_write_bytes, file_sha256, iter_rows, read_table
+from .shards import SHARD_KINDS, iter_rows, read_table, schema_problem, shard_schema
 from .substitute import CodeSwitcher, SwitchConfig
 from .task_build import run_build
 from .tasks import TaskOptions, TaskSpec, switch_batch
-from .textio import MAX_LINE, check_encoding, iter_lines, read_text_file
+from .textio import MAX_LINE, check_encoding, iter_jsonl, iter_lines, read_text_file
 from .tokenizers import segment, tokenize, word_tokenize
 from .unlabeled import UnlabeledConfig, build_unlabeled
 from .validate import row_problem
@@ -31,4 +41,7 @@ __all__ = [
     "MAX_LINE", "atomic_write_bytes", "check_encoding", "effective_limit", "file_sha256", "iter_lines",
     "read_text_file", "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats",
     "tokenize", "validate_dir", "word_tokenize",
+    # the toolbox every layer writes and locates files with
+    "SHARD_KINDS", "atomic_directory", "atomic_open", "atomic_path", "atomic_write_json", "atomic_write_text",
+    "cache_root", "iter_jsonl", "package_versions", "schema_problem", "shard_schema",
 ]

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from . import shards
 from .corpora import load_split
+from .environment import package_versions
 from .errors import CslibError
 from .gcpause import collector_paused, loaded_frozen
 from .languages import get_language
@@ -42,7 +43,7 @@ from .lexicons import (
 )
 from .manifests import resolve_file
 from .readers import LabeledSentence, read_labeled_file
-from .shard_runner import Compute, ShardPlan, ShardRun, local_shards, run_shards, versions
+from .shard_runner import BUILD_PACKAGES, Compute, ShardPlan, ShardRun, local_shards, run_shards
 from .substitute import CodeSwitcher, SwitchConfig, switch_method
 from .tasks import TaskSpec
 from .textio import check_encoding
@@ -268,7 +269,7 @@ def _manifest(cfg: BuildConfig, kind: str, run: ShardRun, sw: Switching, inputs:
         manifest["sources"] = {**sources, **sw.entity_info,
                                "transliteration": sw.transliterator.origin if sw.transliterator else None,
                                "rows_with_source": _prefixed(run.counts, "source:")}
-        manifest["versions"] = versions()
+        manifest["versions"] = package_versions(BUILD_PACKAGES)
     else:
         manifest["sources"] = sources
         manifest["task"] = {"task": task.task, "text_fields": task.text_fields, "text_types": task.text_types,
@@ -277,7 +278,7 @@ def _manifest(cfg: BuildConfig, kind: str, run: ShardRun, sw: Switching, inputs:
             manifest["task"].update(scheme=task.output_scheme, input_scheme=task.scheme, tags_field=task.tags_field)
         if task.renamed:
             manifest["task"]["renamed"] = task.renamed
-        manifest["versions"] = {**versions(), **versions(EXTRA_PACKAGES)}
+        manifest["versions"] = package_versions(BUILD_PACKAGES + EXTRA_PACKAGES)
     manifest["inputs"] = inputs + sw.inputs
     return manifest
 

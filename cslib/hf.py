@@ -150,7 +150,10 @@ def _fingerprint(ds: datasets.Dataset, spec: TaskSpec, dictionary: Dictionary, s
 def load_shards_dataset(directory: str | Path, **kwargs: Any) -> datasets.Dataset:
     """A finished shard set (any kind) as one `datasets.Dataset`, in shard order, through
     `datasets.load_dataset("parquet", data_files=...)` (extra kwargs go to it, e.g. cache_dir)."""
-    import datasets
+    try:
+        import datasets
+    except ImportError:
+        raise CslibError("load_shards_dataset needs the 'datasets' package: pip install 'xner[hub]'") from None
 
     _, paths = shards.shard_paths(directory)
     return datasets.load_dataset("parquet", data_files=[str(p) for p in paths], split="train", **kwargs)

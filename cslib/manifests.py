@@ -2,9 +2,10 @@
 
 Resolution order for every file: an explicit `data_root` (the `--data-root` flag), then the
 `CSLIB_DATA_ROOT` environment variable (both point at a local mirror laid out like the
-manifests' `path` fields), then the download cache (`$CSLIB_CACHE_DIR`, default
-`~/.cache/xner/data`), then the remote source (a URL, or a Hugging Face dataset converted to
-the mirror's format). Every file is checked against its sha256 before use.
+manifests' `path` fields), then the download cache (`$CSLIB_CACHE_DIR`, default `data/` in
+the xner cache: `$XNER_CACHE_DIR/data`, else `~/.cache/xner/data`), then the remote source (a
+URL, or a Hugging Face dataset converted to the mirror's format). Every file is checked against
+its sha256 before use.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from .environment import cache_root
 from .errors import CslibError
-from .shards import file_sha256
+from .files import atomic_path, file_sha256
 from .textio import read_text_file
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,9 @@ def manifests_dir() -> Path:
 
 
 def cache_dir() -> Path:
+    """The download cache: `$CSLIB_CACHE_DIR`, else `cache_root()/data`."""
     env = os.environ.get(ENV_CACHE_DIR)
-    return Path(env) if env else Path.home() / ".cache" / "xner" / "data"
+    return Path(env) if env else cache_root() / "data"
 
 
 @dataclass
@@ -143,11 +145,7 @@ def resolve_file(dataset: str, name: str, key: str, data_root: str | Path | None
 
 def _fetch(manifest: SourceManifest, spec: FileSpec, dest: Path) -> None:
     """Download one file into the cache, atomically (temp file, then rename)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(dest) as tmp:
         if spec.url:
             log.info("downloading %s", spec.url)
             try:
@@ -160,9 +158,6 @@ def _fetch(manifest: SourceManifest, spec: FileSpec, dest: Path) -> None:
             _fetch_hf(manifest, spec, tmp)
         else:
             raise CslibError(f"{manifest.origin}: {spec.key} has no url and the source no hf_dataset")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _fetch_hf(manifest: SourceManifest, spec: FileSpec, out: Path) -> None:

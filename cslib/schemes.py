@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .iob import Span, span_tags, spans
+from .iob import Span, span_tags
 
 SCHEMES = ("iob1", "iob2", "bioes", "bilou", "io")
 _PREFIXES = {"iob1": "BI", "iob2": "BI", "bioes": "BIES", "bilou": "BILU", "io": "I"}
@@ -110,18 +110,6 @@ def encode(ents: Iterable[Span], n: int, scheme: str) -> list[str]:
             raise ValueError(f"unknown tagging scheme {scheme!r}")
         prev = s
     return tags
-
-
-def to_iob2(tags: list[str], scheme: str) -> list[str]:
-    """`tags` in IOB2 (strict decoding in `scheme`)."""
-    if scheme == "iob2":
-        decode(tags, scheme)  # validates
-        return list(tags)
-    return encode(decode(tags, scheme), len(tags), "iob2")
-
-
-def from_iob2(tags: list[str], scheme: str) -> list[str]:
-    return list(tags) if scheme == "iob2" else encode(spans(tags), len(tags), scheme)
 
 
 def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:

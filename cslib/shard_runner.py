@@ -6,7 +6,7 @@ it: the shards already there are kept and only the missing ones computed; a diff
 there is an error unless it is overwritten. Shard k holds input items [k*per, (k+1)*per) and
 nothing else, so its bytes depend on the inputs and the seed only, never on the number of
 worker processes, the engine or a resume. Every file is written atomically
-(`shards.atomic_write_bytes`).
+(`files.atomic_write_bytes`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import multiprocessing as mp
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from . import shards
 from .errors import CslibError
+from .files import atomic_write_bytes, file_sha256
 
 log = logging.getLogger(__name__)
 BUILD_STATE = ".build.json"
@@ -34,17 +34,6 @@ BUILD_PACKAGES = ("xner", "pyarrow", "jieba", "fugashi", "unidic-lite", "sacremo
 
 #: Computes the shards of a list of indices, yielding (index, rows) in any order.
 Compute = Callable[[list[int]], Iterable[tuple[int, pa.Table]]]
-
-
-def versions(packages: tuple[str, ...] = BUILD_PACKAGES) -> dict[str, str]:
-    """Installed versions of `packages` (absent ones left out), for manifests and reports."""
-    out = {}
-    for pkg in packages:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 @dataclass
@@ -90,7 +79,7 @@ def prepare_out(out: Path, kind: str, fingerprint: dict, overwrite: bool) -> boo
         return True
     for p in list(out.glob("shard-*.parquet")) + [out / shards.MANIFEST]:
         p.unlink(missing_ok=True)
-    shards.atomic_write_bytes(state_path, json.dumps(state, sort_keys=True).encode())
+    atomic_write_bytes(state_path, json.dumps(state, sort_keys=True).encode())
     return False
 
 
@@ -116,7 +105,7 @@ def run_shards(plan: ShardPlan, compute: Compute, count: Callable[[pa.Table], Co
         if k not in entries:
             path = plan.out / shards.shard_name(k)
             table = pq.read_table(path)
-            entries[k] = {"file": path.name, "rows": table.num_rows, "sha256": shards.file_sha256(path)}
+            entries[k] = {"file": path.name, "rows": table.num_rows, "sha256": file_sha256(path)}
             total.update(count(table))
     return ShardRun([entries[k] for k in range(n_shards)], total, resumed)
 

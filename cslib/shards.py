@@ -1,6 +1,7 @@
 """Parquet shards and their manifest: the contract with `ner` (see docs/shards.md).
 
-Every file is written to a temporary name in the same directory and renamed into place,
+`SCHEMAS` is the one definition of the required columns; `ner` checks shards against it through
+`shard_schema` / `schema_problem`. Every file is written atomically (`files.atomic_write_bytes`),
 so a shard that exists is complete. `manifest.json` is written last; a directory without it
 is an unfinished build (resumable), never a dataset.
 """
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import CslibError
+from .files import atomic_write_bytes, atomic_write_json, file_sha256
 from .textio import read_text_file
 
 FORMAT = "cslib-shards"
@@ -60,14 +60,45 @@ SCHEMAS["text"] = pa.schema([("id", pa.string()), ("src_lang", pa.string()), ("t
 SCHEMAS["classification"] = pa.schema([("id", pa.string()), ("src_lang", pa.string()), ("tgt_lang", pa.string()),
                                        ("method", pa.string()), ("n_switched", pa.int32())])
 
+SHARD_KINDS: tuple[str, ...] = tuple(SCHEMAS)
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in blocks: the one file digest of cslib (shards, inputs, manifests)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+
+def shard_schema(kind: str) -> pa.Schema:
+    """The columns every shard of `kind` must have, with their Arrow types (docs/shards.md)."""
+    if kind not in SCHEMAS:
+        raise CslibError(f"unknown shard kind {kind!r} (expected one of: {', '.join(SCHEMAS)})")
+    return SCHEMAS[kind]
+
+
+def _type_name(t: pa.DataType) -> str:
+    """`list<int32>` rather than pyarrow's `list<item: int32>`, as docs/shards.md writes types."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"list<{_type_name(t.value_type)}>"
+    return str(t)
+
+
+def _type_fits(got: pa.DataType, want: pa.DataType) -> bool:
+    """`got` reads as `want`: equal, or a large_string / large_list where a string / list is required."""
+    if pa.types.is_list(want):
+        is_list = pa.types.is_list(got) or pa.types.is_large_list(got)
+        return is_list and _type_fits(got.value_type, want.value_type)
+    if pa.types.is_string(want):
+        return pa.types.is_string(got) or pa.types.is_large_string(got)
+    return got.equals(want)
+
+
+def schema_problem(schema: pa.Schema, kind: str) -> str | None:
+    """The first required column of `kind` that `schema` lacks or types otherwise, as a one-line
+    message ("missing column ...", "column ... has type ..."); None when all are there."""
+    for fld in shard_schema(kind):
+        idx = schema.get_field_index(fld.name)
+        if idx < 0:
+            return (f"missing column {fld.name!r} ({kind} shards need {_type_name(fld.type)} {fld.name!r}; "
+                    f"see docs/shards.md)")
+        got = schema.field(idx).type
+        if not _type_fits(got, fld.type):
+            return f"column {fld.name!r} has type {_type_name(got)}, expected {_type_name(fld.type)}"
+    return None
 
 
 def file_digest(path: Path) -> dict:
@@ -77,26 +108,6 @@ def file_digest(path: Path) -> dict:
 
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_shard(path: Path, kind: str, rows: dict[str, list]) -> str:
-    """Write one shard atomically; returns its sha256. Deterministic bytes for equal rows."""
-    schema = write_schema(kind) if set(rows) > set(SCHEMAS[kind].names) else SCHEMAS[kind]
-    return write_table(path, pa.Table.from_pydict(rows, schema=schema))
 
 
 def write_table(path: Path, table: pa.Table) -> str:
@@ -110,8 +121,7 @@ def write_table(path: Path, table: pa.Table) -> str:
 
 
 def write_manifest(directory: Path, manifest: dict) -> None:
-    text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    atomic_write_bytes(directory / MANIFEST, text.encode("utf-8"))
+    atomic_write_json(directory / MANIFEST, manifest)
 
 
 def read_manifest(directory: str | Path) -> dict:
@@ -145,13 +155,9 @@ def check_schema(path: Path, kind: str) -> None:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise CslibError(f"{path}: not a readable Parquet file ({exc})") from None
-    for fld in SCHEMAS[kind]:
-        if fld.name not in schema.names:
-            raise CslibError(f"{path}: missing column {fld.name!r} required for {kind} shards")
-        got = schema.field(fld.name).type
-        if not got.equals(fld.type) and not (pa.types.is_list(got) and pa.types.is_list(fld.type)
-                                             and got.value_type.equals(fld.type.value_type)):
-            raise CslibError(f"{path}: column {fld.name!r} has type {got}, expected {fld.type}")
+    problem = schema_problem(schema, kind)
+    if problem:
+        raise CslibError(f"{path}: {problem}")
 
 
 def shard_paths(directory: str | Path, verify_checksums: bool = False) -> tuple[dict, list[Path]]:

@@ -12,7 +12,6 @@ format: which fields are text, tags or labels is decided by `cslib.tasks`.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 from .errors import CslibError, at
 from .readers import effective_limit
 from .shards import MANIFEST, file_digest, shard_paths
+from .textio import iter_jsonl
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "conll", "text")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
@@ -85,15 +85,7 @@ def _columns(line: str) -> list[str]:
 def read_jsonl(path: Path, limit: int | None = None) -> Records:
     """One JSON object a line; blank lines are skipped."""
     rec = Records(path, "jsonl", [])
-    for lineno, line in enumerate(_open(path), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise at(path, lineno, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise at(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+    for lineno, obj in iter_jsonl(path):
         rec.rows.append(obj)
         rec.where.append(lineno)
         if limit is not None and len(rec.rows) >= limit:

@@ -1,7 +1,7 @@
 """Reading user text files line by line without ever raising anything but `CslibError`.
 
 Every reader of user files (PAN-X, CoNLL, MUSE, raw text, JSON lines) goes through
-`iter_lines`, so one place decides what a line is:
+`iter_lines` (JSON lines through `iter_jsonl`), so one place decides what a line is:
 
 - UTF-8 by default; any Python codec by name (`--encoding latin-1` for the original
   CoNLL-2002 files). A leading BOM is dropped (UTF-8, UTF-16 and UTF-32 BOMs).
@@ -13,6 +13,7 @@ Every reader of user files (PAN-X, CoNLL, MUSE, raw text, JSON lines) goes throu
 from __future__ import annotations
 
 import codecs
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,21 @@ def _check(path: Path, lineno: int, line: str, max_line: int) -> str:
     if len(line) > max_line:
         raise at(path, lineno, f"line longer than {max_line} characters (not a line-based text file?)")
     return line
+
+
+def iter_jsonl(path: str | os.PathLike[str], encoding: str | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON-lines file; a line that is not a JSON
+    object is a one-line `CslibError` naming the file and line."""
+    for lineno, line in iter_lines(path, encoding):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise at(path, lineno, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise at(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
 
 
 def read_lines(path: str | os.PathLike[str], encoding: str | None = None) -> list[str]:

@@ -21,11 +21,12 @@ import pyarrow.compute as pc
 
 from . import shards
 from .corpora import load_split
+from .environment import package_versions
 from .errors import CslibError
 from .languages import get_language
 from .manifests import resolve_file
 from .readers import effective_limit, read_labeled_file, read_text
-from .shard_runner import ShardPlan, local_shards, run_shards, versions
+from .shard_runner import BUILD_PACKAGES, ShardPlan, local_shards, run_shards
 from .tokenizers import tokenize
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,8 @@ def build_unlabeled(cfg: UnlabeledConfig) -> Path:
     shards.write_manifest(out, {
         "format": shards.FORMAT, "format_version": shards.FORMAT_VERSION, "kind": "unlabeled",
         "lang": cfg.lang, "config": asdict(cfg), "counts": {**dict(sorted(run.counts.items())), "excluded": n_excluded},
-        "excluded_from": excluded_from, "shards": run.entries, "versions": versions(), "inputs": inputs})
+        "excluded_from": excluded_from, "shards": run.entries, "versions": package_versions(BUILD_PACKAGES),
+        "inputs": inputs})
     return out
 
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from . import shards
 from .errors import CslibError
+from .files import atomic_write_bytes
 from .iob import spans
 from .report import stats
 from .rows import pick_rows
@@ -180,5 +181,5 @@ def html_page(sets: list[ShardView], n: int = 20, **filters: Any) -> str:
 
 def write_html_page(path: Path, sets: list[ShardView], n: int = 20, **filters: Any) -> None:
     """`html_page` written atomically to `path`, readable by others (a page to share, not a private temp file)."""
-    shards.atomic_write_bytes(path, html_page(sets, n, **filters).encode("utf-8"))
+    atomic_write_bytes(path, html_page(sets, n, **filters).encode("utf-8"))
     path.chmod(0o644)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cslib.shard_runner import versions as package_versions
+from cslib import package_versions
 from pipelines.recipe import Recipe
 from pipelines.rows import ROWS
 from pipelines.stats import mean_sd, paired_bootstrap

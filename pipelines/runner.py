@@ -19,12 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cslib import TaskOptions, build_codeswitch, build_unlabeled, run_build
+from cslib import TaskOptions, atomic_write_bytes, build_codeswitch, build_unlabeled, run_build
 from cslib.corpora import has_muse
 from cslib.errors import CslibError
 from cslib.lexicons import has_dictionary, has_parallel
 from cslib.report import stats as shard_stats
-from cslib.shards import atomic_write_bytes
 from ner.diagnostics import diagnose
 from ner.errors import NerError
 from ner.inference.evaluate import evaluate_langs

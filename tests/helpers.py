@@ -1,7 +1,8 @@
 """Test helpers shared by several test modules (fixtures shared across modules are in conftest.py).
 
-`write_cs_shards` / `write_unlabeled_shards` write real Parquet shards with pyarrow exactly as the
-contract (docs/shards.md) describes; `tiny_config` is a TrainConfig for a tiny, fast model.
+`write_cs_shards` / `write_unlabeled_shards` write real Parquet shards with pyarrow, with the
+required columns of the contract (docs/shards.md, `cslib.shard_schema`); `tiny_config` is a
+TrainConfig for a tiny, fast model.
 """
 
 from __future__ import annotations
@@ -14,20 +15,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cslib import shard_schema
 from ner.model.config import ModelConfig
 from ner.training.config import TrainConfig
 
 # Two-character Japanese "translations" keep the code-switched side 1:1 with the source tokens.
 _JA = ["東京", "日本", "会社", "大学", "銀行", "山田", "川", "市"]
 
-CS_SCHEMA = pa.schema([
-    ("id", pa.string()), ("src_lang", pa.string()), ("tgt_lang", pa.string()),
-    ("src_tokens", pa.list_(pa.string())), ("src_tags", pa.list_(pa.string())),
-    ("cs_tokens", pa.list_(pa.string())), ("cs_tags", pa.list_(pa.string())),
-    ("cs_langs", pa.list_(pa.string())), ("cs_src_index", pa.list_(pa.int32())),
-    ("method", pa.string()), ("n_switched", pa.int32()),
-])
-UNLABELED_SCHEMA = pa.schema([("id", pa.string()), ("lang", pa.string()), ("tokens", pa.list_(pa.string()))])
+CS_SCHEMA = shard_schema("codeswitch")
+UNLABELED_SCHEMA = shard_schema("unlabeled")
 
 
 def panx(path: Path, limit: int) -> list[tuple[list[str], list[str]]]:

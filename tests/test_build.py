@@ -81,7 +81,7 @@ def test_wrong_schema_and_corrupt_rows_are_reported(tmp_path, data_root):
     rows = table.to_pylist()
     k = next(i for i, r in enumerate(rows) if any(t != "O" for t in r["cs_tags"]))
     rows[k]["cs_tags"] = ["O"] * len(rows[k]["cs_tags"])
-    digest = shard_mod.write_shard(path, "codeswitch", {c: [r[c] for r in rows] for c in table.column_names})
+    digest = shard_mod.write_table(path, pa.Table.from_pylist(rows, schema=table.schema))
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["shards"][0]["sha256"] = digest
     shard_mod.write_manifest(out, manifest)

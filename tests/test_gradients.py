@@ -110,13 +110,20 @@ def write_text_pairs(directory: Path, sentences: list[list[str]], lang: str = "j
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from cslib import shard_schema
+
     directory.mkdir(parents=True, exist_ok=True)
     cs = [[("Tokyo" if k % 2 == 0 else t) for k, t in enumerate(s)] for s in sentences]
     n_sw = [sum(1 for a, b in zip(s, c, strict=True) if a != b) for s, c in zip(sentences, cs, strict=True)]
-    table = pa.table({"id": [f"{lang}-en:{i}:0" for i in range(len(sentences))], "src_lang": [lang] * len(sentences),
-                      "tgt_lang": ["en"] * len(sentences), "method": ["dict"] * len(sentences),
-                      "n_switched": pa.array(n_sw, pa.int32()), "src_text": ["".join(s) for s in sentences],
-                      "cs_text": [" ".join(c) for c in cs], "src_tokens": sentences, "cs_tokens": cs})
+    table = pa.Table.from_pydict({
+        "id": [f"{lang}-en:{i}:0" for i in range(len(sentences))], "src_lang": [lang] * len(sentences),
+        "tgt_lang": ["en"] * len(sentences), "src_text": ["".join(s) for s in sentences],
+        "cs_text": [" ".join(c) for c in cs], "src_tokens": sentences, "cs_tokens": cs,
+        "cs_langs": [[("en" if a != b else lang) for a, b in zip(s, c, strict=True)]
+                     for s, c in zip(sentences, cs, strict=True)],
+        "cs_src_index": [list(range(len(c))) for c in cs], "method": ["dict"] * len(sentences),
+        "n_switched": n_sw,
+    }, schema=shard_schema("text"))
     pq.write_table(table, directory / "shard-00000.parquet")
     digest = hashlib.sha256((directory / "shard-00000.parquet").read_bytes()).hexdigest()
     (directory / "manifest.json").write_text(json.dumps({

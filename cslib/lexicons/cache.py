@@ -1,4 +1,4 @@
-"""The persistent cache of built sources under `$XNER_CACHE_DIR/cslib` (default `~/.cache/xner`).
+"""The persistent cache of built sources under `cache_root()/cslib` (default `~/.cache/xner/cslib`).
 
 Other processes (older checkouts included) share this folder, so every file is named by a tag
 of what it was built from and by a format version: a changed loader writes a new file instead
@@ -13,18 +13,18 @@ import logging
 import os
 import pickle
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..shards import atomic_write_bytes
+from ..environment import cache_root, package_versions
+from ..files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
     """`$XNER_CACHE_DIR/cslib`, else `~/.cache/xner/cslib`."""
-    return Path(os.environ.get("XNER_CACHE_DIR") or Path.home() / ".cache" / "xner") / "cslib"
+    return cache_root() / "cslib"
 
 
 def cache_file(name: str, key: str, suffix: str) -> Path:
@@ -34,13 +34,8 @@ def cache_file(name: str, key: str, suffix: str) -> Path:
 
 def package_key(packages: tuple[str, ...]) -> str:
     """`pkg=version,...` of the packages a cached source reads (`absent` for a missing one)."""
-    vers = []
-    for pkg in packages:
-        try:
-            vers.append(f"{pkg}={metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            vers.append(f"{pkg}=absent")
-    return ",".join(vers)
+    found = package_versions(packages)
+    return ",".join(f"{pkg}={found.get(pkg, 'absent')}" for pkg in packages)
 
 
 def load_pickle(path: Path, cls: type) -> Any | None:

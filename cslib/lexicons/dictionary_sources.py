@@ -281,6 +281,26 @@ def cedict_path() -> Path:
     return files[-1]
 
 
+class CedictEntry(NamedTuple):
+    line: int  # 0-based line number in the file (comment lines counted)
+    traditional: str
+    simplified: str
+    pinyin: str
+    definitions: list[str]  # the /-separated fields as they are
+
+
+def cedict_entries(path: Path) -> Iterator[CedictEntry]:
+    """Every entry of a CC-CEDICT file (`TRAD SIMP [pinyin] /def/def/`); comments and lines of
+    another shape are skipped."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh):
+            if line.startswith("#"):
+                continue
+            m = _CEDICT_LINE.match(line)
+            if m:
+                yield CedictEntry(lineno, m.group(1), m.group(2), m.group(3), m.group(4).split("/"))
+
+
 def jieba_frequencies() -> dict[str, int]:
     """Word counts from jieba's own dictionary (349k simplified-Chinese words), the only word
     frequency list installed: CC-CEDICT has none."""
@@ -315,33 +335,27 @@ def cedict_pairs(max_defs: int = 2, *, max_targets: int = 3, reverse: bool = Fal
     path = cedict_path()
     freq = jieba_frequencies()
     scored: list[tuple[tuple, tuple, str, str]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh):
-            if line.startswith("#"):
+    for entry in cedict_entries(path):
+        simp, lineno = entry.simplified, entry.line
+        if not _is_han_word(simp):
+            continue
+        count = freq.get(simp, 0)
+        tier = 0 if count >= 500 else 1 if count >= 50 else 2
+        kept = 0
+        for d in entry.definitions:
+            d = d.strip()
+            if not d or _CEDICT_SKIP.match(d):
                 continue
-            m = _CEDICT_LINE.match(line)
-            if not m:
-                continue
-            simp, defs = m.group(2), m.group(4).split("/")
-            if not _is_han_word(simp):
-                continue
-            count = freq.get(simp, 0)
-            tier = 0 if count >= 500 else 1 if count >= 50 else 2
-            kept = 0
-            for d in defs:
-                d = d.strip()
-                if not d or _CEDICT_SKIP.match(d):
-                    continue
-                if kept >= max_defs:
-                    break
-                if d.startswith(("lit. ", "fig. ")):
-                    d = d[5:]
-                eng = clean_gloss(d if d.isascii() else _HAN_XREF.sub(" ", d))
-                if eng is not None and not (len(simp) == 1 and eng[0].isupper()):
-                    klass = (tier, min(kept, 1))
-                    scored.append((klass, (kept, lineno), simp, eng) if reverse else
-                                  (klass, (-count, len(simp), lineno), eng, simp))
-                kept += 1
+            if kept >= max_defs:
+                break
+            if d.startswith(("lit. ", "fig. ")):
+                d = d[5:]
+            eng = clean_gloss(d if d.isascii() else _HAN_XREF.sub(" ", d))
+            if eng is not None and not (len(simp) == 1 and eng[0].isupper()):
+                klass = (tier, min(kept, 1))
+                scored.append((klass, (kept, lineno), simp, eng) if reverse else
+                              (klass, (-count, len(simp), lineno), eng, simp))
+            kept += 1
     return _best_class_capped(scored, max_targets)
 
 

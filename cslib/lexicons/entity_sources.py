@@ -27,9 +27,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import CslibError, at
-from ..shards import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .cache import cache_file, load_pickle, package_key, write_pickle
-from .dictionary_sources import _CJK_IDEOGRAPH, _JAPANESE, _is_han_word, cedict_path, jmdict_db_path
+from .dictionary_sources import (
+    _CJK_IDEOGRAPH,
+    _JAPANESE,
+    _is_han_word,
+    cedict_entries,
+    cedict_path,
+    jmdict_db_path,
+)
 from .keys import joined_key
 from .senses import frequency_table
 
@@ -257,7 +264,6 @@ def jmnedict_tables(prefixes: Iterable[str] = ()) -> tuple[list[tuple[int, int, 
 
 # ----------------------------------------------------------------------------- CC-CEDICT names
 
-_CEDICT_LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 _PER_HINT = re.compile(r"\(name\)|\((?:c\. )?\d{3,4}\s*-|\(\d{3,4}-\d{2,4}\)|\bsurname\b|\b(?:"
                        r"politician|president|king|emperor|queen|writer|novelist|poet|painter|actor|actress|"
                        r"singer|composer|philosopher|scientist|physicist|mathematician|general|player|"
@@ -305,27 +311,21 @@ def cedict_name_entries() -> EntityLexicon:
 
 def cedict_proper_nouns() -> Iterator[tuple[str, str, str, str]]:
     """(Traditional, Simplified, English name, type) of CC-CEDICT's typed proper nouns (`cedict_name_entries`)."""
-    with cedict_path().open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith("#"):
+    for entry in cedict_entries(cedict_path()):
+        simp = entry.simplified
+        if not entry.pinyin[:1].isupper() or len(simp) < 2 or not _is_han_word(simp):
+            continue
+        for d in entry.definitions[:2]:
+            d = d.strip()
+            if d.lower().startswith(("surname ", "variant of", "see ", "abbr.", "old variant", "also ")):
                 continue
-            m = _CEDICT_LINE.match(line)
-            if not m:
+            gloss = _PAREN.sub("", d.split(",", 1)[0]).strip(" .")
+            if not gloss or not _NAME_HEAD.match(gloss) or len(gloss.split()) > 6:
                 continue
-            trad, simp, pinyin, defs = m.group(1), m.group(2), m.group(3), m.group(4).split("/")
-            if not pinyin[:1].isupper() or len(simp) < 2 or not _is_han_word(simp):
-                continue
-            for d in defs[:2]:
-                d = d.strip()
-                if d.lower().startswith(("surname ", "variant of", "see ", "abbr.", "old variant", "also ")):
-                    continue
-                gloss = _PAREN.sub("", d.split(",", 1)[0]).strip(" .")
-                if not gloss or not _NAME_HEAD.match(gloss) or len(gloss.split()) > 6:
-                    continue
-                typ = _cedict_type(d, gloss)
-                if typ:
-                    yield trad, simp, gloss, typ
-                    break
+            typ = _cedict_type(d, gloss)
+            if typ:
+                yield entry.traditional, simp, gloss, typ
+                break
 
 
 # ----------------------------------------------------------------------------- user lexicons
@@ -415,7 +415,3 @@ def load_built(name: str, build: Callable[[], EntityLexicon], packages: tuple[st
     if cache:
         _IN_PROCESS[name] = lex
     return lex
-
-
-def iter_sources() -> Iterator[str]:
-    yield from _SOURCES

@@ -7,9 +7,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from cslib import CslibError, iter_lines
+from cslib import CslibError, atomic_open, iter_jsonl
 from ner.data.records import Example
-from ner.errors import NerError, first_line
+from ner.errors import NerError
 
 
 def write_pseudo(path: str | os.PathLike[str], examples: Iterable[Example]) -> int:
@@ -19,16 +19,13 @@ def write_pseudo(path: str | os.PathLike[str], examples: Iterable[Example]) -> i
     want to read; they are not part of the cslib shard contract.
     """
     n = 0
-    p = Path(path)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(path, "w") as fh:
         for ex in examples:
             row = {"id": ex.id, "lang": ex.lang, "tokens": ex.src_tokens, "tags": ex.src_tags}
             if ex.ignore:
                 row["ignore"] = [list(c) for c in ex.ignore]
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
-    tmp.replace(p)
     return n
 
 
@@ -39,14 +36,11 @@ def load_pseudo(path: str | os.PathLike[str]) -> list[Example]:
         raise NerError(f"{p}: pseudo-label file not found")
     out: list[Example] = []
     try:
-        for lineno, line in iter_lines(p):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                tokens, tags = row["tokens"], row["tags"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise NerError(f"{p}:{lineno}: bad pseudo-label line ({first_line(exc)})") from None
+        for lineno, row in iter_jsonl(p):
+            missing = [key for key in ("tokens", "tags") if key not in row]
+            if missing:
+                raise NerError(f"{p}:{lineno}: bad pseudo-label line (no {missing[0]!r} field)")
+            tokens, tags = row["tokens"], row["tags"]
             if not (isinstance(tokens, list) and isinstance(tags, list)
                     and all(isinstance(t, str) and t for t in tokens + tags)):
                 raise NerError(f"{p}:{lineno}: 'tokens' and 'tags' must be lists of non-empty strings")

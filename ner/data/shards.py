@@ -1,8 +1,9 @@
 """Reading `cslib` shard directories (docs/shards.md) and turning them into training data.
 
-`ner` reads shards only through the documented schema, with pyarrow, and never imports
-cslib internals: the schema is the contract, so every deviation from it is reported as one
-`NerError` naming the directory or file and the offending column, before training starts.
+`ner` reads shards with pyarrow, checked against the documented schema, whose one definition is
+cslib's (`cslib.shard_schema`, through `cslib.schema_problem`); it never imports cslib internals.
+Every deviation is reported as one `NerError` naming the directory or file and the offending
+column, before training starts.
 
 Training examples are (source view, code-switched view) pairs. Pseudo-labeled target
 sentences from self-training have a single view (`cs_tokens is None`); the trainer trains
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cslib import effective_limit
+from cslib import SHARD_KINDS, effective_limit, schema_problem
 from ner.data.records import Example, TextPair
 from ner.errors import NerError, first_line
 
@@ -31,38 +32,6 @@ FORMAT_VERSION = 1
 
 log = logging.getLogger(__name__)
 
-TypeCheck = Callable[[pa.DataType], bool]
-
-
-def _is_str(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
-def _is_list_of(check: TypeCheck) -> TypeCheck:
-    def inner(t: pa.DataType) -> bool:
-        return (pa.types.is_list(t) or pa.types.is_large_list(t)) and check(t.value_type)
-
-    return inner
-
-
-_STR: tuple[str, TypeCheck] = ("string", _is_str)
-_INT32: tuple[str, TypeCheck] = ("int32", pa.types.is_int32)
-_LIST_STR: tuple[str, TypeCheck] = ("list<string>", _is_list_of(_is_str))
-_LIST_INT32: tuple[str, TypeCheck] = ("list<int32>", _is_list_of(pa.types.is_int32))
-
-#: Columns (and Arrow types) that docs/shards.md promises for each kind of shard set.
-SCHEMAS: dict[str, dict[str, tuple[str, TypeCheck]]] = {
-    "codeswitch": {
-        "id": _STR, "src_lang": _STR, "tgt_lang": _STR,
-        "src_tokens": _LIST_STR, "src_tags": _LIST_STR,
-        "cs_tokens": _LIST_STR, "cs_tags": _LIST_STR, "cs_langs": _LIST_STR,
-        "cs_src_index": _LIST_INT32, "method": _STR, "n_switched": _INT32,
-    },
-    "unlabeled": {"id": _STR, "lang": _STR, "tokens": _LIST_STR},
-    # `cslib build --task text`: unlabeled sentences and their code-switched versions (the target view)
-    "text": {"id": _STR, "src_lang": _STR, "tgt_lang": _STR, "src_tokens": _LIST_STR, "cs_tokens": _LIST_STR,
-             "n_switched": _INT32},
-}
 #: Columns `ner` actually loads; the others are only type-checked.
 _READ = {
     "codeswitch": ["id", "src_lang", "tgt_lang", "src_tokens", "src_tags", "cs_tokens", "cs_tags"],
@@ -115,8 +84,8 @@ def open_shard_dir(directory: str | os.PathLike[str], kind: str | None = None) -
             f"(this ner reads version {FORMAT_VERSION})"
         )
     found = manifest.get("kind")
-    if found not in SCHEMAS:
-        raise NerError(f"{mpath}: unknown kind {found!r} (expected one of: {', '.join(SCHEMAS)})")
+    if found not in SHARD_KINDS:
+        raise NerError(f"{mpath}: unknown kind {found!r} (expected one of: {', '.join(SHARD_KINDS)})")
     if kind is not None and found != kind:
         raise NerError(f"{d}: holds {found!r} shards, but {kind!r} shards are needed here")
     entries = manifest.get("shards")
@@ -187,20 +156,9 @@ def _check_schema(path: Path, kind: str) -> None:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise NerError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
-    for name, (want, ok) in SCHEMAS[kind].items():
-        idx = schema.get_field_index(name)
-        if idx < 0:
-            raise NerError(f"{path}: missing column {name!r} ({kind} shards need {want} {name!r}; see docs/shards.md)")
-        got = schema.field(idx).type
-        if not ok(got):
-            raise NerError(f"{path}: column {name!r} has type {_type_str(got)}, expected {want}")
-
-
-def _type_str(t: pa.DataType) -> str:
-    """`list<int64>` rather than pyarrow's `list<element: int64>`, to match docs/shards.md."""
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return f"list<{_type_str(t.value_type)}>"
-    return str(t)
+    problem = schema_problem(schema, kind)
+    if problem:
+        raise NerError(f"{path}: {problem}")
 
 
 def read_shard_table(path: Path, kind: str) -> pa.Table:

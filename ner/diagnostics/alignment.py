@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from ner.model.encoder import WordEncoder
 
@@ -127,7 +126,3 @@ def entity_word_cosines(src: Sequence[EncodedBatch], cs: Sequence[EncodedBatch],
 
 def sentence_matrix(encoded: Sequence[EncodedBatch]) -> np.ndarray:
     return np.stack([e.sentence for e in encoded])
-
-
-def tensor_rows(x: Tensor) -> np.ndarray:
-    return x.detach().float().cpu().numpy()

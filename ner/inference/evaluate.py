@@ -8,7 +8,6 @@ Loading models and batched prediction are `ner.inference`.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -21,7 +20,7 @@ from typing import Any
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from cslib import load_split, read_labeled_file
+from cslib import atomic_write_json, load_split, read_labeled_file
 from ner.errors import NerError
 from ner.inference.loading import load_model, resolve_model_dir
 from ner.inference.precision import inference_amp, precision_name, resolve_device
@@ -80,13 +79,6 @@ def format_table(metrics: dict[str, Any], title: str = "") -> str:
         f"{metrics['support']:>10d}"
     )
     return "\n".join(lines)
-
-
-def _write_json(path: Path, data: Any, indent: int | None = 2) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 # --- evaluate ----------------------------------------------------------------------------------
@@ -152,9 +144,10 @@ def evaluate(
         "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
     }
     out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
-    _write_json(out_dir / "sentence_counts.json", {"columns": ["tp", "predicted", "gold"],
-                                                    "counts": sentence_counts([s.tags for s in sents], pred)}, indent=None)
-    _write_json(out_dir / "metrics.json", result)
+    atomic_write_json(out_dir / "sentence_counts.json", {"columns": ["tp", "predicted", "gold"],
+                                                         "counts": sentence_counts([s.tags for s in sents], pred)},
+                      indent=None)
+    atomic_write_json(out_dir / "metrics.json", result)
     if echo:
         title = f"{lang or ''} {file or split}: {len(sents)} sentences".strip()
         print(format_table(metrics, title), flush=True)
@@ -195,7 +188,7 @@ def evaluate_langs(
         "languages": {lang: {k: m[k] for k in ("f1", "precision", "recall", "n_sentences")}
                       for lang, m in per_lang.items()},
     }
-    _write_json(out_dir / "summary.json", summary)
+    atomic_write_json(out_dir / "summary.json", summary)
     (out_dir / "table.md").write_text(markdown_table(per_lang, summary["mean_f1"]), encoding="utf-8")
     if len(per_lang) > 1:
         bar_chart(per_lang, out_dir / "f1.png", title=f"entity F1 by language ({split})")

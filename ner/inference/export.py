@@ -21,14 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 from safetensors.torch import save_file
 
+from cslib import atomic_directory
 from ner.data.shards import find_shard_dirs
 from ner.errors import NerError
 from ner.inference.export_format import (
@@ -54,9 +53,7 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
         raise NerError(f"{out}: already exists (use --overwrite to replace it)")
     model = load_model(run_dir)
     meta = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_directory(out, mode=0o755) as tmp:
         enc = model.encoder
         enc.model.save_pretrained(tmp / ENCODER_DIR, safe_serialization=True)
         enc.tokenizer.save_pretrained(tmp / ENCODER_DIR)
@@ -78,12 +75,6 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
         if model.head.hf_task:
             model.head.write_hf_model(model.encoder, tmp / HF_DIR)
         (tmp / "README.md").write_text(model_card(run_dir, model, out.name), encoding="utf-8")
-        tmp.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("exported %s to %s", model_dir, out)
     return out
 

@@ -19,8 +19,8 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from cslib import atomic_open
 from ner.data.unlabeled import load_unlabeled
 from ner.errors import NerError
 from ner.inference.loading import load_model
@@ -77,14 +77,10 @@ def aggregate(sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[En
 
 def write_lexicon(path: str | os.PathLike[str], mined: Sequence[MinedEntity]) -> int:
     """The TSV `cslib build --entity-lexicon` reads, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(path, "w") as fh:
         fh.write("# phrase\ttarget\ttype\tscore (mined by ner mine-entities)\n")
         for m in mined:
             fh.write(f"{m.text}\t{m.text}\t{m.type}\t{m.score:.4f}\n")
-    os.replace(tmp, path)
     return len(mined)
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -35,7 +34,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from cslib import MAX_LINE, CslibError, atomic_write_bytes, check_encoding, iter_lines, tokenize
+from cslib import (
+    MAX_LINE,
+    CslibError,
+    atomic_open,
+    atomic_write_bytes,
+    check_encoding,
+    iter_jsonl,
+    iter_lines,
+    tokenize,
+)
 from ner.errors import NerError
 from ner.inference.loading import load_model
 from ner.inference.precision import amp_dtype, resolve_device
@@ -122,14 +130,8 @@ def _text_records(path: str | None, lang: str, encoding: str | None) -> Iterator
 def _jsonl_records(path: str, column: str | None, lang: str, encoding: str | None) -> Iterator[Record]:
     col = column or "text"
     try:
-        for lineno, line in iter_lines(path, encoding):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise NerError(f"{path}:{lineno}: not a JSON line ({exc.msg})") from None
-            if not isinstance(row, dict) or col not in row:
+        for lineno, row in iter_jsonl(path, encoding):
+            if col not in row:
                 raise NerError(f"{path}:{lineno}: no field {col!r} (choose one with --column)")
             rec = _tokens_of(row[col], lang, f"{path}:{lineno}: field {col!r}")
             rec.id = str(row["id"]) if "id" in row else None
@@ -333,16 +335,8 @@ def run(model_dir: str, lang: str, input: str | None = None, fmt: str = "text", 
         n, secs = predict_to(model, records, None, fmt, batch_size, docbin, total=total)
         docbin.close()
     elif out and out != "-":
-        p = Path(out)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.tmp")
-        try:
-            with tmp.open("w", encoding="utf-8") as fh:
-                n, secs = predict_to(model, records, fh, fmt, batch_size, total=total)
-            os.replace(tmp, p)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_open(out, "w") as fh:
+            n, secs = predict_to(model, records, fh, fmt, batch_size, total=total)
     else:
         n, secs = predict_to(model, records, stdout or sys.stdout, fmt, batch_size, total=total)
     log.info("predicted %d sentences in %.2fs (%.1f sentences/s, device %s)", n, secs, n / max(secs, 1e-9),

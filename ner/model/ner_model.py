@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cslib import atomic_path, atomic_write_text
 from ner.model.config import ModelConfig
 from ner.model.encoder import WordEncoder
 from ner.model.grid import MAX_ENTITY_WORDS, Entity, RelationSchema, entities_to_tags
@@ -198,10 +199,9 @@ class NerModel(nn.Module):
             "head": self.cfg.head,
             "labels": list(self.head.labels),
         }
-        tmp = directory / (WEIGHTS_FILE + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(directory / WEIGHTS_FILE)
-        (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        with atomic_path(directory / WEIGHTS_FILE) as tmp:  # torch names its archive WEIGHTS_FILE (tmp's stem)
+            torch.save(self.state_dict(), tmp)
+        atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> NerModel:

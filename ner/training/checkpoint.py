@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cslib import atomic_directory
 from ner.errors import NerError
 from ner.model.ner_model import NerModel
 from ner.training.config import TrainConfig, from_dict, read_yaml
@@ -73,20 +73,14 @@ def checkpoint_dir(run: Path) -> Path:
 
 
 def save_checkpoint(run: Path, model: NerModel, trainer: dict[str, Any]) -> None:
-    """Write RUN/last atomically: build last.tmp, move the old one aside, rename, delete the old."""
-    tmp, last, old = run / f"{CHECKPOINT}.tmp", run / CHECKPOINT, run / f"{CHECKPOINT}.old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    torch.save(model.state_dict(), tmp / MODEL_STATE)
-    torch.save(trainer, tmp / TRAINER_STATE)
-    (tmp / PROGRESS).write_text(json.dumps({"step": trainer["state"]["step"], "total": trainer["total"]}) + "\n")
-    (tmp / "config.json").write_text(json.dumps({"entity_types": model.entity_types,
-                                                  "model_config": model.cfg.to_dict()}, indent=2))
-    if last.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        last.rename(old)
-    tmp.rename(last)
-    shutil.rmtree(old, ignore_errors=True)
+    """Write RUN/last atomically: build last.tmp, move the old one to last.old (which `checkpoint_dir`
+    falls back to), rename, delete the old."""
+    with atomic_directory(run / CHECKPOINT, exclusive=True) as tmp:
+        torch.save(model.state_dict(), tmp / MODEL_STATE)
+        torch.save(trainer, tmp / TRAINER_STATE)
+        (tmp / PROGRESS).write_text(json.dumps({"step": trainer["state"]["step"], "total": trainer["total"]}) + "\n")
+        (tmp / "config.json").write_text(json.dumps({"entity_types": model.entity_types,
+                                                      "model_config": model.cfg.to_dict()}, indent=2))
 
 
 def metrics_writer(path: Path, keep_until: int | None) -> Callable[[dict[str, Any]], None]:
