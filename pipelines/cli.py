@@ -23,16 +23,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("run", help="run (or resume) a recipe")
-    p.add_argument("recipe", help=f"recipe YAML (shipped: {', '.join(r.name for r in recipes())})")
-    p.add_argument("--data-root", metavar="DIR", help="local data mirror (default $CSLIB_DATA_ROOT, then remote)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default runs/NAME)")
-    p.add_argument("--seeds", nargs="+", type=int, metavar="S",
-                   help="training seeds, overriding the recipe's (e.g. --seeds 13 14 15 for mean ± sd and intervals)")
-    p.add_argument("--rows", nargs="+", metavar="ROW",
-                   help="rows to run, overriding the recipe's (e.g. add mined_entities, row 7, to a finished run: "
-                        "the other rows come from the cache)")
+    pl = sub.add_parser("plan", help="print every step of a recipe (fingerprint, dependencies, cached / not cached / "
+                                     "stale) without running anything")
+    for q in (p, pl):
+        q.add_argument("recipe", help=f"recipe YAML (shipped: {', '.join(r.name for r in recipes())})")
+        q.add_argument("--data-root", metavar="DIR", help="local data mirror (default $CSLIB_DATA_ROOT, then remote)")
+        q.add_argument("--out", metavar="DIR", help="output directory (default runs/NAME)")
+        q.add_argument("--seeds", nargs="+", type=int, metavar="S",
+                       help="training seeds, overriding the recipe's (e.g. --seeds 13 14 15 for mean ± sd and intervals)")
+        q.add_argument("--rows", nargs="+", metavar="ROW",
+                       help="rows to run, overriding the recipe's (e.g. add mined_entities, row 7, to a finished run: "
+                            "the other rows come from the cache)")
     p.add_argument("--force", nargs="+", default=[], metavar="STEP",
                    help="redo these steps even if cached (e.g. train/semantic, eval, codeswitch/ja)")
+    p.add_argument("--report-to", nargs="+", metavar="TOOL",
+                   help="also send every training's metrics to these tools (tensorboard: `tensorboard --logdir "
+                        "runs/NAME` shows every run of the recipe); not part of any fingerprint")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub.add_parser("list", help="list the shipped recipes")
     c = sub.add_parser("compare", help="compare one row of two runs (mean ± sd over common seeds, paired bootstrap "
@@ -80,15 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from cslib.errors import CslibError
     from ner.errors import NerError
+    from pipelines.plan import plan_recipe
     from pipelines.recipe import RecipeError, load_recipe
-    from pipelines.runner import run_recipe
+    from pipelines.runner import describe_plan, run_recipe
 
     path = Path(args.recipe)
     if not path.exists() and (HERE / args.recipe).exists():
         path = HERE / args.recipe
     try:
         recipe = load_recipe(path, out=args.out, data_root=args.data_root, seeds=args.seeds, rows=args.rows)
-        report = run_recipe(recipe, force=set(args.force))
+        if args.command == "plan":
+            print(describe_plan(recipe, plan_recipe(recipe)))
+            return 0
+        report = run_recipe(recipe, force=set(args.force), report_to=args.report_to)
     except (RecipeError, CslibError, NerError) as exc:
         print(f"pipelines: error: {exc}", file=sys.stderr)
         return 2

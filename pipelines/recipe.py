@@ -150,9 +150,11 @@ class Recipe:
         cfg.out = str(self.out_dir() / "data" / "unlabeled-mine" / lang)
         return cfg
 
-    def mine_teacher(self) -> str:
-        """The row whose model mines row 7's entities: `mine.teacher`, else the best row run before it."""
-        return self.mine.get("teacher") or ("self_training" if "self_training" in self.rows else "relation_contrastive")
+    def mine_teacher(self, row: str | None = None) -> str:
+        """The row whose model mines the entities of `row` (default: the row with mined shards):
+        `mine.teacher`, else the first of the row's `mine_with` in this recipe, else its teacher."""
+        spec = ROWS[row] if row else next(r for r in ROWS.values() if r.shards == "mined")
+        return self.mine.get("teacher") or next((r for r in spec.mine_with if r in self.rows), spec.teacher or "")
 
     def mined_build_config(self, tgt: str, mode: str, lexicon: str, seed: int) -> BuildConfig:
         """Row 7's shards: the target's usual build, with switched entities replaced by mined ones."""
@@ -161,22 +163,32 @@ class Recipe:
         cfg.out = str(self.out_dir() / "data" / "cs-mined" / f"seed-{seed}" / f"{self.src}-{tgt}")
         return cfg
 
-    def continued_config(self, teacher: str, shards: list[str], seed: int,
-                         target_pairs: list[str] | None = None) -> TrainConfig:
-        """Row 8, the control of row 6: the student's training (init from row 5, the student's steps and
-        settings) on the shards alone, without pseudo-labels; row 6 minus row 8 is what the
-        pseudo-labels add, row 8 minus row 5 what the extra steps add."""
-        student = self.self_train_config(teacher, ["-"], self.train_config("relation_contrastive", shards, seed,
-                                                                            target_pairs)).train
-        return dataclasses.replace(student, init_from=teacher, pseudo=[],
-                                   out=str(self.out_dir() / "rows" / "continued" / f"seed-{seed}"))
+    def model_config(self, row: str, shards: list[str], seed: int, target_pairs: list[str] | None = None,
+                     teacher: str = "", unlabeled: list[str] | None = None) -> TrainConfig | SelfTrainConfig:
+        """The library config that makes `row`'s model for `seed` (`ROWS[row].method`): `ner train`'s,
+        or `ner self-train`'s with `teacher`'s model labelling `unlabeled` and a student with the settings
+        of the teacher row, or `ner train`'s from `teacher`'s model with that student's steps and
+        settings, shards only (row 8, the control of row 6: row 6 minus row 8 is what the pseudo-labels
+        add, row 8 minus row 5 what the extra steps add)."""
+        spec = ROWS[row]
+        if spec.method == "train":
+            return self.train_config(row, shards, seed, target_pairs)
+        if spec.teacher is None or spec.method not in ("self_train", "continue"):
+            raise RecipeError(f"rows: {row}: method {spec.method!r} needs a teacher row")
+        student = self.train_config(spec.teacher, shards, seed, target_pairs)
+        cfg = self.self_train_config(teacher, list(unlabeled or []), student)
+        cfg.out = str(self.out_dir() / "rows" / row / f"seed-{seed}")
+        if spec.method == "self_train":
+            return cfg
+        return dataclasses.replace(cfg.train, init_from=teacher, pseudo=[], out=cfg.out)
 
     def self_train_config(self, teacher: str, unlabeled: list[str], student: TrainConfig) -> SelfTrainConfig:
+        """`ner self-train`'s config: the recipe's `self_train:` settings around `student` (its nested
+        `train:` settings win over the student's); `out` is the caller's."""
         settings = dict(self.self_train)
         student_overrides = settings.pop("train", {}) or {}
         cfg = from_dict(SelfTrainConfig, settings, self.path or "recipe", prefix="self_train.")
         cfg.teacher, cfg.unlabeled = teacher, unlabeled
-        cfg.out = str(self.out_dir() / "rows" / "self_training" / f"seed-{student.seed}")
         student_dict = _merge(dataclasses.asdict(student), student_overrides)
         cfg.train = from_dict(TrainConfig, student_dict, self.path or "recipe", prefix="self_train.train.")
         return cfg
@@ -237,9 +249,10 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
     for row in recipe.rows:
         if row not in ROWS:
             raise RecipeError(f"{p}: rows: unknown row {row!r} (known: {', '.join(ROWS)})")
-    for row in ("self_training", "mined_entities", "continued"):
-        if row in recipe.rows and "relation_contrastive" not in recipe.rows:
-            raise RecipeError(f"{p}: rows: {row} needs relation_contrastive (its teacher)")
+    for row in recipe.rows:
+        teacher = ROWS[row].teacher
+        if teacher is not None and teacher not in recipe.rows:
+            raise RecipeError(f"{p}: rows: {row} needs {teacher} (its teacher)")
     recipe.rows = sorted(recipe.rows, key=lambda r: ROWS[r].number)  # a row's teacher always runs first
     for section, owned in _OWNED.items():
         for key in getattr(recipe, section) or {}:
@@ -271,8 +284,8 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
         for row in recipe.rows:
             cfg = recipe.train_config(row, ["-"])
             cfg.validate()
-        if "self_training" in recipe.rows or "continued" in recipe.rows:
-            recipe.self_train_config("-", ["-"], recipe.train_config("relation_contrastive", ["-"])).validate()
+            if ROWS[row].method != "train":  # self-training, or its student's settings without it
+                recipe.self_train_config("-", ["-"], recipe.train_config(ROWS[row].teacher or row, ["-"])).validate()
     except NerError as exc:
         raise RecipeError(str(exc) if str(exc).startswith(str(p)) else f"{p}: {exc}") from None
     if recipe.diagnose is not None:
@@ -290,6 +303,7 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
         recipe.mine_config()
     except TypeError as exc:
         raise RecipeError(f"{p}: mine: {str(exc).split('__init__() ')[-1]}") from None
-    teacher = recipe.mine_teacher()
-    if "mined_entities" in recipe.rows and (teacher not in recipe.rows or teacher == "mined_entities"):
-        raise RecipeError(f"{p}: mine.teacher {teacher!r} is not one of this recipe's rows before mined_entities")
+    for row in (r for r in recipe.rows if ROWS[r].shards == "mined"):
+        teacher = recipe.mine_teacher(row)
+        if teacher not in recipe.rows or ROWS[teacher].number >= ROWS[row].number:
+            raise RecipeError(f"{p}: mine.teacher {teacher!r} is not one of this recipe's rows before {row}")

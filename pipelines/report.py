@@ -45,6 +45,12 @@ def _stat(values: list[float]) -> dict[str, Any]:
     return {"mean": mean, "sd": sd, "per_seed": values}
 
 
+def _settings_row(row: str) -> str:
+    """The row whose training settings `row`'s model has (a self-training student: its teacher row's)."""
+    spec = ROWS[row]
+    return spec.teacher if spec.method == "self_train" and spec.teacher else row
+
+
 def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
     """Per row: F1 per language and the target average as mean ± sd over seeds; for every row after
     the first, the average-F1 difference to row 1 and to the row before with a paired bootstrap
@@ -61,7 +67,7 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
         f1 = {s: per_seed[s]["languages"] for s in seeds}
         langs = [lang for lang in recipe.eval_langs() if all(lang in f1[s] for s in seeds)]
         avg = [_mean([f1[s][t] for t in targets if t in f1[s]]) for s in seeds]
-        selection = recipe.train_config("relation_contrastive" if name == "self_training" else name, ["-"]).eval_langs
+        selection = recipe.train_config(_settings_row(name), ["-"]).eval_langs
         entry: dict[str, Any] = {
             "number": ROWS[name].number, "label": ROWS[name].label, "seeds": seeds,
             "f1": {lang: _stat([f1[s][lang] for s in seeds]) for lang in langs},
@@ -226,8 +232,7 @@ def diagnostics_rows(records: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _relation_weight(recipe: Recipe, key: str) -> float:
     """The relation term's weight in the row of `ROW/seed-S` (self-training: its student's)."""
-    row = key.split("/")[0]
-    return recipe.train_config("relation_contrastive" if row == "self_training" else row, ["-"]).effective_relation_weight()
+    return recipe.train_config(_settings_row(key.split("/")[0]), ["-"]).effective_relation_weight()
 
 
 def _diagnostics_section(records: dict[str, Any], recipe: Recipe) -> list[str]:

@@ -25,6 +25,25 @@ class Row:
     baseline: str | None = None
     # Settings beneath the recipe's `train:` section (the recipe wins; the row's overrides win over both).
     defaults: dict[str, Any] = field(default_factory=dict)
+    # How the row's model is made: "train" (`ner train`), "self_train" (`ner self-train`: `teacher`'s model
+    # labels the unlabeled pools, a student with `teacher`'s training settings learns from shards + labels)
+    # or "continue" (`ner train` from `teacher`'s model with the self-training student's steps and
+    # settings, shards only).
+    method: str = "train"
+    # The row this one learns from (self-training's teacher, the starting point of "continue", the miner
+    # of "mined" shards when none of `mine_with` runs): it must be in the recipe, and runs first.
+    teacher: str | None = None
+    # "codeswitch": every target's usual shards; "mined": per target and seed, the usual build with
+    # switched entities replaced by target entities mined from the unlabeled pool (`cslib build
+    # --entity-mode replace`).
+    shards: str = "codeswitch"
+    # "mined" shards: the model that mines is the first of these rows in the recipe (`mine.teacher` wins).
+    mine_with: tuple[str, ...] = ()
+
+    @property
+    def reads_unlabeled(self) -> bool:
+        """Whether the row needs every target's unlabeled pool (for pseudo-labels or mining)."""
+        return self.method == "self_train" or self.shards == "mined"
 
 
 _NO_CONTRAST = {"semantic_weight": 0.0, "relation_weight": 0.0, "semantic_target_weight": 0.0}
@@ -48,17 +67,21 @@ ROWS: dict[str, Row] = {
     "relation_contrastive": Row(5, "+ relation contrastive (the default objective)",
                                 {"model": {"head": "relation"}, "use_cs": True}, baseline="codeswitch"),
     # Row 6 is row 5's model as teacher, then a student on shards + filtered pseudo-labels.
-    "self_training": Row(6, "+ self-training (full mCL-NER)", {"model": {"head": "relation"}, "use_cs": True}),
+    "self_training": Row(6, "+ self-training (full mCL-NER)", {"model": {"head": "relation"}, "use_cs": True},
+                         method="self_train", teacher="relation_contrastive"),
     # Row 7 (opt-in): row 5's training on shards whose switched entities are target-language entities
     # mined by the best model so far (row 6's student, else row 5) from unlabeled target text, with
     # their predicted types (`cslib build --entity-mode replace`). Still zero-shot: no target labels.
     "mined_entities": Row(7, "row 5 on shards with mined target entities",
-                          {"model": {"head": "relation"}, "use_cs": True}, baseline="relation_contrastive"),
+                          {"model": {"head": "relation"}, "use_cs": True}, baseline="relation_contrastive",
+                          teacher="relation_contrastive", shards="mined",
+                          mine_with=("self_training", "relation_contrastive")),
     # Row 8 (opt-in): the control of row 6 -- row 5's model trained for the student's steps with the
     # student's settings on the shards alone. Row 6 trains that many steps more than row 5; this row
     # says how much of row 6's difference is the extra steps and how much the pseudo-labels.
     "continued": Row(8, "row 5 + the student's steps, no pseudo-labels (control of row 6)",
-                     {"model": {"head": "relation"}, "use_cs": True}, baseline="relation_contrastive"),
+                     {"model": {"head": "relation"}, "use_cs": True}, baseline="relation_contrastive",
+                     method="continue", teacher="relation_contrastive"),
 }
 
 # What a recipe runs when it lists no `rows:` (the paper's ablation; row 7 costs a second shard build).

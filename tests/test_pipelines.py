@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ner.training.config import TrainConfig, to_dict
+from ner.errors import NerError
+from ner.training.config import TrainConfig
 from pipelines import RecipeError, load_recipe, run_recipe
 from pipelines.cli import main, recipes
+from pipelines.plan import FINGERPRINT_VERSIONS, plan_recipe, settings
 from pipelines.rows import DEFAULT_ROWS, ROWS
-from pipelines.runner import _train_fingerprint_config, fingerprint
+from pipelines.runner import plan_status
 from tests.tiny_encoder import tiny_encoder_dir
 
 TINY_MODEL = {"max_subwords": 64, "dist_emb": 8, "region_emb": 8, "conv_hidden": 16, "dilations": [1, 2],
@@ -84,10 +89,36 @@ def test_rows_differ_only_in_their_ingredient(tiny_encoder: Path, data_root: Pat
     assert {c.max_steps for c in cfgs.values()} == {2} and {tuple(c.eval_langs) for c in cfgs.values()} == {("en",)}
 
 
-def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
+def status(path: Path, **overrides) -> dict[str, str]:
+    recipe = load_recipe(path, **overrides)
+    return plan_status(recipe, plan_recipe(recipe))
+
+
+def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root))
-    report = run_recipe(recipe)
     out = tmp_path / "out"
+    # The plan: every step, its dependencies before it, nothing cached yet, and nothing run by planning.
+    plan = plan_recipe(recipe)
+    names = [s.name for s in plan]
+    assert names[:4] == ["codeswitch/ja", "codeswitch/de", "unlabeled/ja", "unlabeled/de"] and names[-1] == "report"
+    assert len(names) == 4 + 3 * len(DEFAULT_ROWS) + 1 and len(set(names)) == len(names)
+    for i, step in enumerate(plan):
+        assert set(step.deps) <= set(names[:i]), step.name
+    by_name = {s.name: s for s in plan}
+    assert by_name["train/self_training/seed-13"].kind == "self_train"
+    assert by_name["train/self_training/seed-13"].deps[0] == "train/relation_contrastive/seed-13"  # its teacher
+    assert set(by_name["train/zero_shot/seed-13"].deps) == {"codeswitch/ja", "codeswitch/de"}
+    assert set(plan_status(recipe, plan).values()) == {"not cached", "always"}
+    assert main(["plan", str(tmp_path / "r.yaml")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"tiny: 23 steps in {out} (0 cached, 0 stale, 22 not cached)"
+    for step in plan:
+        line = next(x for x in printed if step.fingerprint in x).split()
+        assert line[0] == ("always" if step.name == "report" else "not") and step.kind in line and step.name in line
+    assert not out.exists()  # planning runs nothing
+
+    report = run_recipe(recipe)
     data = json.loads((out / "report.json").read_text())
     assert list(data["rows"]) == DEFAULT_ROWS
     for row in data["rows"].values():
@@ -115,6 +146,34 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     line = next(x for x in text.splitlines() if x.startswith("| relation_contrastive/seed-13 |"))
     assert f"| {rel['terms']['relation']['loss_last'] / 0.5:.2f} / {rel['contrastive_floor']:.2f} |" in line
 
+    # After the run the plan finds every step cached (the report is rewritten at every run).
+    after = status(tmp_path / "r.yaml")
+    assert after.pop("report") == "always" and set(after.values()) == {"cached"} and len(after) == len(plan) - 1
+    assert main(["plan", str(tmp_path / "r.yaml")]) == 0
+    assert f"tiny: 23 steps in {out} (22 cached, 0 stale, 0 not cached)" in capsys.readouterr().out
+
+    # A changed setting makes exactly its step and the steps downstream of it stale, before anything runs;
+    # settings that change no result (workers, eval.bootstrap) leave every step cached.
+    def stale_after(**changes) -> set[str]:
+        data = yaml.safe_load((tmp_path / "r.yaml").read_text())
+        data.update(changes)
+        (tmp_path / "changed.yaml").write_text(yaml.safe_dump(data))
+        return {name for name, st in status(tmp_path / "changed.yaml").items() if st == "stale"}
+
+    base = yaml.safe_load((tmp_path / "r.yaml").read_text())
+    row6 = {"train/self_training/seed-13", "eval/self_training/seed-13", "diagnose/self_training/seed-13"}
+    assert stale_after(self_train={**base["self_train"], "threshold": 0.5}) == row6  # row 6's own setting
+    models = {f"{k}/{row}/seed-13" for row in DEFAULT_ROWS for k in ("train", "eval", "diagnose")}
+    assert stale_after(train={**base["train"], "lr": 0.01}) == models  # every row; no shard, no pool
+    assert stale_after(eval={**base["eval"], "limit": 9}) == {f"eval/{row}/seed-13" for row in DEFAULT_ROWS}
+    assert stale_after(unlabeled={"limit": 11}) == {"unlabeled/ja", "unlabeled/de", *row6}
+    assert stale_after(codeswitch_by_lang={}) == {"codeswitch/ja"} | models  # ja's shards feed every row
+    assert stale_after(workers=2, eval={**base["eval"], "bootstrap": 10}) == set()
+    # --rows: a row added to a finished run is all that is left to do
+    more = status(tmp_path / "r.yaml", rows=["relation_contrastive", "self_training", "continued"])
+    assert {name for name, st in more.items() if st != "cached"} == \
+        {"train/continued/seed-13", "eval/continued/seed-13", "diagnose/continued/seed-13", "report"}
+
     # Second run: everything cached, results identical.
     mtime = (out / "rows" / "semantic" / "seed-13" / "model" / "model.pt").stat().st_mtime_ns
     run_recipe(load_recipe(tmp_path / "r.yaml"))
@@ -125,6 +184,9 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
 
     # A step interrupted after its work started (marker of completion missing) resumes, not restarts.
     (out / "steps" / "train__semantic__seed-13.json").unlink()
+    assert status(tmp_path / "r.yaml")["train/semantic/seed-13"] == "not cached"
+    assert main(["plan", str(tmp_path / "r.yaml")]) == 0
+    assert re.search(r"^not cached \(resumes\) +\w+ +train +train/semantic/seed-13 ", capsys.readouterr().out, re.M)
     run_recipe(load_recipe(tmp_path / "r.yaml"))
     resumed = json.loads((out / "report.json").read_text())["stages"]
     assert not resumed["train/semantic/seed-13"]["cached"] and resumed["eval/semantic/seed-13"]["cached"]
@@ -295,13 +357,65 @@ def test_target_view_rows(tiny_encoder: Path, data_root: Path, tmp_path: Path) -
         or not yaml.safe_load((out / "rows" / "codeswitch" / "seed-13" / "config.yaml").read_text())["target_pairs"]
 
 
-def test_settings_added_later_leave_cached_fingerprints_alone(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
-    r = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root))
-    cfg = r.train_config("relation_contrastive", ["x"])
-    assert cfg.model.subword_space == "script"  # the default since the setting exists
-    cfg.model.subword_space = "word"  # the input of every run cached before it
-    old = to_dict(cfg)
-    del old["model"]["subword_space"]  # such a run's config
-    assert fingerprint(_train_fingerprint_config(cfg)) == fingerprint(old)
-    cfg.model.subword_space = "script"
-    assert fingerprint(_train_fingerprint_config(cfg)) != fingerprint(old)
+def test_fingerprints_are_versioned_and_leave_out_run_settings(tiny_encoder: Path, data_root: Path,
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, rows=["zero_shot", "relation_contrastive",
+                                                                            "self_training", "continued"])
+    recipe = load_recipe(path)
+    fps = {s.name: s.fingerprint for s in plan_recipe(recipe)}
+    # settings that change how a step runs, never what it makes: at any depth
+    assert settings({"workers": 3, "overwrite": True, "a": [{"report_to": ["tensorboard"], "log_every": 5}]}) == \
+        {"a": [{"log_every": 5}]}
+    assert {s.name: s.fingerprint for s in plan_recipe(load_recipe(path, workers=7))} == fps
+    # a kind's version is part of its fingerprints: raising it redoes that kind and what is downstream of it
+    monkeypatch.setitem(FINGERPRINT_VERSIONS, "unlabeled", FINGERPRINT_VERSIONS["unlabeled"] + 1)
+    changed = {s.name for s in plan_recipe(recipe) if s.fingerprint != fps[s.name]}
+    assert changed == {"unlabeled/ja", "unlabeled/de", "train/self_training/seed-13", "eval/self_training/seed-13",
+                       "diagnose/self_training/seed-13", "report"}
+    monkeypatch.setitem(FINGERPRINT_VERSIONS, "unlabeled", FINGERPRINT_VERSIONS["unlabeled"] - 1)
+    monkeypatch.setitem(FINGERPRINT_VERSIONS, "train", FINGERPRINT_VERSIONS["train"] + 1)
+    changed = {s.name for s in plan_recipe(recipe) if s.fingerprint != fps[s.name]}
+    assert not any(name.startswith(("codeswitch/", "unlabeled/")) for name in changed)
+    assert {name for name in fps if name.startswith(("train/", "eval/", "diagnose/"))} <= changed
+    # Row 8 starts from row 5's model with the student's settings; row 6's student has row 5's settings.
+    plan = {s.name: s for s in plan_recipe(recipe)}
+    continued, student = plan["train/continued/seed-13"].config, plan["train/self_training/seed-13"].config
+    assert continued.init_from == student.teacher == "train/relation_contrastive/seed-13"
+    assert continued.out.endswith("rows/continued/seed-13") and student.out.endswith("rows/self_training/seed-13")
+    assert continued.max_steps == student.train.max_steps == 1 and continued.pseudo == []
+    assert student.unlabeled == ["unlabeled/ja", "unlabeled/de"] and student.train.shards == ["codeswitch/ja", "codeswitch/de"]
+
+
+def test_report_to(tiny_encoder: Path, data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--report-to tensorboard` reaches every training config, and no fingerprint."""
+    path = write_recipe(tmp_path / "r.yaml", tiny_encoder, data_root, rows=["zero_shot", "relation_contrastive",
+                                                                            "self_training"])
+    recipe = load_recipe(path)
+    if "report_to" not in {f.name for f in dataclasses.fields(TrainConfig)}:
+        with pytest.raises(RecipeError, match="--report-to needs ner.training.config.TrainConfig.report_to"):
+            plan_recipe(recipe, report_to=["tensorboard"])
+        assert main(["run", str(path), "--report-to", "tensorboard"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("pipelines: error: --report-to needs") and err.count("\n") == 1
+        assert not (tmp_path / "out").exists()
+        return
+    if importlib.util.find_spec("tensorboard") is None:  # checked by TrainConfig.validate, before anything runs
+        with pytest.raises(NerError, match="tensorboard"):
+            plan_recipe(recipe, report_to=["tensorboard"])
+        return
+    plain = plan_recipe(recipe)
+    reported = plan_recipe(recipe, report_to=["tensorboard"])
+    assert [s.fingerprint for s in reported] == [s.fingerprint for s in plain]
+    trainings = [s.config for s in reported if s.kind in ("train", "self_train")]
+    assert len(trainings) == 3
+    for cfg in trainings:
+        assert getattr(cfg, "train", cfg).report_to == ["tensorboard"]
+
+
+def test_runner_knows_no_row() -> None:
+    """What differs between rows is data on the rows (pipelines/rows.py), not row names in the code that
+    plans and runs the steps."""
+    for module in ("runner.py", "plan.py"):
+        text = (Path(__file__).resolve().parents[1] / "pipelines" / module).read_text(encoding="utf-8")
+        for row in ROWS:
+            assert not re.search(rf"[\"']{row}[\"']", text), f"{module} names row {row}"
