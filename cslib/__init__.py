@@ -4,8 +4,24 @@ The public API below is what notebooks, pipelines and `ner` use; everything else
 """
 
 from .build import BuildConfig, build_codeswitch
+from .command_line import (
+    DATA_ROOT_OPTION,
+    QUIET_OPTION,
+    SEED_OPTION,
+    OptionSpec,
+    add_data_root,
+    add_option,
+    add_quiet,
+    add_seed,
+    conflict,
+    format_default,
+    given,
+    parameter_defaults,
+    run_cli,
+    with_default,
+)
 from .corpora import load_parallel, load_split
-from .errors import CslibError
+from .errors import CslibError, UserError
 from .hf import codeswitch_dataset, load_shards_dataset
 from .iob import is_iob2, repair_iob2, spans
 from .lexicons import Dictionary, build_dictionary, read_muse
@@ -31,4 +47,8 @@ __all__ = [
     "MAX_LINE", "atomic_write_bytes", "check_encoding", "effective_limit", "file_sha256", "iter_lines",
     "read_text_file", "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats",
     "tokenize", "validate_dir", "word_tokenize",
+    # the command-line convention of cslib, ner and pipelines (cslib.command_line)
+    "DATA_ROOT_OPTION", "OptionSpec", "QUIET_OPTION", "SEED_OPTION", "UserError", "add_data_root", "add_option",
+    "add_quiet", "add_seed", "conflict", "format_default", "given", "parameter_defaults", "run_cli",
+    "with_default",
 ]
