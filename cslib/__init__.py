@@ -4,9 +4,25 @@ The public API below is what notebooks, pipelines and `ner` use; everything else
 """
 
 from .build import BuildConfig, build_codeswitch
+from .command_line import (
+    DATA_ROOT_OPTION,
+    QUIET_OPTION,
+    SEED_OPTION,
+    OptionSpec,
+    add_data_root,
+    add_option,
+    add_quiet,
+    add_seed,
+    conflict,
+    format_default,
+    given,
+    parameter_defaults,
+    run_cli,
+    with_default,
+)
 from .corpora import load_parallel, load_split
 from .environment import cache_root, package_versions
-from .errors import CslibError
+from .errors import CslibError, UserError
 from .files import (
     atomic_directory,
     atomic_open,
@@ -44,4 +60,8 @@ __all__ = [
     # the toolbox every layer writes and locates files with
     "SHARD_KINDS", "atomic_directory", "atomic_open", "atomic_path", "atomic_write_json", "atomic_write_text",
     "cache_root", "iter_jsonl", "package_versions", "schema_problem", "shard_schema",
+    # the command-line convention of cslib, ner and pipelines (cslib.command_line)
+    "DATA_ROOT_OPTION", "OptionSpec", "QUIET_OPTION", "SEED_OPTION", "UserError", "add_data_root", "add_option",
+    "add_quiet", "add_seed", "conflict", "format_default", "given", "parameter_defaults", "run_cli",
+    "with_default",
 ]

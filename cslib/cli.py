@@ -1,4 +1,5 @@
-"""`cslib` command line: a thin layer over the library, one `_cmd_*` function per command.
+"""`cslib` command line: a thin layer over the library, one parser builder and one `_cmd_*` function per
+command, run by `cslib.command_line.run_cli`.
 
 Help texts take their defaults from the config dataclasses (`BuildConfig`, `UnlabeledConfig`,
 `TaskOptions`), so what `--help` says is what the library does.
@@ -11,12 +12,12 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 from . import report
 from .build import MODES, BuildConfig
+from .command_line import add_data_root, add_seed, conflict, given, run_cli
 from .config import load_config
 from .errors import CslibError
 from .lexicons import ZH_SCRIPTS
@@ -46,33 +47,13 @@ MODE_HELP = (f"auto: dict when a MUSE dictionary exists for the pair (en-X, read
              f"dict+align: both (default {B.mode})")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cslib", description="Build and inspect code-switched NER corpora.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="cmd", required=True)
-    _build_parser(sub)
-    _unlabeled_parser(sub)
-
-    i = sub.add_parser("inspect", help="print source / code-switched pairs with entities marked")
-    i.add_argument("dir")
-    i.add_argument("-n", type=int, default=10, help="number of examples (10)")
-    i.add_argument("--offset", type=int, default=0, help="skip the first N examples")
-    i.add_argument("--all", action="store_true", help="include rows where nothing was switched")
-    i.add_argument("--html", metavar="OUT.html", help="write an HTML page instead (entities coloured by type, "
-                                                      "switched words marked, token language on hover)")
-    i.add_argument("--method", help="only rows switched by this method (dict, align, dict+align)")
-    i.add_argument("--type", dest="entity_type", help="only rows with a source entity of this type, e.g. PER")
-
-    s = sub.add_parser("stats", help="statistics of a shard set")
-    s.add_argument("dir")
-    s.add_argument("--json", action="store_true")
-
-    v = sub.add_parser("validate", help="check every row's labels and every checksum; non-zero on violation")
-    v.add_argument("dir", nargs="+")
-
-    m = sub.add_parser("manifests", help="list or verify the data manifests against a mirror")
-    m.add_argument("action", choices=["list", "verify"])
-    m.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT)")
+    for add in (_build_parser, _unlabeled_parser, _inspect_parser, _stats_parser, _validate_parser,
+                _manifests_parser):
+        add(sub)
     return p
 
 
@@ -83,12 +64,13 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
                                    "Any direction: from English the English-X resources serve as they are; "
                                    "into English (--src ja --tgt en) they are read backwards; between two "
                                    "other languages (--src de --tgt es) two dictionaries are composed "
-                                   "through English (docs/shards.md, 'Directions').")
+                                   "through English (docs/shards.md, 'Directions'). The same options, seed "
+                                   "and inputs give byte-identical shards.")
     b.add_argument("--config", help="YAML file with build options (flags override it)")
     b.add_argument("--src", help=f"source language code: the language of the labels, e.g. en, ja, de "
                                  f"(default {B.src}; zh and ja as PAN-X gives them: characters)")
     b.add_argument("--tgt", help=f"target language code, e.g. ja, zh, de, en (default {B.tgt})")
-    b.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT, else download)")
+    add_data_root(b)
     b.add_argument("--out", help="output directory (default data/cs/SRC-TGT)")
     b.add_argument("--input", help="labeled PAN-X TSV or CoNLL file instead of the PAN-X train split, or a "
                                    "task input (JSONL, CSV, Parquet, CoNLL in any scheme, text, or a shard set "
@@ -135,7 +117,7 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
                         f"(default {B.segment})")
     b.add_argument("--variants", type=int, help=f"code-switched variants per sentence ({B.variants})")
     b.add_argument("--limit", type=int, help="use only the first N source sentences (0 = all)")
-    b.add_argument("--seed", type=int, help=f"random seed ({B.seed}); same seed and inputs give identical shards")
+    add_seed(b, B.seed, absent=None)
     b.add_argument("--shard-size", type=int, help=f"rows per shard ({B.shard_size})")
     b.add_argument("--workers", type=int, help=f"worker processes ({B.workers}; 0 = all cores); with --engine ray: "
                                                  "concurrent Ray tasks (0 or 1 = every CPU of the cluster)")
@@ -166,7 +148,8 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--engine", choices=["local", "ray"],
                    help="local: this machine, --workers processes; ray: Ray Data (pip install 'xner[ray]'), "
                         f"same output bytes (default {T.engine})")
-    t.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    t.add_argument("--address", help="Ray cluster address, with --engine ray (default: $RAY_ADDRESS, else a local Ray)")
+    b.set_defaults(func=_cmd_build)
 
 
 def _unlabeled_parser(sub: argparse._SubParsersAction) -> None:
@@ -174,7 +157,7 @@ def _unlabeled_parser(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--lang", required=True, help="language code")
     u.add_argument("--file", help="raw text, one sentence a line (default: PAN-X train with labels dropped)")
     u.add_argument("--encoding", help="text encoding of --file (default utf-8)")
-    u.add_argument("--data-root", help="local data mirror (else $CSLIB_DATA_ROOT)")
+    add_data_root(u)
     u.add_argument("--out", help="output directory (default data/unlabeled/LANG)")
     u.add_argument("--limit", type=int, help="first N sentences only (0 = all)")
     u.add_argument("--exclude", nargs="+", metavar="FILE", default=None,
@@ -185,10 +168,49 @@ def _unlabeled_parser(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--shard-size", type=int, help=f"rows per shard ({U.shard_size})")
     u.add_argument("--workers", type=int, help=f"worker processes ({U.workers}; 0 = all cores)")
     u.add_argument("--overwrite", action="store_const", const=True, help="replace a different build in --out")
+    u.set_defaults(func=_cmd_unlabeled)
+
+
+def _inspect_parser(sub: argparse._SubParsersAction) -> None:
+    i = sub.add_parser("inspect", help="print source / code-switched pairs with entities marked")
+    i.add_argument("dir")
+    i.add_argument("-n", type=int, default=10, help="number of examples (default 10)")
+    i.add_argument("--offset", type=int, default=0, help="skip the first N examples")
+    i.add_argument("--all", action="store_true", help="include rows where nothing was switched")
+    i.add_argument("--html", metavar="OUT.html", help="write an HTML page instead (entities coloured by type, "
+                                                      "switched words marked, token language on hover)")
+    i.add_argument("--method", help="only rows switched by this method (dict, align, dict+align)")
+    i.add_argument("--type", dest="entity_type", help="only rows with a source entity of this type, e.g. PER")
+    i.set_defaults(func=_cmd_inspect)
+
+
+def _stats_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("stats", help="statistics of a shard set")
+    s.add_argument("dir")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_stats)
+
+
+def _validate_parser(sub: argparse._SubParsersAction) -> None:
+    v = sub.add_parser("validate", help="check every row's labels and every checksum; non-zero on violation")
+    v.add_argument("dir", nargs="+")
+    v.set_defaults(func=_cmd_validate)
+
+
+def _manifests_parser(sub: argparse._SubParsersAction) -> None:
+    m = sub.add_parser("manifests", help="list or verify the data manifests against a mirror")
+    m.add_argument("action", choices=["list", "verify"])
+    add_data_root(m)
+    m.set_defaults(func=_cmd_manifests)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    out = run_build(load_config(BuildConfig, args.config, vars(args)), load_config(TaskOptions, None, vars(args)))
+    cfg, opts = load_config(BuildConfig, args.config, vars(args)), load_config(TaskOptions, None, vars(args))
+    if given(args, "address") and opts.engine != "ray":
+        raise conflict("--address", f"--engine {opts.engine}", "a Ray cluster address needs --engine ray")
+    if given(args, "aligner_model") and cfg.aligner != "simalign":
+        raise conflict("--aligner-model", f"--aligner {cfg.aligner}", "only simalign reads a local encoder")
+    out = run_build(cfg, opts)
     st = report.summary(out)
     tok = st.get("switched_token_fraction")
     print(f"{out}: {st['rows']} rows, " + (f"{tok:.1%} of tokens switched, " if tok is not None else "")
@@ -199,6 +221,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_unlabeled(args: argparse.Namespace) -> int:
+    if given(args, "encoding") and not args.file:
+        raise CslibError("--encoding needs --file: it is the text encoding of that file (PAN-X is UTF-8)")
     out = build_unlabeled(load_config(UnlabeledConfig, None, vars(args)))
     excluded = read_manifest(out)["counts"].get("excluded", 0)
     print(f"{out}: {report.stats(out)['rows']} sentences ({excluded} left out: they occur in evaluation data)")
@@ -250,24 +274,15 @@ def _cmd_manifests(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "build": _cmd_build, "unlabeled": _cmd_unlabeled, "inspect": _cmd_inspect, "stats": _cmd_stats,
-    "validate": _cmd_validate, "manifests": _cmd_manifests,
-}
+def _setup_logging(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return COMMANDS[args.cmd](args)
-    except CslibError as exc:
-        print(f"cslib: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("cslib: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
+    """The `cslib` console script (`cslib.run_cli`: one-line errors, exit 2; Ctrl-C exits 130)."""
+    return run_cli(build_parser(), argv, setup=_setup_logging,
+                   interrupted="interrupted; re-run the same command to resume")
 
 
 if __name__ == "__main__":

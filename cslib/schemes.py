@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .errors import UserError
 from .iob import Span, span_tags
 
 SCHEMES = ("iob1", "iob2", "bioes", "bilou", "io")
 _PREFIXES = {"iob1": "BI", "iob2": "BI", "bioes": "BIES", "bilou": "BILU", "io": "I"}
 
 
-class SchemeError(ValueError):
+class SchemeError(UserError, ValueError):
     """A tag sequence that does not fit its scheme; `token` is the offending position."""
 
     def __init__(self, token: int, problem: str) -> None:

@@ -1,15 +1,17 @@
 """User-facing errors of the `ner` tool.
 
 A `NerError` is a mistake in the user's input or environment (a broken shard, a wrong flag
-combination, a missing run directory). The CLI prints it as one line, `ner: error: <msg>`,
-and exits with status 2, so messages must be self-contained: name the file, the column or
-the flag, and what to do about it.
+combination, a missing run directory). It is a `cslib.UserError`: the command line prints it as
+one line, `ner: error: <msg>`, and exits with status 2, so messages must be self-contained: name the
+file, the column or the flag, and what to do about it.
 """
 
 from __future__ import annotations
 
+from cslib import UserError
 
-class NerError(Exception):
+
+class NerError(UserError):
     """One-line user error; never used for programming bugs (those keep their traceback)."""
 
 

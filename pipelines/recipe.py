@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cslib import BuildConfig, UnlabeledConfig
+from cslib import BuildConfig, UnlabeledConfig, UserError
 from cslib.errors import CslibError
 from cslib.languages import get_language
 from ner.diagnostics import DiagnoseConfig
@@ -25,7 +25,7 @@ from ner.training.config import SelfTrainConfig, TrainConfig, from_dict, read_ya
 from pipelines.rows import DEFAULT_ROWS, ROWS
 
 
-class RecipeError(Exception):
+class RecipeError(UserError):
     """A recipe that cannot run; the message is one line naming the file and key."""
 
 

@@ -419,3 +419,16 @@ def test_runner_knows_no_row() -> None:
         text = (Path(__file__).resolve().parents[1] / "pipelines" / module).read_text(encoding="utf-8")
         for row in ROWS:
             assert not re.search(rf"[\"']{row}[\"']", text), f"{module} names row {row}"
+def test_cli_compare_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pipelines compare` on runs that cannot be compared: one line and exit 2 from the shared wrapper,
+    also when a run's report.json is not the JSON a run writes."""
+    run = tmp_path / "run"
+    (run / "eval").mkdir(parents=True)
+    (run / "report.json").write_text("{", encoding="utf-8")
+    assert main(["compare", str(run), str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pipelines: error: ") and err.count("\n") == 1
+    assert main(["compare", str(tmp_path / "none"), str(run)]) == 2
+    assert capsys.readouterr().err == f"pipelines: error: {tmp_path / 'none'}: not a pipelines run directory (no eval/ inside)\n"
+    assert main(["compare", f"{run}:zero_shot", f"{run}:zero_shot", "--level", "1.5"]) == 2
+    assert "--level between 0 and 1" in capsys.readouterr().err

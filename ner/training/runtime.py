@@ -91,5 +91,10 @@ class StopRequest:
 
 
 class Interrupted(NerError):
-    """Training stopped on request; the checkpoint is saved and rerunning resumes."""
+    """Training stopped on request; the checkpoint is saved and rerunning resumes.
+
+    The command line prints `ner: MESSAGE` (no `error:`) and exits with 130, the status of Ctrl-C."""
+
+    exit_code = 130
+    heading = None
 
