@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from ner import cli
 from ner.cli import main
+from ner.cli import train as cli_train
 from ner.errors import NerError
 from ner.training.config import load_self_train_config, load_train_config
 from ner.training.loop import train
@@ -128,10 +129,10 @@ def test_report_to_errors_are_one_line(shards: Path, tmp_path: Path, capsys: pyt
 def test_flag_reaches_the_run_and_the_self_training_students(tmp_path: Path) -> None:
     parser = cli.build_parser()
     args = parser.parse_args(["train", "--shards", "s", "--report-to", "tensorboard"])
-    assert load_train_config(None, cli._overrides(args)).report_to == ["tensorboard"]
+    assert load_train_config(None, cli_train.overrides(args)).report_to == ["tensorboard"]
     args = parser.parse_args(["self-train", "--model", "t", "--unlabeled", "u", "--shards", "s", "--report-to",
                               "tensorboard"])
-    assert load_self_train_config(None, cli._overrides(args)).train.report_to == ["tensorboard"]
+    assert load_self_train_config(None, cli_train.overrides(args)).train.report_to == ["tensorboard"]
     yaml_path = tmp_path / "train.yaml"
     yaml_path.write_text("report_to: tensorboard\n")
     assert load_train_config(yaml_path).report_to == ["tensorboard"]
