@@ -33,10 +33,11 @@ from .files import (
     file_sha256,
 )
 from .hf import codeswitch_dataset, load_shards_dataset
+from .inspection.report import examples, stats, validate_dir
+from .inspection.view import ShardSet, ShardView, open_shards
 from .iob import is_iob2, repair_iob2, spans
 from .lexicons import Dictionary, build_dictionary, read_muse
 from .readers import LabeledSentence, effective_limit, read_conll, read_labeled_file, read_panx, read_text
-from .report import examples, stats, validate_dir
 from .shards import SHARD_KINDS, iter_rows, read_table, schema_problem, shard_schema
 from .substitute import CodeSwitcher, SwitchConfig
 from .task_build import run_build
@@ -45,7 +46,6 @@ from .textio import MAX_LINE, check_encoding, iter_jsonl, iter_lines, read_text_
 from .tokenizers import segment, tokenize, word_tokenize
 from .unlabeled import UnlabeledConfig, build_unlabeled
 from .validate import row_problem
-from .view import ShardSet, ShardView, open_shards
 
 __version__ = "0.1.0"
 __all__ = [

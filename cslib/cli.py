@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from . import report
 from .build import MODES, BuildConfig
 from .command_line import add_data_root, add_seed, conflict, given, run_cli
 from .config import load_config
 from .errors import CslibError
+from .inspection import report
+from .inspection.view import open_shards, write_html_page
 from .lexicons import ZH_SCRIPTS
 from .manifests import all_manifests, resolve_file
 from .schemes import SCHEMES
@@ -29,7 +30,6 @@ from .task_build import run_build
 from .task_inputs import FORMATS
 from .tasks import TASKS, TaskOptions
 from .unlabeled import UnlabeledConfig, build_unlabeled
-from .view import open_shards, write_html_page
 
 
 def defaults(cls: type) -> SimpleNamespace:

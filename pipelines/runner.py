@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cslib import TaskOptions, atomic_write_bytes, build_codeswitch, build_unlabeled, run_build
+from cslib import stats as shard_stats
 from cslib.errors import CslibError
-from cslib.report import stats as shard_stats
 from ner.diagnostics import diagnose
 from ner.errors import NerError
 from ner.inference.evaluate import evaluate_langs

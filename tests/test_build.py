@@ -10,7 +10,7 @@ from cslib import BuildConfig, CslibError, UnlabeledConfig, build_codeswitch, bu
 from cslib import shards as shard_mod
 from cslib.cli import main
 from cslib.corpora import load_split
-from cslib.report import stats, summary, validate_dir
+from cslib.inspection.report import stats, summary, validate_dir
 
 
 def cfg(tmp_path, data_root, **kw) -> BuildConfig:

@@ -11,11 +11,11 @@ import pytest
 
 from cslib import BuildConfig, CodeSwitcher, Dictionary, SwitchConfig, iter_rows, row_problem
 from cslib.cli import main
+from cslib.inspection.report import stats, validate_dir
 from cslib.iob import spans
 from cslib.lexicons import Translation, direction, resolved_mode
 from cslib.lexicons.pivot import compose
 from cslib.lexicons.sources import merge_case
-from cslib.report import stats, validate_dir
 
 
 def build(tmp_path, data_root, src: str, tgt: str, *flags: str, limit: int = 300):

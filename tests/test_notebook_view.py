@@ -10,7 +10,7 @@ import pytest
 
 import cslib
 from cslib.cli import main as cslib_main
-from cslib.view import open_shards, row_html
+from cslib.inspection.view import open_shards, row_html
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -292,9 +292,9 @@ def test_mined_entities_row(tiny_encoder: Path, data_root: Path, tmp_path: Path)
     """Row 7: mine typed target entities with a trained row's model, rebuild the shards with them replacing
     switched entities (labels exact, types kept), train row 5's objective on those, compare to row 5."""
     from cslib import read_table
+    from cslib.inspection.report import validate_dir
     from cslib.iob import spans
     from cslib.lexicons.entity_sources import read_entity_lexicon
-    from cslib.report import validate_dir
 
     train = {"max_steps": 16, "batch_size": 4, "eval_every": 0, "dev_limit": 8, "log_every": 1, "lr": 1e-2,
              "encoder_lr": 1e-2, "model": {"encoder": str(tiny_encoder), **TINY_MODEL}}

@@ -14,7 +14,7 @@ import pytest
 from cslib import BuildConfig, CodeSwitcher, CslibError, Dictionary, TaskOptions, read_muse, run_build
 from cslib import shards as shard_mod
 from cslib.cli import main
-from cslib.report import stats, validate_dir
+from cslib.inspection.report import stats, validate_dir
 from cslib.schemes import decode
 from cslib.tasks import KEY, TaskSpec, switch_batch
 

@@ -6,10 +6,11 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 
-from . import shards, task_report
-from .iob import spans
+from .. import shards
+from ..iob import spans
+from ..validate import row_problem
+from . import task_report
 from .rows import mark_entities, pick_rows
-from .validate import row_problem
 
 
 def _task_kind(directory: str | Path) -> bool:

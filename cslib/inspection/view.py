@@ -15,10 +15,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from . import shards
-from .errors import CslibError
-from .files import atomic_write_bytes
-from .iob import spans
+from .. import shards
+from ..errors import CslibError
+from ..files import atomic_write_bytes
+from ..iob import spans
 from .report import stats
 from .rows import pick_rows
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import shards
-from .iob import spans
+from .. import shards
+from ..iob import spans
 
 
 def pick_rows(directory: str | Path, n: int, offset: int = 0, switched_only: bool = False,

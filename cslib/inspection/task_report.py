@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from . import shards
+from .. import shards
+from ..schemes import SchemeError, decode, encode
+from ..validate import row_problem
 from .rows import mark_entities, pick_rows
-from .schemes import SchemeError, decode, encode
-from .validate import row_problem
 
 KINDS = ("text", "classification", "tagging")
 
