@@ -38,6 +38,7 @@ from .inspection.view import ShardSet, ShardView, open_shards
 from .iob import is_iob2, repair_iob2, spans
 from .lexicons import Dictionary, build_dictionary, read_muse
 from .readers import LabeledSentence, effective_limit, read_conll, read_labeled_file, read_panx, read_text
+from .sentences import split_sentences
 from .shards import SHARD_KINDS, iter_rows, read_table, schema_problem, shard_schema
 from .substitute import CodeSwitcher, SwitchConfig
 from .task_build import run_build
@@ -55,8 +56,8 @@ __all__ = [
     "iter_rows", "load_parallel", "load_split", "open_shards", "read_conll", "read_labeled_file", "read_muse",
     "read_panx",
     "MAX_LINE", "atomic_write_bytes", "check_encoding", "effective_limit", "file_sha256", "iter_lines",
-    "read_text_file", "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "stats",
-    "tokenize", "validate_dir", "word_tokenize",
+    "read_text_file", "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "split_sentences",
+    "stats", "tokenize", "validate_dir", "word_tokenize",
     # the toolbox every layer writes and locates files with
     "SHARD_KINDS", "atomic_directory", "atomic_open", "atomic_path", "atomic_write_json", "atomic_write_text",
     "cache_root", "iter_jsonl", "package_versions", "schema_problem", "shard_schema",

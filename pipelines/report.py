@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from cslib import package_versions
+from ner.inference.evaluate import length_buckets
 from pipelines.recipe import Recipe
 from pipelines.rows import ROWS
 from pipelines.stats import mean_sd, paired_bootstrap
@@ -37,6 +38,34 @@ def load_counts(eval_dir: str | Path, langs: list[str]) -> dict[str, np.ndarray]
         if not path.is_file():
             return None
         out[lang] = np.asarray(json.loads(path.read_text(encoding="utf-8"))["counts"], dtype=np.int64).reshape(-1, 3)
+    return out
+
+
+def load_by_length(eval_dir: str | Path, langs: list[str]) -> dict[str, dict[str, Any]] | None:
+    """Per language, the scores per sentence-length bucket of one evaluation (metrics.json's `by_length`),
+    or None if it predates them."""
+    out = {}
+    for lang in langs:
+        path = Path(eval_dir) / lang / "metrics.json"
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if "by_length" not in data:
+            return None
+        out[lang] = data["by_length"]
+    return out
+
+
+def length_summary(per_seed: dict[int, dict[str, dict[str, Any]]], targets: list[str]) -> dict[str, Any]:
+    """Per length bucket: F1 and recall averaged over the targets with gold entities in that bucket, as
+    mean ± sd over seeds, and the gold entities of the bucket summed over those targets."""
+    out: dict[str, Any] = {"f1": {}, "recall": {}, "gold": {}}
+    first = next(iter(per_seed.values()))
+    for name in length_buckets():
+        langs = [t for t in targets if first[t][name]["support"]]
+        if not langs:
+            continue
+        out["gold"][name] = sum(first[t][name]["support"] for t in langs)
+        for key in ("f1", "recall"):
+            out[key][name] = _stat([_mean([runs[t][name][key] for t in langs]) for runs in per_seed.values()])
     return out
 
 
@@ -74,6 +103,10 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
             "avg_targets": _stat(avg),
             "selection_langs": selection, "zero_shot": all(lang == recipe.src for lang in selection or []),
         }
+        if "dir" in per_seed[seeds[0]]:
+            lengths = {s: load_by_length(per_seed[s]["dir"], targets) for s in seeds}
+            if targets and all(v is not None for v in lengths.values()):
+                entry["by_length"] = length_summary(lengths, targets)  # type: ignore[arg-type]
         row_counts = {s: load_counts(per_seed[s]["dir"], targets) for s in seeds} if "dir" in per_seed[seeds[0]] else {}
         counts[name] = None if not row_counts or any(c is None for c in row_counts.values()) else row_counts  # type: ignore[assignment]
         baseline = ROWS[name].baseline if ROWS[name].baseline in rows else prev
@@ -168,6 +201,7 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
         lines += ["", f"Row {last['number']} vs row {first_number}: {_gain(g)} F1 on average; "
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
+    lines += _length_section(summary)
     lines += _diagnostics_section(records, recipe)
     lines += _mined_section(records)
     if skipped:
@@ -181,6 +215,28 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
               "## Recipe (as run)", "", "```yaml", yaml.safe_dump(recipe_dict(recipe), sort_keys=False).rstrip(), "```",
               "", "## Versions", "", "```", *(f"{k}: {v}" for k, v in versions().items()), "```", ""]
     return "\n".join(lines)
+
+
+def _length_section(summary: dict[str, Any]) -> list[str]:
+    """F1 and recall per sentence-length bucket (`ner evaluate`'s `by_length`), averaged over the targets."""
+    rows = {name: r for name, r in summary["rows"].items() if "by_length" in r}
+    if not rows:
+        return []
+    names = length_buckets()
+    gold = next(iter(rows.values()))["by_length"]["gold"]
+    lines = ["", "## By sentence length (words; zh, ja: characters)", "",
+             "Per bucket, the average over the targets that have gold entities in it; gold entities of those "
+             "targets: " + ", ".join(f"{name} {gold[name]}" if name in gold else f"{name} none" for name in names)
+             + ". A drop in the long buckets only is a loss on long inputs.", ""]
+    for key, title in (("f1", "F1"), ("recall", "recall")):
+        lines += ["| # | row | " + " | ".join(f"{title} {name}" for name in names) + " |",
+                  "|---:|---|" + "---:|" * len(names)]
+        for r in rows.values():
+            stats = r["by_length"][key]
+            lines.append(f"| {r['number']} | {r['label']} | "
+                         + " | ".join(_ms(stats[name]) if name in stats else "-" for name in names) + " |")
+        lines.append("")
+    return lines[:-1]
 
 
 def _avg(values: list[float | None]) -> float | None:

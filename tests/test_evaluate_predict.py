@@ -10,7 +10,7 @@ import pytest
 
 from cslib import tokenize
 from ner.cli import main
-from ner.inference.evaluate import entity_scores, evaluate
+from ner.inference.evaluate import LENGTH_BUCKETS, entity_scores, evaluate, length_buckets
 from ner.inference.loading import load_model
 from ner.inference.precision import cpu_has_bf16
 from ner.inference.predict import token_spans
@@ -60,7 +60,55 @@ def test_evaluate_several_languages(run: Path, data_root: Path) -> None:
         assert m["lang"] == lang and m["n_sentences"] == 10 and m["split"] == "dev"
     md = (out / "table.md").read_text()
     assert md.startswith("| lang |") and "| en |" in md and "| de |" in md
+    by_length = md.split("## By sentence length")[1]  # a section per bucket and language after the main table
+    assert "| lang | <=10 | 11-25 | 26-50 | >50 |" in by_length and "| en | " in by_length and "| de | " in by_length
     assert (out / "f1.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_by_sentence_length(run: Path, data_root: Path, tmp_path: Path) -> None:
+    """metrics.json's `by_length`: every bucket, each sentence in the bucket of its length, and the buckets'
+    counts adding up to the totals."""
+    assert length_buckets() == ["<=10", "11-25", "26-50", ">50"] and LENGTH_BUCKETS == (10, 25, 50)
+    pool = [s for s in panx(data_root / "panx" / "dev-en.tsv", 120) if not s[1][0].startswith("I-")]
+    short = [s for s in pool if len(s[0]) <= 10][:4]
+    medium = [s for s in pool if 11 <= len(s[0]) <= 25]
+
+    def joined(group: list, above: int) -> tuple[list[str], list[str]]:
+        """PAN-X sentences run together until longer than `above` words (IOB2 stays valid)."""
+        toks: list[str] = []
+        tags: list[str] = []
+        for s in group:
+            toks, tags = toks + s[0], tags + s[1]
+            if len(toks) > above:
+                return toks, tags
+        raise AssertionError("not enough sentences")
+
+    sents = [*short, *medium[:3], joined(medium[3:], 25), joined(medium[6:], 25), joined(pool[20:], 50),
+             joined(pool[40:], 50)]
+    assert [length_buckets()[sum(len(s[0]) > b for b in LENGTH_BUCKETS)] for s in sents] == \
+        ["<=10"] * 4 + ["11-25"] * 3 + ["26-50"] * 2 + [">50"] * 2
+    f = tmp_path / "lengths.tsv"
+    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(*s, strict=True)) for s in sents) + "\n")
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(run), "--file", str(f), "--lang", "en", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    counts = json.loads((out / "sentence_counts.json").read_text())["counts"]
+    buckets = m["by_length"]
+    assert list(buckets) == length_buckets() and [b["n_sentences"] for b in buckets.values()] == [4, 3, 2, 2]
+    assert sum(b["support"] for b in buckets.values()) == m["support"] == sum(c[2] for c in counts)
+    assert sum(b["n_predicted"] for b in buckets.values()) == m["n_predicted"] == sum(c[1] for c in counts)
+    tp = sum(b["tp"] for b in buckets.values())
+    assert tp == sum(c[0] for c in counts) == round(m["recall"] * m["support"]) and m["n_predicted"] > 0
+    for name, lo, hi in (("<=10", 0, 4), ("11-25", 4, 7), ("26-50", 7, 9), (">50", 9, 11)):
+        b = buckets[name]
+        assert [b["tp"], b["n_predicted"], b["support"]] == [sum(c[k] for c in counts[lo:hi]) for k in range(3)]
+        p = b["tp"] / b["n_predicted"] if b["n_predicted"] else 0.0
+        r = b["tp"] / b["support"] if b["support"] else 0.0
+        assert (b["precision"], b["recall"]) == pytest.approx((p, r))
+        assert b["f1"] == pytest.approx(2 * p * r / (p + r) if p + r else 0.0)
+    assert {"f1", "precision", "recall", "per_type", "lang", "n_sentences", "support", "n_predicted", "model",
+            "predict_seconds", "amp", "compute_precision", "max_entity_words", "sentences_per_second",
+            "file"} < set(m)
 
 
 def test_predict_json_and_text(run: Path, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -73,7 +121,7 @@ def test_predict_json_and_text(run: Path, tmp_path: Path, capsys, monkeypatch) -
     assert rows[0]["tokens"] == tokenize(lines[0], "en") and rows[1]["tokens"] == []
     for r in rows:
         for e in r["entities"]:
-            assert set(e) == {"text", "type", "start", "end", "char_start", "char_end", "score"}
+            assert set(e) == {"text", "type", "start", "end", "char_start", "char_end", "score", "sentence"}
             # both spans end-exclusive, like spaCy and Hugging Face
             assert e["text"] == r["text"][e["char_start"] : e["char_end"]] == " ".join(r["tokens"][e["start"] : e["end"]])
             assert e["end"] > e["start"]

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ner.errors import NerError
+from ner.inference.evaluate import length_buckets
 from ner.training.config import TrainConfig
 from pipelines import RecipeError, load_recipe, run_recipe
 from pipelines.cli import main, recipes
@@ -127,6 +128,7 @@ def test_recipe_end_to_end_then_cached(tiny_encoder: Path, data_root: Path, tmp_
     assert (out / "f1.png").stat().st_size > 1000
     text = report.read_text()
     assert "| 6 | + self-training (full mCL-NER) |" in text and "## Wall time per stage" in text
+    assert "## By sentence length" in text and all("by_length" in row for row in data["rows"].values())
     assert "torch:" in text and "codeswitch_by_lang" in text
     # the shards are real cslib output with the per-language extra dictionary
     manifest = json.loads((out / "data" / "cs" / "en-ja" / "manifest.json").read_text())
@@ -257,6 +259,20 @@ def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_
         assert ci["significant"] == (ci["ci_low"] > 0 or ci["ci_high"] < 0)
     text = report.read_text()
     assert "± " in text and "paired bootstrap" in text and "| 3 | + code-switched data (CE only) |" in text
+    # by sentence length: per bucket the average over the targets with gold entities there, mean ± sd over seeds
+    for name in rows:
+        by_length = data["rows"][name]["by_length"]
+        metrics = {s: {t: json.loads((out / "eval" / name / f"seed-{s}" / t / "metrics.json").read_text())["by_length"]
+                       for t in data["targets"]} for s in (13, 14)}
+        assert by_length["f1"] and set(by_length["f1"]) == set(by_length["recall"]) <= set(length_buckets())
+        for bucket, stat in by_length["recall"].items():
+            langs = [t for t in data["targets"] if metrics[13][t][bucket]["support"]]
+            assert by_length["gold"][bucket] == sum(metrics[13][t][bucket]["support"] for t in langs)
+            assert stat["per_seed"] == pytest.approx([sum(metrics[s][t][bucket]["recall"] for t in langs) / len(langs)
+                                                      for s in (13, 14)])
+    section = text.split("## By sentence length")[1].split("\n## ")[0]
+    assert "| # | row | F1 <=10 | F1 11-25 | F1 26-50 | F1 >50 |" in section and "| # | row | recall <=10 |" in section
+    assert section.count("| 3 | + code-switched data (CE only) | ") == 2 and "± " in section
 
     # `compare` across runs gives the report's own numbers when both sides are rows of one run
     assert main(["compare", f"{out}:codeswitch", f"{out}:zero_shot", "--samples", "200", "--seed", "13", "--json"]) == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from cslib import add_data_root, conflict, given, parameter_defaults, tokenize
-from ner.cli.options import add_model_run_options
+from ner.cli.options import add_model_run_options, non_negative
 from ner.errors import NerError
 from ner.inference.evaluate import evaluate, evaluate_langs
 from ner.inference.export import export_run
@@ -44,11 +44,12 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def add_predict(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="tag raw text (one sentence per line) or a JSONL/Parquet column",
-                       description="Tokenize each input sentence with cslib.tokenize and write its entities: "
-                                   "`text [TYPE]` (tab-separated, one output line per input line), JSON lines "
-                                   "(end-exclusive spans), CoNLL (token TAB tag) or spaCy. Prints sentences/s "
-                                   "at the end.")
+    p = sub.add_parser("predict", help="tag raw text (one text, e.g. a paragraph, per line) or a JSONL/Parquet column",
+                       description="Split each input text into sentences (cslib.split_sentences), tokenize them with "
+                                   "cslib.tokenize and write the entities, one record per input line: `text [TYPE]` "
+                                   "(tab-separated, one output line per input line), JSON lines (end-exclusive "
+                                   "token and character spans into the input line, sentence index), CoNLL (token "
+                                   "TAB tag, one block per input line) or spaCy. Prints sentences/s at the end.")
     p.add_argument("--model", required=True, metavar="RUN", help="run directory, model directory or `ner export` dir")
     p.add_argument("--lang", required=True, metavar="L", help="language of the text (tokenization)")
     p.add_argument("--input", metavar="FILE", help="input file (default stdin): text, .jsonl or .parquet (or a "
@@ -63,6 +64,13 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                         f"(Doc.to_json lines, or a DocBin with --out FILE.spacy) (default {PREDICT.fmt})")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--keep-lines", action="store_true",
+                   help="tag each input line as one sentence (no sentence splitting; no sentence index in the output)")
+    p.add_argument("--max-words", type=non_negative, default=PREDICT.max_words, metavar="N",
+                   help=f"a sentence longer than N words (zh, ja: characters) is tagged in overlapping windows of N "
+                        f"words and the entities merged (default {PREDICT.max_words}; 0 = never)")
+    p.add_argument("--window-overlap", type=non_negative, default=PREDICT.overlap, metavar="N",
+                   help=f"words shared by consecutive windows, less than --max-words (default {PREDICT.overlap})")
     add_model_run_options(p, PREDICT, amp=False)
     p.set_defaults(func=_cmd_predict)
 
@@ -128,9 +136,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise conflict("--json", f"--format {args.format}", "--json is --format json")
     if given(args, "encoding") and input_format(args.input, args.input_format) == "parquet":
         raise conflict("--encoding", "a Parquet input", "Parquet stores its text as UTF-8")
+    if args.max_words and args.window_overlap >= args.max_words:
+        raise NerError(f"--window-overlap ({args.window_overlap}) must be smaller than --max-words ({args.max_words})")
     fmt = "json" if args.json else args.format or PREDICT.fmt
     run_predict(args.model, args.lang, args.input, fmt, args.out, args.input_format, args.column, args.encoding,
-                args.batch_size, args.device, max_entity_words=args.max_entity_words)
+                args.batch_size, args.device, max_entity_words=args.max_entity_words, keep_lines=args.keep_lines,
+                max_words=args.max_words, overlap=args.window_overlap)
     return 0
 
 

@@ -30,6 +30,9 @@ from ner.model.ner_model import NerModel
 
 log = logging.getLogger(__name__)
 _AVERAGES = ("micro avg", "macro avg", "weighted avg")
+#: Sentence-length buckets of `metrics.json`'s `by_length`: their upper bounds in words (tokens, so
+#: characters in zh and ja), each bucket starting after the one before; one more bucket holds the longer ones.
+LENGTH_BUCKETS: tuple[int, ...] = (10, 25, 50)
 
 
 # --- scores ------------------------------------------------------------------------------------
@@ -69,6 +72,33 @@ def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]
     return out
 
 
+def length_buckets(bounds: Sequence[int] = LENGTH_BUCKETS) -> list[str]:
+    """Names of the length buckets, shortest first: `<=10`, `11-25`, `26-50`, `>50`."""
+    names, low = [], 1
+    for bound in bounds:
+        names.append(f"<={bound}" if low == 1 else f"{low}-{bound}")
+        low = bound + 1
+    return [*names, f">{bounds[-1]}"]
+
+
+def by_length(lengths: Sequence[int], counts: Sequence[Sequence[int]],
+              bounds: Sequence[int] = LENGTH_BUCKETS) -> dict[str, dict[str, float | int]]:
+    """Per length bucket (every bucket, empty ones too): sentences, true positives (`tp`), predicted and gold
+    (`support`) entities and micro P/R/F1, from `sentence_counts`; the buckets' counts add up to the total."""
+    names = length_buckets(bounds)
+    sums = {name: [0, 0, 0, 0] for name in names}
+    for n, (tp, n_pred, n_gold) in zip(lengths, counts, strict=True):
+        name = names[next((k for k, bound in enumerate(bounds) if n <= bound), len(bounds))]
+        for k, v in enumerate((1, tp, n_pred, n_gold)):
+            sums[name][k] += v
+    out: dict[str, dict[str, float | int]] = {}
+    for name, (n, tp, n_pred, n_gold) in sums.items():
+        p, r = tp / n_pred if n_pred else 0.0, tp / n_gold if n_gold else 0.0
+        out[name] = {"n_sentences": n, "tp": tp, "n_predicted": n_pred, "support": n_gold, "precision": p,
+                     "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    return out
+
+
 def format_table(metrics: dict[str, Any], title: str = "") -> str:
     lines = [title] if title else []
     lines.append(f"{'type':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
@@ -104,7 +134,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score a model on PAN-X `split` of `lang` (via cslib.load_split) or on a labeled `file`.
 
-    Writes `metrics.json` (f1, precision, recall, per_type, lang, n_sentences, ...) into `out`
+    Writes `metrics.json` (f1, precision, recall, per_type, lang, n_sentences, ..., and `by_length`: the
+    same scores per sentence-length bucket, `LENGTH_BUCKETS`) and `sentence_counts.json` into `out`
     (default: RUN/eval/LANG-SPLIT or RUN/eval/FILE-STEM) and prints the table when `echo`.
     """
     if lang is None and file is None:
@@ -143,9 +174,10 @@ def evaluate(
         "max_entity_words": model.max_entity_words,  # longest span decoded (0 = any)
         "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
     }
+    counts = sentence_counts([s.tags for s in sents], pred)
+    result["by_length"] = by_length([len(t) for t in tokens], counts)
     out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
-    atomic_write_json(out_dir / "sentence_counts.json", {"columns": ["tp", "predicted", "gold"],
-                                                         "counts": sentence_counts([s.tags for s in sents], pred)},
+    atomic_write_json(out_dir / "sentence_counts.json", {"columns": ["tp", "predicted", "gold"], "counts": counts},
                       indent=None)
     atomic_write_json(out_dir / "metrics.json", result)
     if echo:
@@ -208,7 +240,26 @@ def markdown_table(per_lang: dict[str, dict[str, Any]], mean_f1: float) -> str:
         cells += [f"{100 * m['per_type'][t]['f1']:.1f}" if t in m["per_type"] else "-" for t in types]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(f"| **mean** | | | | **{100 * mean_f1:.1f}** |" + " |" * len(types))
+    lines += length_table(per_lang)
     return "\n".join(lines) + "\n"
+
+
+def length_table(per_lang: dict[str, dict[str, Any]]) -> list[str]:
+    """table.md's section by sentence length: F1 / recall (sentences) per language and bucket."""
+    if not all("by_length" in m for m in per_lang.values()):
+        return []
+    names = length_buckets()
+    lines = ["", "## By sentence length (words; zh, ja: characters)", "",
+             "F1 / recall (sentences) per bucket; `-` where the bucket has no entity, gold or predicted.", "",
+             "| lang | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for lang, m in per_lang.items():
+        cells = []
+        for name in names:
+            b = m["by_length"][name]
+            score = f"{100 * b['f1']:.1f} / {100 * b['recall']:.1f}" if b["support"] or b["n_predicted"] else "-"
+            cells.append(f"{score} ({b['n_sentences']})")
+        lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def bar_chart(per_lang: dict[str, dict[str, Any]], path: Path, title: str = "") -> None:
