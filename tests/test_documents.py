@@ -12,6 +12,7 @@ import pytest
 from cslib import read_panx, split_sentences, tokenize
 from ner.cli import main
 from ner.inference.loading import load_model
+from ner.inference.precision import amp_dtype
 from ner.inference.predict import char_spans, document, predict_texts
 from ner.inference.tagging import predict_entities
 from ner.inference.windows import merge_windows, predict_windowed, windows
@@ -53,6 +54,8 @@ DE = [
     "Bundeswirtschaftsminister Peter Altmaier wollte sich zu dem Fall nicht äußern.",
     "Unterdessen erklärte Tata Steel aus Indien, das früher selbst über eine Fusion mit Thyssenkrupp verhandelt "
     "hatte, man beobachte das Verfahren genau.",
+    "Der Konzern beschäftigt weltweit rund 160.000 Mitarbeiter, davon etwa die Hälfte in Deutschland.",
+    "Die Gewerkschaften kündigten für den kommenden Montag Proteste vor der Zentrale in Essen an.",
     "Eine Entscheidung über das Geschäft in den USA wird z.B. für Ende des Jahres erwartet.",
 ]
 JA = [
@@ -155,7 +158,7 @@ def test_keep_lines_is_the_sentence_a_line_output(token_run: Path, tmp_path: Pat
                                             "--keep-lines").splitlines()]
     model = load_model(token_run)
     tokens = [tokenize(line, "en") if line.strip() else [] for line in lines]
-    expected = predict_entities(model, tokens)
+    expected = predict_entities(model, tokens, amp=amp_dtype("auto", model.device))  # as `ner predict` tags
     for r, toks, ents in zip(rows, tokens, expected, strict=True):
         assert set(r) == {"text", "tokens", "entities"} and r["tokens"] == toks
         assert [(e["start"], e["end"] - 1, e["type"], e["score"]) for e in r["entities"]] == \
@@ -171,6 +174,14 @@ def test_keep_lines_is_the_sentence_a_line_output(token_run: Path, tmp_path: Pat
     conll = _predict(token_run, capsys, "en", "--input", str(f), "--format", "conll", "--keep-lines")
     assert conll.split("\n\n")[0].splitlines() == [f"{t}\t{g}" for t, g in zip(
         tokens[0], _tags(rows[0]), strict=True)]
+    # a line longer than --max-words: whole with --max-words 0
+    long = " ".join(EN + EN)
+    f.write_text(long + "\n", encoding="utf-8")
+    row = json.loads(_predict(token_run, capsys, "en", "--input", str(f), "--json", "--keep-lines", "--max-words", "0"))
+    toks = tokenize(long, "en")
+    assert row["tokens"] == toks and len(toks) > 400
+    assert [(e["start"], e["end"] - 1, e["type"]) for e in row["entities"]] == \
+        [(e.start, e.last, e.type) for e in predict_entities(model, [toks], amp=amp_dtype("auto", model.device))[0]]
 
 
 def _tags(row: dict) -> list[str]:
@@ -246,7 +257,7 @@ def test_windowed_tagging_of_a_long_sentence(run: Path, data_root: Path) -> None
 
 
 def test_window_options_on_the_command_line(token_run: Path, tmp_path: Path, data_root: Path, capsys) -> None:
-    long = " ".join(t for s in panx(data_root / "panx" / "dev-en.tsv", 30) for t in s[0])
+    long = " ".join(t for s in panx(data_root / "panx" / "dev-en.tsv", 30) for t in s[0] if not set(t) & set(".!?"))
     f = tmp_path / "long.txt"
     f.write_text(long + "\n", encoding="utf-8")
     assert len(document(long, "en").sentences) == 1 and len(document(long, "en").tokens) > 200

@@ -51,13 +51,14 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                                    "token and character spans into the input line, sentence index), CoNLL (token "
                                    "TAB tag, one block per input line) or spaCy. Prints sentences/s at the end.")
     p.add_argument("--model", required=True, metavar="RUN", help="run directory, model directory or `ner export` dir")
-    p.add_argument("--lang", required=True, metavar="L", help="language of the text (tokenization)")
+    p.add_argument("--lang", required=True, metavar="L", help="language of the text (sentence splitting, tokenization)")
     p.add_argument("--input", metavar="FILE", help="input file (default stdin): text, .jsonl or .parquet (or a "
                                                    "folder of .parquet files, e.g. a shard set)")
     p.add_argument("--input-format", default=PREDICT.input_format_, choices=["auto", "text", "jsonl", "parquet"],
                    help="input kind (default: from the file name; stdin is text)")
-    p.add_argument("--column", metavar="NAME", help="JSONL field / Parquet column to tag: a string (tokenized) or a "
-                                                    "list of tokens (default text, then tokens, src_tokens)")
+    p.add_argument("--column", metavar="NAME", help="JSONL field / Parquet column to tag: a string (raw text, split "
+                                                    "and tokenized) or a list of tokens (one sentence) (default text, "
+                                                    "then tokens, src_tokens)")
     p.add_argument("--encoding", metavar="CODEC", help="text encoding of a text/JSONL input (default utf-8)")
     p.add_argument("--format", choices=OUTPUT_FORMATS,
                    help=f"output: text, json (JSON lines, end-exclusive spans), conll (token TAB tag), spacy "

@@ -22,8 +22,8 @@ Outputs, one record per input line or record, in the conventions other tools exp
   sentences as `sents`, written without spaCy; with `--out FILE.spacy` and spaCy installed, a
   `DocBin` instead.
 
-With `--keep-lines` every format is the sentence-a-line output: no sentence index or spans. A
-sentence's `text` is the input's characters from `char_start` to `char_end`, or its tokens joined by
+With `--keep-lines` every format is the sentence-a-line output: no sentence index or spans. An
+entity's `text` is the input's characters from `char_start` to `char_end`, or its tokens joined by
 spaces where the tokenizer changed characters (then both offsets are null).
 
 `predict_texts` is the library form: raw texts in, the `json` records out.
@@ -160,7 +160,8 @@ def _tokens_of(value: Any, lang: str, where: str, split: bool) -> Record:
     if isinstance(value, list) and all(isinstance(t, str) for t in value):
         toks = [t for t in value if t.strip()]
         text = " ".join(toks)
-        return Record(text, toks, sentences=([Sentence(0, len(text), 0, len(toks))] if toks else []) if split else None)
+        whole = [Sentence(0, len(text), 0, len(toks))] if toks else []
+        return Record(text, toks, sentences=whole if split else None)  # one sentence, as given
     raise NerError(f"{where}: expected a string or a list of strings, got {type(value).__name__}")
 
 
