@@ -225,9 +225,9 @@ def _length_section(summary: dict[str, Any]) -> list[str]:
     names = length_buckets()
     gold = next(iter(rows.values()))["by_length"]["gold"]
     lines = ["", "## By sentence length (words; zh, ja: characters)", "",
-             "Per bucket, the average over the targets that have gold entities in it; gold entities of those "
-             "targets: " + ", ".join(f"{name} {gold[name]}" if name in gold else f"{name} none" for name in names)
-             + ". A drop in the long buckets only is a loss on long inputs.", ""]
+             "F1 and recall (%) per bucket, averaged over the targets that have gold entities in it (their gold "
+             "entities: " + ", ".join(f"{name}: {gold.get(name, 0)}" for name in names)
+             + "). A drop in the long buckets only is a loss on long inputs.", ""]
     for key, title in (("f1", "F1"), ("recall", "recall")):
         lines += ["| # | row | " + " | ".join(f"{title} {name}" for name in names) + " |",
                   "|---:|---|" + "---:|" * len(names)]

@@ -148,6 +148,20 @@ def test_entities_are_found_and_every_format_keeps_the_document(token_run: Path,
                                                                        len(rows[2]["entities"])]
 
 
+def test_line_breaks_inside_a_record_stay_in_its_output_line(token_run: Path, tmp_path: Path, capsys) -> None:
+    """A JSON-lines text may hold line breaks (a blank line ends a sentence, a single one does not); the
+    text format still writes one line per record."""
+    records = [" ".join(EN[:3]).replace(" ", "\n"), "\n\n".join(EN[3:5]), EN[5]]
+    f = tmp_path / "in.jsonl"
+    f.write_text("\n".join(json.dumps({"text": t}) for t in records) + "\n", encoding="utf-8")
+    rows = [json.loads(x) for x in _predict(token_run, capsys, "en", "--input", str(f), "--json").splitlines()]
+    assert [len(r["sentences"]) for r in rows] == [3, 2, 1]
+    assert any("\n" in e["text"] for e in rows[0]["entities"])  # entities of several words span line breaks
+    text = _predict(token_run, capsys, "en", "--input", str(f)).split("\n")
+    assert len(text) == len(records) + 1 and text[-1] == ""
+    assert text[0] == "\t".join(f"{' '.join(e['text'].split())} [{e['type']}]" for e in rows[0]["entities"])
+
+
 def test_keep_lines_is_the_sentence_a_line_output(token_run: Path, tmp_path: Path, capsys) -> None:
     """`--keep-lines` tags each line whole, as one sentence, and writes what `ner predict` wrote before
     sentence splitting: no sentence index, no sentence spans; the library agrees."""

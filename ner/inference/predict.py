@@ -340,7 +340,8 @@ def spacy_json(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def _one_column(token: str) -> str:
-    """A pre-tokenized input may carry tabs or line breaks inside a token; CoNLL cannot."""
+    """A pre-tokenized input may carry tabs or line breaks inside a token, a text record inside an entity;
+    CoNLL and the text format cannot."""
     return " ".join(token.split()) if any(c in token for c in "\t\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029") else token
 
 
@@ -352,7 +353,7 @@ def format_record(res: dict[str, Any], fmt: str) -> str:
         return "".join(f"{_one_column(t)}\t{g}\n" for t, g in zip(res["tokens"], res["tags"], strict=True)) + "\n"
     if fmt == "spacy":
         return json.dumps(spacy_json(res), ensure_ascii=False) + "\n"
-    return "\t".join(f"{e['text']} [{e['type']}]" for e in res["entities"]) + "\n"
+    return "\t".join(f"{_one_column(e['text'])} [{e['type']}]" for e in res["entities"]) + "\n"  # one line
 
 
 class _DocBinWriter:
