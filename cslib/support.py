@@ -7,10 +7,12 @@ pairs, JMdict / CC-CEDICT pairs) and by what a build's dictionary keeps of them 
 drops pairs that translate a word by itself, English left in a non-Latin side, ...), in the
 order a build adds them. With `measure=N`, each target is built for real from the first N English
 PAN-X train sentences (`build_codeswitch`, default options) and read back with `stats`, the numbers
-`cslib stats` prints; two more numbers say why a share is low: the share of the English word
-tokens (outside entities) the build's dictionary covers, and the share of the target's own PAN-X
-word tokens that occur on the target side of that dictionary (how far its words are segmented and
-inflected the way PAN-X writes the language).
+`cslib stats` prints. Other numbers say why a share is low: the unswitched rows by cause (entity-only,
+or words without an entry), the share of the English word tokens (outside entities) the build's
+dictionary covers, and the share of the target's own PAN-X word tokens that occur on the target side
+of that dictionary and in Tatoeba's target side (how far its words are segmented and inflected the
+way PAN-X writes the language). `diagnose` turns them into one line per target under
+`LOW_ROW_SHARE` of its rows.
 
 `cslib languages` prints it (text, `--json`, `--markdown`); `data_manifests/languages_doc.py` writes
 docs/languages.md from it.
@@ -40,6 +42,7 @@ from .lexicons.routes import PIVOT, has_parallel, resolved_mode
 from .lexicons.sources import resolved_entity_sources, resolved_extra_dicts
 from .manifests import load_manifest
 from .shards import read_manifest
+from .tokenizers import segment
 
 log = logging.getLogger(__name__)
 
@@ -205,41 +208,54 @@ def _identical(pairs: Sequence[tuple[str, str]]) -> int:
 def measure_language(code: str, english: Sequence, data_root: str | None = None, workers: int = 1,
                      keep_builds: str | Path | None = None) -> dict:
     """Build en->`code` from the labeled `english` sentences (the first N of PAN-X train) with default
-    options and measure it: `stats`' switched shares, the share of entity-only rows, the dictionary's
-    coverage of the English word tokens and of the target's PAN-X word tokens. A build that stops
-    (no source) gives {"error": its one-line message}."""
-    n = len(english)
+    options and measure it: `stats`' switched shares, its unswitched rows by cause, the dictionary's
+    coverage of the English word tokens and of the target's PAN-X word tokens (in the first N target
+    sentences); those PAN-X words' mean length and the share of them in Tatoeba's target side are
+    measured also when the build stops (no source), whose result then has {"error": its one-line message}."""
     if keep_builds is not None:
         return _measure_into(Path(keep_builds) / f"{SOURCE_LANG}-{code}", code, english, data_root, workers)
     with tempfile.TemporaryDirectory(prefix=f"cslib-languages-{code}-") as tmp:
         result = _measure_into(Path(tmp) / f"{SOURCE_LANG}-{code}", code, english, data_root, workers)
-    result.setdefault("sentences", n)
+    if "build" in result:
+        result["build"] = None  # removed with its temporary folder
     return result
 
 
 def _measure_into(out: Path, code: str, english: Sequence, data_root: str | None, workers: int) -> dict:
+    target = [s.tokens for s in load_split("panx", code, "train", data_root, limit=len(english))]
+    words = [t for tokens in target for t in tokens if _wordlike(t)]
+    own = {"panx_token_chars": round(sum(map(len, words)) / max(1, len(words)), 2),
+           "panx_words_in_tatoeba": None}
+    if has_parallel(SOURCE_LANG, code):  # the same kind of text for every language that has it
+        tatoeba = {w.lower() for line in load_parallel(code, data_root)[1] for w in segment(line, code)}
+        own["panx_words_in_tatoeba"] = round(sum(w.lower() in tatoeba for w in words) / max(1, len(words)), 4)
     cfg = BuildConfig(src=SOURCE_LANG, tgt=code, limit=len(english), data_root=data_root, workers=workers,
                       out=str(out), overwrite=True)
     try:
         build_codeswitch(cfg)
     except CslibError as exc:
-        return {"sentences": len(english), "error": one_line(exc)}
+        return {"sentences": len(english), "error": one_line(exc), **own}
     st, manifest = stats(out), read_manifest(out)
     dictionary, _ = build_dictionary(cfg)  # the build's dictionary (cached, or aligned again with its seed)
-    target = load_split("panx", code, "train", data_root, limit=len(english))
+    rows, unswitched = max(1, st["rows"]), st.get("unswitched_rows", {})
     return {
         "sentences": st["rows"],
         "rows_switched": st["rows_switched_fraction"],
         "tokens_switched": st["switched_token_fraction"],
         "entities_switched": st["entities_switched_overall"],
-        "entity_only_rows": round(1 - st["rows_with_word"] / max(1, st["rows"]), 4),
+        "entity_only_rows": round(1 - st["rows_with_word"] / rows, 4),
         "word_rows_switched": st["rows_with_word_switched_fraction"],
+        # unswitched rows by cause (`stats`' unswitched_rows): only names, none known; words, none with an entry
+        "entity_only_unswitched": round(unswitched.get("entity_only_no_entry", 0) / rows, 4),
+        "words_without_entry": round((unswitched.get("no_entry_for_words_or_entities", 0)
+                                      + unswitched.get("no_dictionary_hit", 0)) / rows, 4),
         "english_word_coverage": round(english_coverage(dictionary, english), 4),
-        "panx_word_overlap": round(target_overlap(dictionary, [s.tokens for s in target], code), 4),
+        "panx_word_overlap": round(target_overlap(dictionary, target, code), 4),
+        **own,
         "multiword_translations": round(multiword_share(dictionary), 4),
         "dictionary_phrases": manifest["dictionary_entries"],
         "translations": manifest["sources"].get("dictionaries", {}),
-        "unswitched_rows": st.get("unswitched_rows", {}),
+        "unswitched_rows": unswitched,
         "build": str(out),
     }
 
@@ -373,17 +389,21 @@ def diagnose(rows: Sequence[LanguageSupport], threshold: float = LOW_ROW_SHARE) 
         if not m or r.role != "target":
             continue
         if "error" in m:
-            out.append(f"{r.code} ({r.name}): no build: {m['error']}")
+            out.append(f"{r.code} ({r.name}): no build: {m['error']} (its PAN-X word tokens average "
+                       f"{m['panx_token_chars']} characters)")
             continue
         if m["rows_switched"] >= threshold:
             continue
         parts = [f"{r.code} ({r.name}): {m['rows_switched']:.0%} of rows, {m['tokens_switched']:.1%} of tokens, "
                  f"{m['entities_switched']:.1%} of entities switched"]
         parts.append(_word_cause(r, m))
+        parts.append(f"{m['words_without_entry']:.0%} of rows have words but none with an entry")
         if not r.used("names") and not r.used("transliteration"):
-            parts.append(f"{m['entity_only_rows']:.0%} of rows are entity-only and nothing translates names into "
-                         f"{r.code}")
-        parts.append(f"{m['panx_word_overlap']:.0%} of PAN-X {r.code} word tokens occur in the word source")
+            parts.append(f"{m['entity_only_unswitched']:.0%} are entity-only and unswitched (nothing translates "
+                         f"names into {r.code})")
+        in_tatoeba = m.get("panx_words_in_tatoeba")
+        parts.append(f"PAN-X {r.code} word tokens found in the word source: {m['panx_word_overlap']:.0%}"
+                     + (f", in Tatoeba's {r.code} side: {in_tatoeba:.0%}" if in_tatoeba is not None else ""))
         out.append("; ".join(parts))
     return out
 

@@ -67,45 +67,61 @@ def _next_steps(rows: list[LanguageSupport]) -> list[str]:
     n = measured[0].measured["sentences"]
     entity_only = measured[0].measured["entity_only_rows"]  # the same English rows for every target
     plain = [r for r in measured if not (r.used("names") or r.used("transliteration"))]
-    ent = sorted(r.measured["entities_switched"] for r in plain)
-    low = [r for r in measured if r.measured["rows_switched"] < LOW_ROW_SHARE]
+    low = sorted((r for r in measured if r.measured["rows_switched"] < LOW_ROW_SHARE),
+                 key=lambda r: -r.measured["words_without_entry"])
 
-    def word_gap(r: LanguageSupport) -> float:
-        """Rows with a word outside entities that no word switched: what a fuller word source could reach."""
-        m = r.measured
-        return (1 - m["entity_only_rows"]) * (1 - m["word_rows_switched"])
+    def span(key: str, group: list[LanguageSupport], digits: int = 0) -> str:
+        values = sorted(r.measured[key] for r in group)
+        return f"{values[0]:.{digits}%} to {values[-1]:.{digits}%}"
 
     out = [
-        f"**Names for every target** (transliteration into each script, typed name lists): "
-        f"{entity_only:.0%} of the {n} English rows are entity-only (no token with a letter outside their "
-        f"entities), which no word dictionary can switch; today the {len(plain)} targets without a name source "
-        f"switch {ent[0]:.1%} to {ent[-1]:.1%} of entities. Up to {entity_only:.0%} of rows more on each of them.",
+        f"**Names for every target** (transliteration into each script, typed name lists): {entity_only:.0%} of "
+        f"the {n} English rows are entity-only (no token with a letter outside their entities), which no word "
+        f"dictionary can switch, and the {len(plain)} targets without a name source switch "
+        f"{span('entities_switched', plain, 1)} of entities. Entity-only rows left unswitched, what names would "
+        f"add at most: {span('entity_only_unswitched', plain)} of rows (the lower end: targets whose dictionary "
+        f"also knows some names).",
     ]
     if low:
         out.append(f"**Bigger word sources** for the targets under {LOW_ROW_SHARE:.0%} (lexicon induction from "
-                   f"monolingual embeddings, more parallel text): rows that have a word outside entities but "
-                   f"switched none: "
-                   + ", ".join(f"{r.code} {word_gap(r):.0%}" for r in sorted(low, key=word_gap, reverse=True)) + ".")
+                   f"monolingual embeddings, more parallel text): rows with words but none with an entry, what a "
+                   f"full word source would add at most: "
+                   + ", ".join(f"{r.code} {r.measured['words_without_entry']:.0%}" for r in low)
+                   + ".")
+        aligned = [r for r in low if r.mode == "align"]
+        if aligned:
+            out[-1] += (f" The alignment lexicons cover {span('english_word_coverage', aligned)} of the English word "
+                        f"tokens outside entities, the MUSE dictionaries of the targets without names "
+                        f"{span('english_word_coverage', [r for r in plain if r.mode == 'dict'])}.")
     vi = next((r for r in measured if r.code == "vi"), None)
     if vi is not None:
         muse = next(s for s in vi.words if s.name == "muse")
-        out.append(f"**Vietnamese words of several syllables**: PAN-X writes Vietnamese one syllable a token, and "
-                   f"{vi.measured['multiword_translations']:.0%} of the translations of the en-vi dictionary have "
-                   f"more than one token ({muse.identical / muse.size:.0%} of MUSE en-vi translate a word by "
-                   f"itself): a source of multi-syllable words (e.g. aligned or induced) would add up to "
-                   f"{word_gap(vi):.0%} of rows.")
-    seg = sorted((r for r in measured if not r.panx_by_character and r.measured["panx_word_overlap"] < 0.5),
-                 key=lambda r: r.measured["panx_word_overlap"])
-    if seg:
-        out.append("**Segmentation and inflection**: targets where fewer than half of PAN-X's word tokens occur in "
-                   "the word source (switched text looks least like PAN-X's): "
-                   + ", ".join(f"{r.code} {r.measured['panx_word_overlap']:.0%}" for r in seg)
-                   + ". Matching PAN-X's word forms (inflected forms, its segmentation of the script) is a "
-                     "quality gap rather than a share of rows.")
+        out.append(f"**Vietnamese words of several syllables**: PAN-X writes Vietnamese one syllable a token; "
+                   f"{vi.measured['multiword_translations']:.0%} of the en-vi dictionary's translations have more "
+                   f"than one, and {muse.identical / muse.size:.0%} of MUSE en-vi's pairs translate a word by itself "
+                   f"(kept: {muse.kept:,} of {muse.size:,}). A source of multi-syllable words would add at most "
+                   f"{vi.measured['words_without_entry']:.0%} of rows (rows with words, none with an entry).")
+    tatoeba = sorted((r for r in measured if r.measured.get("panx_words_in_tatoeba") is not None),
+                     key=lambda r: -r.measured["panx_words_in_tatoeba"])
+    if tatoeba:
+        sizes = {r.code: next(s.size for s in r.words if s.name == "tatoeba") for r in tatoeba}
+        out.append("**Segmentation and inflection**: the share of PAN-X word tokens that occur in Tatoeba's side "
+                   "of the language (the same kind of text for each, everyday sentences, at most 1,000; smaller "
+                   "sets and languages PAN-X writes by character marked): "
+                   + ", ".join(f"{r.code} {r.measured['panx_words_in_tatoeba']:.0%}"
+                               + (" (characters)" if r.panx_by_character else "")
+                               + (f" ({sizes[r.code]} sentences)" if sizes[r.code] < 1000 else "") for r in tatoeba)
+                   + ". Where it is low at the same size, PAN-X writes words in forms (inflected, agglutinated, "
+                     "segmented) that a lexicon of base forms rarely meets: switched text would look least like "
+                     "PAN-X's there. A quality gap rather than a share of rows.")
     none = [r for r in rows if r.measured and "error" in r.measured]
     if none:
+        chars = sorted(r.measured["panx_token_chars"] for r in measured if not r.panx_by_character)
         out.append(f"**No source at all**: {', '.join(r.code for r in none)} need a dictionary or parallel text "
-                   f"in the mirror before anything can be switched (all of their rows).")
+                   f"in the mirror before any of their rows can be switched. Their PAN-X word tokens average "
+                   + ", ".join(f"{r.code} {r.measured['panx_token_chars']}" for r in none)
+                   + f" characters (the measured targets written in words: {chars[0]} to {chars[-1]}, median "
+                     f"{chars[len(chars) // 2]}).")
     return out
 
 

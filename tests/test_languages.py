@@ -114,12 +114,17 @@ def test_measured_shares_are_those_of_cslib_stats(capsys: pytest.CaptureFixture[
             st["rows_switched_fraction"], st["switched_token_fraction"], st["entities_switched_overall"],
             st["rows_with_word_switched_fraction"])
         assert m["entity_only_rows"] == round(1 - st["rows_with_word"] / st["rows"], 4)
+        reasons = st["unswitched_rows"]
+        assert m["entity_only_unswitched"] == round(reasons.get("entity_only_no_entry", 0) / 50, 4)
+        assert m["words_without_entry"] + m["entity_only_unswitched"] <= 1 - m["rows_switched"] + 1e-9
         shares = [m[k] for k in ("rows_switched", "tokens_switched", "entities_switched", "entity_only_rows",
-                                 "english_word_coverage", "panx_word_overlap", "multiword_translations")]
+                                 "entity_only_unswitched", "words_without_entry", "english_word_coverage",
+                                 "panx_word_overlap", "panx_words_in_tatoeba", "multiword_translations")]
         assert all(0.0 <= x <= 1.0 for x in shares), shares
         assert m["rows_switched"] > 0 and m["english_word_coverage"] > 0
     assert set(rows["kk"]["measured"]["translations"]) == {"align"}
     assert "no MUSE dictionary for en-my" in rows["my"]["measured"]["error"]
+    assert rows["my"]["measured"]["panx_token_chars"] > 1 and rows["my"]["measured"]["panx_words_in_tatoeba"] is None
     # the diagnosis explains every measured target under 25% of rows, and only those
     table = [LanguageSupport.from_dict(r) for r in rows.values()]
     low = {c for c, r in rows.items() if "error" in r["measured"] or r["measured"]["rows_switched"] < 0.25}
