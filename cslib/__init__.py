@@ -41,6 +41,7 @@ from .readers import LabeledSentence, effective_limit, read_conll, read_labeled_
 from .sentences import split_sentences
 from .shards import SHARD_KINDS, iter_rows, read_table, schema_problem, shard_schema
 from .substitute import CodeSwitcher, SwitchConfig
+from .support import LanguageSupport, language_support
 from .task_build import run_build
 from .tasks import TaskOptions, TaskSpec, switch_batch
 from .textio import MAX_LINE, check_encoding, iter_jsonl, iter_lines, read_text_file
@@ -58,6 +59,8 @@ __all__ = [
     "MAX_LINE", "atomic_write_bytes", "check_encoding", "effective_limit", "file_sha256", "iter_lines",
     "read_text_file", "read_table", "read_text", "repair_iob2", "row_problem", "segment", "spans", "split_sentences",
     "stats", "tokenize", "validate_dir", "word_tokenize",
+    # what en->L builds switch with, per PAN-X language (`cslib languages`)
+    "LanguageSupport", "language_support",
     # the toolbox every layer writes and locates files with
     "SHARD_KINDS", "atomic_directory", "atomic_open", "atomic_path", "atomic_write_json", "atomic_write_text",
     "cache_root", "iter_jsonl", "package_versions", "schema_problem", "shard_schema",

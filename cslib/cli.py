@@ -26,6 +26,7 @@ from .manifests import all_manifests, resolve_file
 from .schemes import SCHEMES
 from .shards import read_manifest
 from .substitute import ENTITY_MODES
+from .support import format_markdown, format_text, language_support, to_json
 from .task_build import run_build
 from .task_inputs import FORMATS
 from .tasks import TASKS, TaskOptions
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="cmd", required=True)
     for add in (_build_parser, _unlabeled_parser, _inspect_parser, _stats_parser, _validate_parser,
-                _manifests_parser):
+                _manifests_parser, _languages_parser):
         add(sub)
     return p
 
@@ -204,6 +205,29 @@ def _manifests_parser(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=_cmd_manifests)
 
 
+def _languages_parser(sub: argparse._SubParsersAction) -> None:
+    g = sub.add_parser("languages", help="what en->L builds switch with, for every PAN-X language",
+                       description="For each PAN-X language of the manifests: the word sources a default "
+                                   "'cslib build --src en --tgt L' uses and their sizes, its name sources and "
+                                   "transliteration, tokenizer, whether PAN-X writes it by character, and the mode "
+                                   "--mode auto picks; with --measure N, the switched shares of rows, tokens and "
+                                   "entities of a real N-sentence build (as 'cslib stats' gives them) and why the "
+                                   "low ones are low (docs/languages.md).")
+    g.add_argument("--lang", nargs="+", metavar="L", help="only these language codes (default: every PAN-X language)")
+    add_data_root(g)
+    g.add_argument("--measure", type=int, default=0, metavar="N",
+                   help="build every target from the first N English PAN-X train sentences and measure it "
+                        "(default 0: no build; docs/languages.md uses 2000)")
+    g.add_argument("--workers", type=int, default=B.workers, metavar="N",
+                   help=f"worker processes of each measured build ({B.workers}; 0 = all cores)")
+    g.add_argument("--keep-builds", metavar="DIR",
+                   help="write the measured builds to DIR/en-L and keep them (default: a temporary folder)")
+    fmt = g.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object per language, in a list")
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown table (and the diagnosis when measured)")
+    g.set_defaults(func=_cmd_languages)
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     cfg, opts = load_config(BuildConfig, args.config, vars(args)), load_config(TaskOptions, None, vars(args))
     if given(args, "address") and opts.engine != "ray":
@@ -271,6 +295,14 @@ def _cmd_manifests(args: argparse.Namespace) -> int:
             for key in m.files:
                 resolve_file(m.dataset, m.name.split("-", 1)[1], key, args.data_root)
             print(f"ok {m.name}")
+    return 0
+
+
+def _cmd_languages(args: argparse.Namespace) -> int:
+    if given(args, "keep_builds") and not args.measure:
+        raise conflict("--keep-builds", "--measure 0", "only measured builds are written")
+    rows = language_support(args.lang, args.data_root, args.measure, args.workers, args.keep_builds)
+    print(to_json(rows) if args.json else format_markdown(rows) if args.markdown else format_text(rows))
     return 0
 
 

@@ -128,6 +128,7 @@ def test_every_command_has_help_with_the_library_defaults(capsys: pytest.Capture
         ("ner", "diagnose"): [f"(default {d.tatoeba})", f"sentences per batch (default {d.batch_size})"],
         ("cslib", "build"): [f"random seed (default {b.seed})", f"({b.ratio})", f"rows per shard ({b.shard_size})"],
         ("cslib", "unlabeled"): [f"rows per shard ({u.shard_size})"],
+        ("cslib", "languages"): [f"worker processes of each measured build ({b.workers};"],
         ("pipelines", "compare"): [f"bootstrap resamples (default {cmp.samples})", f"random seed (default {cmp.seed})",
                                    f"interval level (default {cmp.level})"],
     }
