@@ -162,8 +162,9 @@ def tables(args: argparse.Namespace) -> None:
             print("|---:|---|" + "---:|" * (len(conds) + 2))
             for b in e["tables"]["by_total_position"]:
                 margin = (f"{b['margin_alone']:.2f} / {b['margin_embedded']:.2f}" if "margin_alone" in b else "")
-                if "biaffine_margin_alone" in b:
-                    margin += f" (biaffine {b['biaffine_margin_alone']:.2f} / {b['biaffine_margin_embedded']:.2f})"
+                for part in ("thw", "nnw", "biaffine"):
+                    if f"{part}_margin_alone" in b:
+                        margin += f"; {part} {b[f'{part}_margin_alone']:.2f} / {b[f'{part}_margin_embedded']:.2f}"
                 print(f"| {b['total']} | {b['position']} | " + " | ".join(pct(b[f"recall_{c}"]) for c in conds)
                       + f" | {b['cosine']:.3f} | {margin} |")
     for lang in ("es", "en"):

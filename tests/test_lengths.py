@@ -115,8 +115,10 @@ def test_embedding_test_conditions(relation_model: NerModel, sentences: list[L.S
     targets = [s for s in sentences if len(s[0]) <= 8 and any(t != "O" for t in s[1])][:6]
     cases = L.embedding_cases(targets, sentences, lengths=(24,), positions=("start", "end"))
     result = L.embedding_test(relation_model, targets, cases, variants={"window:8": L.windowed(8)})
-    assert result["conditions"] == ["alone", "embedded", "encoder_alone", "mean_restored", "grid_alone", "conv_alone",
-                                    "biaffine_alone", "window:8"]
+    assert result["conditions"] == ["alone", "embedded", "encoder_alone", "mean_restored", "global_restored",
+                                    "global_added", "grid_alone", "conv_alone", "biaffine_alone", "window:8"]
+    assert [(r["total"], r["position"]) for r in result["shift"]] == [(24, "end"), (24, "start")]
+    assert all(0 <= r["common_share"] <= 1 + 1e-6 and r["word_shift"] > 0 for r in result["shift"])
     rows = result["tables"]["by_total_position"]
     assert sum(r["cases"] for r in rows) == len(cases)
     assert sum(r["gold"] for r in rows) == sum(len(tags_to_entities(targets[c.target][1])) for c in cases)

@@ -470,6 +470,8 @@ def embedding_test(model: NerModel, targets: Sequence[Sentence], cases: Sequence
     * ``encoder_alone``: the long input, the target's word vectors replaced by those it has alone;
     * ``mean_restored``: the long input, the target's word vectors shifted by one vector, the difference
       of their means alone and embedded (what is left of the shift is word by word);
+    * ``global_restored`` / ``global_added``: the long input minus / the target alone plus the shift
+      common to all targets at that length and position (:func:`common_shifts`, cross-fitted);
     * relation head: ``grid_alone`` (the head on the target's slice of the long input's vectors),
       ``conv_alone`` / ``biaffine_alone`` (one path of the head reads the spliced vectors of
       ``encoder_alone``, the other the long input's), and `variants` (grid variants on the long input).
@@ -484,11 +486,14 @@ def embedding_test(model: NerModel, targets: Sequence[Sentence], cases: Sequence
                for v, c in zip(embedded, cases, strict=True)]
     restored = [torch.cat([v[:c.start], s + (alone[c.target].mean(0) - s.mean(0)), v[c.start + c.size:]])
                 for v, s, c in zip(embedded, sliced, cases, strict=True)]
+    shift, shift_stats = common_shifts(cases, alone, sliced)
     gold = [{(e.start, e.last, e.type) for e in tags_to_entities(g, strict=False)} for _, g in targets]
     alone_pred = head_entities(model, alone, batch_size=batch_size)
     runs: dict[str, tuple[Sequence[Tensor], GridVariant | None, bool]] = {
         "embedded": (embedded, None, True), "encoder_alone": (spliced, None, True),
-        "mean_restored": (restored, None, True)}
+        "mean_restored": (restored, None, True),
+        "global_restored": ([v - d for v, d in zip(embedded, shift, strict=True)], None, True),
+        "global_added": ([alone[c.target] + d for c, d in zip(cases, shift, strict=True)], None, False)}
     if relation:
         both = [torch.cat([a, b], -1) for a, b in zip(spliced, embedded, strict=True)]
         runs.update({"grid_alone": (sliced, None, False), "conv_alone": (both, _paired(True), True),
@@ -506,7 +511,36 @@ def embedding_test(model: NerModel, targets: Sequence[Sentence], cases: Sequence
             rec[f"tp_{name}"] = len(gold[c.target] & _inside(ents, c.start if offset_in_case else 0, c.size))
     _add_margins(model, targets, cases, records, alone, embedded, batch_size)
     return {"conditions": ["alone", *runs], "tables": embedding_tables(records, ["alone", *runs]),
-            "records": records}
+            "shift": shift_stats, "records": records}
+
+
+def common_shifts(cases: Sequence[Case], alone: Sequence[Tensor],
+                  sliced: Sequence[Tensor]) -> tuple[list[Tensor], list[dict[str, Any]]]:
+    """The shift common to all embedded word vectors: per (total length, position), the mean over cases
+    and words of ``h_embedded - h_alone``, estimated on the other half of the targets (even / odd target
+    index: cross-fitted, so no case is corrected with its own shift). Returns that shift per case and,
+    per (total, position), ``norm_alone`` (mean |h| alone), ``word_shift`` (mean |h_emb - h_alone|),
+    ``common_shift`` (|mean shift|) and ``common_share`` (``common_shift^2 / mean |h_emb - h_alone|^2``:
+    how much of the change one vector explains)."""
+    sums: dict[tuple[int, str, int], list[Any]] = {}
+    for c, s in zip(cases, sliced, strict=True):
+        acc = sums.setdefault((c.total, c.position, c.target % 2), [0.0, 0])
+        acc[0] = acc[0] + (s - alone[c.target]).sum(0)
+        acc[1] += len(s)
+    shifts = []
+    for c in cases:
+        other = sums.get((c.total, c.position, 1 - c.target % 2)) or sums[(c.total, c.position, c.target % 2)]
+        shifts.append(other[0] / other[1])
+    stats = []
+    for total, pos in sorted({(c.total, c.position) for c in cases}):
+        diffs = torch.cat([s - alone[c.target] for c, s in zip(cases, sliced, strict=True)
+                           if (c.total, c.position) == (total, pos)])
+        norms = torch.cat([alone[c.target] for c in cases if (c.total, c.position) == (total, pos)]).norm(dim=-1)
+        common = diffs.mean(0)
+        stats.append({"total": total, "position": pos, "norm_alone": float(norms.mean()),
+                      "word_shift": float(diffs.norm(dim=-1).mean()), "common_shift": float(common.norm()),
+                      "common_share": float(common.pow(2).sum() / diffs.pow(2).sum(-1).mean())})
+    return shifts, stats
 
 
 def _margins(model: NerModel, vectors: Sequence[Tensor], tags: Callable[[int], Sequence[str]],
@@ -716,9 +750,8 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["Case", "as_trained", "band", "bucket_labels", "bucket_of", "clamped", "clamped_distances",
-           "biaffine_logits", "embedding_cases", "embedding_tables", "embedding_test", "encode_words", "encode_words_windowed",
-           "gold_margins",
-           "grid_variant", "path_logits",
-           "head_entities", "head_logits", "keep_types", "length_labels", "length_report", "masked_grid",
-           "plot_report", "read_sentences", "recall_tables", "windowed"]
+__all__ = ["Case", "as_trained", "band", "biaffine_logits", "bucket_labels", "bucket_of", "clamped",
+           "clamped_distances", "common_shifts", "embedding_cases", "embedding_tables", "embedding_test",
+           "encode_words", "encode_words_windowed", "gold_margins", "grid_variant", "head_entities", "head_logits",
+           "keep_types", "length_labels", "length_report", "masked_grid", "path_logits", "plot_report",
+           "read_sentences", "recall_tables", "windowed"]
