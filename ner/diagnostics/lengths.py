@@ -1,24 +1,23 @@
 """Where recall goes on long inputs: recall by sentence length and entity position, a controlled
-embedding test, and inference-time interventions on the relation head.
+embedding test, and inference-time interventions on the relation head and the encoder.
 
-Three measurements, all on a trained model and all without retraining:
+All on a trained model, without retraining:
 
-* :func:`recall_tables`: entity recall (and precision) of labelled sentences by sentence length,
-  by the entity's word offset from the sentence start, and by its distance to the nearer sentence
-  edge (``min(start, n - 1 - last)``).
+* :func:`recall_tables`: entity recall (and precision) of labelled sentences by sentence length, by
+  the entity's word offset from the sentence start, by its distance to the nearer sentence edge
+  (``min(start, n - 1 - last)``) and by type x sentence length.
 * :func:`embedding_test`: short labelled sentences tagged alone and embedded at chosen offsets in
   long inputs made of other sentences of the same data, so that only length and position change.
-  Besides the model as it runs, two crossed conditions say which side of the model reacts to the
-  context: the grid run on the target's slice of the long input's word vectors (the encoder sees
-  the long input, the head sees the sentence alone), and the target's word vectors from the
-  sentence alone spliced into the long input (the encoder sees the sentence alone, the head the long
-  input). Also the cosine between the two word vectors of every target word and the NONE-vs-gold logit
-  margin at the target's gold grid cells.
-* Grid variants (:func:`grid_variant`): the relation head on the same word vectors, run on
-  windows of the input (``window:SIZE[:STRIDE]``), with cells farther than ``k`` words from the
-  diagonal treated as padding (``band:k``), or with the distance embeddings clamped to a bucket
-  (``clamp:b``). The encoder always runs once, on the whole input; the variants differ only in
-  what the grid sees.
+  Crossed conditions say which side of the model reacts to the context: the grid on the target's
+  slice of the long input's word vectors, the target's word vectors from the sentence alone spliced
+  into the long input, one path of the relation head (conv or biaffine) given those vectors, and the
+  change common to the target's words removed. Also the cosine between the two vectors of every
+  target word and the gold-vs-NONE logit margin at the target's gold cells (THW and NNW apart).
+* Grid variants (:func:`grid_variant`): the relation head on the same word vectors, run on windows
+  of the input (``window:SIZE[:STRIDE]``), with cells farther than ``k`` words from the diagonal
+  treated as padding (``band:k``), or with the distance embeddings clamped to a bucket
+  (``clamp:b``); and the encoder on overlapping word windows (:func:`encode_words_windowed`), the
+  head as trained.
 
 ``python -m ner.diagnostics.lengths RUN --lang es --file F --format conll --out DIR`` writes
 ``DIR/lengths.json`` and ``DIR/lengths.png``. Gold entities of types the model does not know
@@ -655,7 +654,7 @@ def length_report(model: NerModel, sentences: Sequence[Sentence], *, variants: S
 
 def plot_report(report: Mapping[str, Any], path: Path, title: str = "") -> None:
     """Recall by sentence length, by entity offset and by edge distance (a line per grid variant), and the
-    embedding test's target recall by total length when there is one."""
+    embedding test's target recall by input length (a line per condition) when there is one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -664,11 +663,12 @@ def plot_report(report: Mapping[str, Any], path: Path, title: str = "") -> None:
     panels = [("by_length", "sentence length (words)"), ("by_offset", "entity start offset (words)"),
               ("by_edge_distance", "distance to nearer sentence edge (words)")]
     embed = report.get("embedding")
-    fig, axes = plt.subplots(1, len(panels) + bool(embed), figsize=(4.2 * (len(panels) + bool(embed)), 3.4))
+    fig, axes = plt.subplots(1, len(panels) + bool(embed), figsize=(4.4 * (len(panels) + bool(embed)), 4.0))
     for ax, (key, label) in zip(axes, panels, strict=False):
         for spec, tables in report["variants"].items():
             rows = tables[key]
-            ax.plot([r["bucket"] for r in rows], [100 * r["recall"] for r in rows], marker="o", label=spec)
+            ax.plot([r["bucket"] for r in rows], [100 * r["recall"] if r["gold"] else float("nan") for r in rows],
+                    marker="o", label=spec)  # a bucket without gold entities has no recall: a gap
         ax.set_xlabel(label)
         ax.set_ylabel("entity recall (%)")
         ax.set_ylim(0, 100)
@@ -677,16 +677,19 @@ def plot_report(report: Mapping[str, Any], path: Path, title: str = "") -> None:
     if embed:
         ax = axes[-1]
         rows = embed["tables"]["by_total_position"]
+        totals = sorted({r["total"] for r in rows})
         for cond in embed["conditions"]:
-            for pos in EMBED_POSITIONS:
-                sel = [r for r in rows if r["position"] == pos]
-                if sel and (cond != "alone" or pos == "start"):
-                    ax.plot([r["total"] for r in sel], [100 * r[f"recall_{cond}"] for r in sel], marker=".",
-                            label="alone" if cond == "alone" else f"{cond} ({pos})")
+            pooled = []
+            for t in totals:
+                sel = [r for r in rows if r["total"] == t]
+                gold = sum(r["gold"] for r in sel)
+                pooled.append(100 * sum(r[f"recall_{cond}"] * r["gold"] for r in sel) / gold if gold else 0.0)
+            ax.plot(totals, pooled, marker=".", label=cond, linestyle="--" if cond == "alone" else "-")
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("input length with the target embedded (words)")
+        ax.set_xlabel("input length, target embedded (words; positions pooled)")
+        ax.set_ylabel("target entity recall (%)")
         ax.set_ylim(0, 100)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, ncol=2)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
