@@ -32,7 +32,8 @@ from ner.model.ner_model import NerModel
 
 ROWS = {"zero_shot": 1, "relation_en": 2, "codeswitch": 3, "relation_contrastive": 5, "self_training": 6}
 # The retrained row-2 models of `train`, as `tables` labels them.
-LABELS: dict[str, int | str] = {**ROWS, "single": "2 single", "mixed": "2 mixed", "mixed-sum": "2 mixed-sum"}
+LABELS: dict[str, int | str] = {**ROWS, "single": "2 single", "mixed": "2 mixed", "single-sum": "2 single-sum",
+                                "mixed-sum": "2 mixed-sum"}
 CONLL = os.environ.get("CONLL2002", "/work/shared/data/conll2002")
 GRID_VARIANTS = ["model", "window:8", "window:16", "band:3", "band:6", "clamp:3"]
 
@@ -130,7 +131,7 @@ def train_lengths(args: argparse.Namespace) -> None:
     """Retrain row 2 (relation head, English only, the quick recipe's settings) on the same 1,500 English
     sentences, once as they are (`single`) and once with half of the training examples made of 2-12 of
     them joined by "." (`mixed`, 8 to ~100 words), to see whether long training inputs remove the loss;
-    `mixed-sum`: `mixed` with the grid loss of :func:`cell_sum_loss`.
+    `single-sum`, `mixed-sum`: the same with the grid loss of :func:`cell_sum_loss`.
     Models land in OUT/train/<variant>/seed-SEED, so `conll` / `embed` read them with
     `--rows-dir OUT/train --rows single mixed`."""
     import random
@@ -148,8 +149,8 @@ def train_lengths(args: argparse.Namespace) -> None:
         table = pq.read_table(shard, columns=["src_tokens", "src_tags"])
         pairs += zip(table.column("src_tokens").to_pylist(), table.column("src_tags").to_pylist(), strict=True)
     for variant in args.variants:
-        if variant not in ("single", "mixed", "mixed-sum"):
-            raise SystemExit(f"unknown training variant {variant!r} (single, mixed, mixed-sum)")
+        if variant not in ("single", "mixed", "single-sum", "mixed-sum"):
+            raise SystemExit(f"unknown training variant {variant!r} (single, mixed, single-sum, mixed-sum)")
         run = Path(args.out) / "train" / variant / f"seed-{args.seed}"
         if (run / "model").exists():
             continue
@@ -170,7 +171,7 @@ def train_lengths(args: argparse.Namespace) -> None:
         shards = write_cs_shards(Path(args.out) / "train" / f"shards-{variant}", data, tgt="es")
         cfg = load_train_config(base / "config.yaml", {"shards": [str(shards)], "out": str(run)})
         t0 = time.perf_counter()
-        if variant == "mixed-sum":
+        if variant.endswith("-sum"):
             with cell_sum_loss():
                 train(cfg)
         else:
@@ -280,7 +281,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=("conll", "embed", "pretrained", "train", "fit", "tables"))
     p.add_argument("--variants", nargs="+", default=["single", "mixed"],
-                   help="train / fit: the training sets (single, mixed, mixed-sum)")
+                   help="train / fit: the training sets (single, mixed, single-sum, mixed-sum)")
     p.add_argument("--base-run", help="train: the run whose config.yaml is copied (default: row 2's)")
     p.add_argument("--sentences", help="train: shard set whose src_tokens/src_tags are the sentences "
                                        "(default: the recipe's en-es shards)")
