@@ -50,7 +50,7 @@ from .textio import check_encoding
 from .validate import row_problem
 
 log = logging.getLogger(__name__)
-MODES = ("auto", "dict", "align", "dict+align")
+MODES = ("auto", "dict", "align", "dict+align", "names")
 EXTRA_PACKAGES = ("datasets", "ray")  # also recorded in task manifests
 
 

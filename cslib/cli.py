@@ -45,7 +45,8 @@ MODE_HELP = (f"auto: dict when a MUSE dictionary exists for the pair (en-X, read
              f"through English), else align; "
              f"dict: bilingual dictionaries (MUSE + --extra-dict); align: a lexicon extracted by word "
              f"alignment of a parallel corpus (Tatoeba, or --parallel), for languages without MUSE; "
-             f"dict+align: both (default {B.mode})")
+             f"dict+align: both; names: no word source, entity names transliterated into the target's script "
+             f"only (auto picks it for a target with neither dictionary nor parallel text, e.g. my) (default {B.mode})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +91,9 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
                                             "TYPE (PER/LOC/ORG; without it the entry serves every type), optional score")
     b.add_argument("--transliterate", action=argparse.BooleanOptionalAction, default=None,
                    help="transliterate names no dictionary knows (ja: e2k, katakana; zh: characters by "
-                        "sound); default: on where installed and the source is written in Latin letters")
+                        "sound; Cyrillic, Georgian, Greek, Hebrew, Indic scripts, Burmese, Urdu: by rule, "
+                        "see `cslib languages`); default: on for ja and zh, and for targets without a "
+                        "dictionary (alignment lexicon or names only)")
     b.add_argument("--senses", choices=["freq", "uniform"],
                    help="choice among a phrase's translations: freq (weighted by target word frequency, "
                         f"far rarer ones dropped) or uniform (default {B.senses})")

@@ -39,7 +39,7 @@ from .lexicons import transliterate as translit
 from .lexicons.dictionary_sources import available_sources
 from .lexicons.entity_sources import entity_sources_for, load_entity_source
 from .lexicons.routes import PIVOT, has_parallel, resolved_mode
-from .lexicons.sources import resolved_entity_sources, resolved_extra_dicts
+from .lexicons.sources import resolved_entity_sources, resolved_extra_dicts, transliterates_by_default
 from .manifests import load_manifest
 from .shards import read_manifest
 from .tokenizers import segment
@@ -50,9 +50,12 @@ SOURCE_LANG = PIVOT  # the labels' language of every build measured here
 LOW_ROW_SHARE = 0.25  # `diagnose` explains the targets that switch fewer rows than this
 
 _TITLES = {"muse": "MUSE", "tatoeba": "Tatoeba", "jmdict": "JMdict", "cedict": "CC-CEDICT",
-           "jmnedict": "JMnedict", "cedict-names": "CC-CEDICT names", "e2k": "e2k"}
+           "jmnedict": "JMnedict", "cedict-names": "CC-CEDICT names", "e2k": "e2k", "by-sound": "by sound"}
 _TOKENIZERS = {"moses": "Moses (sacremoses)", "jieba": "jieba", "fugashi": "MeCab (fugashi, unidic-lite)"}
 _TRANSLIT_NOTE = {"ja": "English to katakana", "zh": "English to katakana, read as Chinese characters"}
+_SCRIPT_NOTE = {"ru": "Cyrillic", "kk": "Cyrillic", "bg": "Cyrillic", "ka": "Georgian", "el": "Greek",
+                "he": "Hebrew", "hi": "Devanagari", "mr": "Devanagari", "bn": "Bengali", "ta": "Tamil",
+                "te": "Telugu", "ml": "Malayalam", "my": "Burmese", "ur": "Urdu"}
 
 
 @dataclass
@@ -184,15 +187,25 @@ def describe_language(code: str, data_root: str | None = None) -> LanguageSuppor
             row.entities.append(Source(name, "names", None, "names", used=False, note="not installed"))
     if code in translit.TRANSLITERATION_LANGS:
         ok = translit.available(code)
-        row.entities.append(Source("e2k", "transliteration", None, "", used=ok,
-                                   note=_TRANSLIT_NOTE[code] if ok else "not installed"))
-    row.mode = mode if row.used("words") else None
-    if row.mode is None:
+        on = ok and transliterates_by_default(cfg)
+        if code in translit.E2K_LANGS:
+            name, note = "e2k", _TRANSLIT_NOTE[code]
+        else:
+            package = translit.package(code)
+            name, note = "by-sound", f"English spelling to {_SCRIPT_NOTE[code]} by rule" + (
+                f", {package}" if package else "")
+        if not ok:
+            note = f"{translit.package(code)} not installed"
+        elif not on:
+            note += "; off by default: --transliterate"
+        row.entities.append(Source(name, "transliteration", None, "", used=on, note=note))
+    row.mode = mode if row.used("words") or (mode == "names" and row.used("transliteration")) else None
+    if not row.used("words"):
         lacks = [f"no MUSE en-{code}"] if not has_muse(SOURCE_LANG, code) else []
         lacks += [] if has_parallel(SOURCE_LANG, code) else [f"no Tatoeba English-{code} pairs"]
         lacks += [f"{s.name} not installed" for s in row.words if s.note == "not installed"] or \
             ([] if available_sources(code) else ["no packaged dictionary"])
-        row.missing.append("words: " + ", ".join(lacks))
+        row.missing.append("words: " + ", ".join(lacks) + ("; names only" if row.mode == "names" else ""))
     if not row.used("names"):
         row.missing.append("names: no typed name source")
     if not row.used("transliteration"):
@@ -401,6 +414,8 @@ def diagnose(rows: Sequence[LanguageSupport], threshold: float = LOW_ROW_SHARE) 
         if not r.used("names") and not r.used("transliteration"):
             parts.append(f"{m['entity_only_unswitched']:.0%} are entity-only and unswitched (nothing translates "
                          f"names into {r.code})")
+        else:
+            parts.append(f"{m['entity_only_unswitched']:.0%} are entity-only and unswitched")
         in_tatoeba = m.get("panx_words_in_tatoeba")
         parts.append(f"PAN-X {r.code} word tokens found in the word source: {m['panx_word_overlap']:.0%}"
                      + (f", in Tatoeba's {r.code} side: {in_tatoeba:.0%}" if in_tatoeba is not None else ""))
@@ -421,4 +436,7 @@ def _word_cause(r: LanguageSupport, m: dict) -> str:
         text = (f"word source: MUSE en-{r.code} keeps {muse.kept:,} of its {muse.size:,} pairs "
                 f"({(muse.identical or 0) / muse.size:.0%} translate a word by itself), {covered}")
         return text + (f", {multi:.0%} of its translations have more than one word" if multi is not None else "")
-    return f"word source: {', '.join(s.label() for s in r.used('words'))}, {covered}"
+    used = r.used("words")
+    if not used:
+        return "word source: none (names only)"
+    return f"word source: {', '.join(s.label() for s in used)}, {covered}"

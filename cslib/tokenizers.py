@@ -7,6 +7,7 @@ tokenized the same way (`tokenize`); `segment` keeps word segmentation when aske
 from __future__ import annotations
 
 import logging
+import unicodedata
 from functools import cache, lru_cache
 
 import fugashi
@@ -43,7 +44,30 @@ def word_tokenize(text: str, lang: str) -> list[str]:
         return [w for w in _jieba().lcut(text) if w.strip()]
     if kind == "fugashi":
         return [w.surface for w in _fugashi()(text) if w.surface.strip()]
-    return _moses(lang).tokenize(text, escape=False)
+    return _rejoin(text, _moses(lang).tokenize(text, escape=False))
+
+
+def _joins(ch: str) -> bool:
+    """Combining marks and zero-width (non-)joiners: parts of the letter before them, never a cut."""
+    return unicodedata.category(ch).startswith("M") or ch in "\u200c\u200d"
+
+
+def _rejoin(text: str, tokens: list[str]) -> list[str]:
+    """Moses' tokens with the cuts it makes next to a combining mark or a zero-width joiner undone
+    (where the two pieces touch in `text`): Moses reads Burmese's asat, Yoruba's tone marks and
+    ZWNJ (fa, bn, ml) as punctuation and would cut ဝသိန်ဂ် into ဝသိန ် ဂ ်."""
+    out: list[str] = []
+    pos = end = 0
+    for t in tokens:
+        start = text.find(t, pos)
+        if start < 0:  # Moses changed the token's characters: no offsets to go by from here
+            return tokens
+        if out and start == end and (_joins(t[0]) or _joins(out[-1][-1])):
+            out[-1] += t
+        else:
+            out.append(t)
+        pos = end = start + len(t)
+    return out
 
 
 # Words a switch never starts on: ja by part of speech (particles, auxiliaries, suffixes, symbols,

@@ -58,6 +58,9 @@ def test_sources_are_what_a_build_uses(table: list[LanguageSupport], data_root: 
     by = {r.code: r for r in table}
     kk = by["kk"]
     assert kk.mode == "align" and [s.name for s in kk.used("words")] == ["tatoeba"]
+    assert [s.name for s in kk.used("transliteration")] == ["by-sound"]  # no dictionary: names by sound
+    ru = by["ru"]  # a dictionary target: by sound only with --transliterate
+    assert [s.name for s in ru.entities] == ["by-sound"] and not ru.used("transliteration")
     pairs = (data_root / "tatoeba" / "tatoeba.kaz-eng.eng").read_text(encoding="utf-8").splitlines()
     assert kk.words[0].size == len(pairs)
     ja = by["ja"]
@@ -71,14 +74,17 @@ def test_sources_are_what_a_build_uses(table: list[LanguageSupport], data_root: 
 
 def test_a_language_without_sources_says_what_is_missing(table: list[LanguageSupport],
                                                          capsys: pytest.CaptureFixture[str], data_root: Path) -> None:
-    for code in ("my", "yo"):
-        row = next(r for r in table if r.code == code)
-        assert row.mode is None and row.words == [] and row.entities == []
-        assert row.missing[0] == f"words: no MUSE en-{code}, no Tatoeba English-{code} pairs, no packaged dictionary"
-    code, out, _ = _cli(capsys, "languages", "--lang", "my", "--data-root", str(data_root))
+    yo = next(r for r in table if r.code == "yo")
+    assert yo.mode is None and yo.words == [] and yo.entities == []
+    assert yo.missing[0] == "words: no MUSE en-yo, no Tatoeba English-yo pairs, no packaged dictionary"
+    my = next(r for r in table if r.code == "my")  # no word source, but names written in Burmese script
+    assert my.mode == "names" and my.words == [] and [s.name for s in my.used("transliteration")] == ["by-sound"]
+    assert my.missing[0] == "words: no MUSE en-my, no Tatoeba English-my pairs, no packaged dictionary; names only"
+    code, out, _ = _cli(capsys, "languages", "--lang", "yo", "my", "--data-root", str(data_root))
     assert code == 0
-    line = out.splitlines()[1]
-    assert line.startswith("my ") and "no MUSE en-my" in line and " none " in line
+    lines = out.splitlines()
+    assert lines[1].startswith("my ") and " names " in lines[1] and "Burmese by rule" in lines[1]
+    assert lines[2].startswith("yo ") and "no MUSE en-yo" in lines[2] and " none " in lines[2]
 
 
 def test_json_parses_and_markdown_has_one_row_each(capsys: pytest.CaptureFixture[str], data_root: Path) -> None:
@@ -100,7 +106,7 @@ def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], data_root:
 
 def test_measured_shares_are_those_of_cslib_stats(capsys: pytest.CaptureFixture[str], data_root: Path,
                                                   tmp_path: Path) -> None:
-    code, out, _ = _cli(capsys, "languages", "--lang", "de", "kk", "my", "--measure", "50", "--json",
+    code, out, _ = _cli(capsys, "languages", "--lang", "de", "kk", "yo", "--measure", "50", "--json",
                         "--keep-builds", str(tmp_path), "--data-root", str(data_root))
     assert code == 0
     rows = {r["code"]: r for r in json.loads(out)}
@@ -123,11 +129,11 @@ def test_measured_shares_are_those_of_cslib_stats(capsys: pytest.CaptureFixture[
         assert all(0.0 <= x <= 1.0 for x in shares), shares
         assert m["rows_switched"] > 0 and m["english_word_coverage"] > 0
     assert set(rows["kk"]["measured"]["translations"]) == {"align"}
-    assert "no MUSE dictionary for en-my" in rows["my"]["measured"]["error"]
-    assert rows["my"]["measured"]["panx_token_chars"] > 1 and rows["my"]["measured"]["panx_words_in_tatoeba"] is None
+    assert "no MUSE dictionary for en-yo" in rows["yo"]["measured"]["error"]
+    assert rows["yo"]["measured"]["panx_token_chars"] > 1 and rows["yo"]["measured"]["panx_words_in_tatoeba"] is None
     # the diagnosis explains every measured target under 25% of rows, and only those
     table = [LanguageSupport.from_dict(r) for r in rows.values()]
     low = {c for c, r in rows.items() if "error" in r["measured"] or r["measured"]["rows_switched"] < 0.25}
     lines = diagnose(table)
-    assert {line.split(" ", 1)[0] for line in lines} == low and "my" in low
+    assert {line.split(" ", 1)[0] for line in lines} == low and "yo" in low
     assert format_markdown(table).count("\n- ") == len(lines)

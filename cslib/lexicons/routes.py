@@ -18,6 +18,7 @@ from ..corpora import has_muse
 from ..errors import CslibError
 from ..languages import get_language
 from ..manifests import load_manifest
+from . import transliterate
 
 DIRECTIONS = ("forward", "inverse", "pivot", "direct")
 PIVOT = "en"
@@ -56,7 +57,8 @@ def has_parallel(src: str, tgt: str) -> bool:
 
 
 def resolved_mode(cfg: Any) -> str:
-    """`auto` → dict when there is a dictionary for the pair, else align (Tatoeba or --parallel);
+    """`auto` → dict when there is a dictionary for the pair, else align (Tatoeba or --parallel),
+    else names (English names written in the target's script, when it can be: `transliterate`);
     a pivot build is dict, align or dict+align after its legs."""
     if cfg.mode != "auto":
         return cfg.mode
@@ -67,4 +69,6 @@ def resolved_mode(cfg: Any) -> str:
         return "dict"
     if cfg.parallel or has_parallel(cfg.src, cfg.tgt):
         return "align"
+    if cfg.src == PIVOT and cfg.transliterate is not False and transliterate.available(cfg.tgt):
+        return "names"
     return "dict"  # build_dictionary says what is missing

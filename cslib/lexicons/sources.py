@@ -2,7 +2,9 @@
 
 `cslib build --src en --tgt ja` with no source flags uses MUSE + JMdict (words), JMnedict
 (typed names) and e2k transliteration; `--tgt zh` uses MUSE + CC-CEDICT + CC-CEDICT's typed
-proper nouns; a target without MUSE uses the alignment lexicon from Tatoeba. Into English
+proper nouns; a target without MUSE uses the alignment lexicon from Tatoeba, and writes names
+by sound in its script (`by_sound`; a target with no word source at all, such as my, switches
+names only: mode `names`). Into English
 (`--src ja --tgt en`) the same resources serve inverted, and between two other languages
 (`--src de --tgt es`) two dictionaries are composed through English (`routes`, `pivot`).
 "none" in a list turns a kind of source off (`--extra-dict none`, `--entity-source none`).
@@ -25,7 +27,7 @@ from ..languages import get_language
 from ..readers import read_text
 from ..shards import file_digest
 from ..tokenizers import word_tokenize
-from . import transliterate
+from . import by_sound, transliterate
 from .align import align_corpus
 from .align_precision import precise_lexicon
 from .dictionary import Dictionary, Translation, read_muse
@@ -216,12 +218,19 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
         if mode in ("align", "dict+align"):
             added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
             log.info("alignment lexicon added %d pairs", added)
-        if not len(d):
+        if not len(d) and mode != "names":
             raise CslibError(f"the {mode} dictionary for {cfg.src}-{cfg.tgt} is empty")
         adjust_dictionary(d, cfg)
         d.info = {"direction": route}
         return d
 
+    if mode == "names":
+        if not transliterate.available(cfg.tgt):
+            raise CslibError(f"--mode names: no transliterator into {cfg.tgt!r} here"
+                             + (f" (pip install {transliterate.package(cfg.tgt)})"
+                                if cfg.tgt in transliterate.TRANSLITERATION_LANGS else ""))
+        log.info("mode names: no word source for %s-%s; only entity names are switched", cfg.src, cfg.tgt)
+        return build(), inputs
     if mode != "dict":  # an alignment lexicon: rebuilt every time
         return build(), inputs
     key = json.dumps({"src": cfg.src, "tgt": cfg.tgt, "route": route, "extra_dicts": extra_dicts,
@@ -314,17 +323,31 @@ def build_entity_lexicon(cfg: SourceOptions) -> tuple[EntityLexicon | None, dict
     return (lex if len(lex) else None), info
 
 
-def build_transliterator(cfg: SourceOptions) -> transliterate.Transliterator | None:
+def transliterates_by_default(cfg: SourceOptions) -> bool:
+    """Whether a build without --transliterate/--no-transliterate transliterates names: always into
+    ja and zh (e2k), and by sound (`by_sound`) where the build has no dictionary (an alignment
+    lexicon or names only), since their names are otherwise never switched; a dictionary target
+    gets it with --transliterate (its effect on F1 is measured separately)."""
+    if cfg.tgt not in transliterate.TRANSLITERATION_LANGS or not get_language(cfg.src).latin:
+        return False  # the transliterators read Latin letters
+    return cfg.tgt in transliterate.E2K_LANGS or resolved_mode(cfg) in ("align", "names")
+
+
+def build_transliterator(cfg: SourceOptions) -> transliterate.Transliterator | by_sound.SoundTransliterator | None:
     """The shared transliterator of the target, when asked for (or, by default, installed)."""
     want = cfg.transliterate
-    latin = get_language(cfg.src).latin  # e2k reads Latin letters
     if want is None:
-        want = latin and transliterate.available(cfg.tgt)
-        if not want and latin and cfg.tgt in transliterate.TRANSLITERATION_LANGS:
-            log.warning("e2k is not installed: names without an entry stay in English (pip install e2k)")
+        want = transliterates_by_default(cfg)
+        if want and not transliterate.available(cfg.tgt):
+            log.warning("%s is not installed: names without an entry stay in English (pip install %s)",
+                        transliterate.package(cfg.tgt), transliterate.package(cfg.tgt))
+            want = False
     if not want:
         return None
     if cfg.tgt not in transliterate.TRANSLITERATION_LANGS:
         raise CslibError(f"--transliterate: no transliterator for {cfg.tgt!r} "
                          f"(have: {', '.join(transliterate.TRANSLITERATION_LANGS)})")
+    if not transliterate.available(cfg.tgt):
+        raise CslibError(f"--transliterate: {transliterate.package(cfg.tgt)} is not installed "
+                         f"(pip install {transliterate.package(cfg.tgt)})")
     return transliterate.shared(cfg.tgt)

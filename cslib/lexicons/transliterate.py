@@ -1,4 +1,5 @@
-"""Transliteration fallback for names with no dictionary entry: English → katakana (ja).
+"""Transliteration fallback for names with no dictionary entry: English → katakana (ja), and by
+rule into the other scripts (`by_sound`); `shared` gives each target its transliterator.
 
 Japanese writes foreign names in katakana by sound (Knausgård → クナウスゴール), so an
 entity that no dictionary knows can still be switched. `e2k` (PyPI) ships its small
@@ -18,14 +19,15 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from . import c2k_cache
+from . import by_sound, c2k_cache
 from .entity_sources import fold
 from .kana_hanzi import kana_to_hanzi
 
 _LETTERS = re.compile(r"[a-z]+")
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
 _KATAKANA = re.compile(r"^[\u30a0-\u30ff]+$")
-TRANSLITERATION_LANGS = ("ja", "zh")
+E2K_LANGS = ("ja", "zh")
+TRANSLITERATION_LANGS = E2K_LANGS + by_sound.SOUND_LANGS
 # Small words inside names that a letter-by-letter model reads wrongly ("of" → オフ, "St" → スト).
 _FIXED = {"of": "オブ", "the": "ザ", "and": "アンド", "st": "セント", "mt": "マウント", "dr": "ドクター",
           "jr": "ジュニア", "sr": "シニア", "mr": "ミスター", "de": "ド", "von": "フォン", "van": "ヴァン",
@@ -33,14 +35,24 @@ _FIXED = {"of": "オブ", "the": "ザ", "and": "アンド", "st": "セント", "
 
 
 def available(tgt_lang: str) -> bool:
-    if tgt_lang not in TRANSLITERATION_LANGS:
-        return False
+    """Whether names can be transliterated into `tgt_lang` here (its package is installed)."""
+    if tgt_lang not in E2K_LANGS:
+        return by_sound.available(tgt_lang)
     return importlib.util.find_spec("e2k") is not None
 
 
+def package(tgt_lang: str) -> str:
+    """The PyPI package that transliterates into `tgt_lang` ("" when rules alone do)."""
+    if tgt_lang in E2K_LANGS:
+        return "e2k"
+    return "indic-transliteration" if tgt_lang in by_sound.NEEDS_PACKAGE else ""
+
+
 @lru_cache(maxsize=4)
-def shared(tgt_lang: str) -> Transliterator:
+def shared(tgt_lang: str) -> Transliterator | by_sound.SoundTransliterator:
     """One transliterator per language and process, so its word cache serves every build."""
+    if tgt_lang not in E2K_LANGS:
+        return by_sound.SoundTransliterator(tgt_lang)
     return Transliterator(tgt_lang)
 
 
@@ -54,8 +66,8 @@ class Transliterator:
     origin = "translit"
 
     def __init__(self, tgt_lang: str = "ja", model: str = "turbo", memo: bool = True) -> None:
-        if tgt_lang not in TRANSLITERATION_LANGS:
-            raise ValueError(f"no transliterator for {tgt_lang!r} (have: {', '.join(TRANSLITERATION_LANGS)})")
+        if tgt_lang not in E2K_LANGS:
+            raise ValueError(f"no e2k transliterator for {tgt_lang!r} (have: {', '.join(E2K_LANGS)})")
         self.tgt = tgt_lang
         c2k_cache.require_e2k()  # a missing e2k is reported now, not mid-build
         self._pieces = c2k_cache.shared(model) if memo else None
