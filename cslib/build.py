@@ -50,7 +50,7 @@ from .textio import check_encoding
 from .validate import row_problem
 
 log = logging.getLogger(__name__)
-MODES = ("auto", "dict", "align", "dict+align", "names")
+MODES = ("auto", "dict", "align", "dict+align", "induce")
 EXTRA_PACKAGES = ("datasets", "ray")  # also recorded in task manifests
 
 
@@ -69,7 +69,8 @@ class BuildConfig:
     extra_dicts: list[str] | None = None  # "jmdict", "cedict"; None: every installed one for the pair
     entity_sources: list[str] | None = None  # "jmnedict", "cedict-names"; None: every installed one
     entity_lexicon: str | None = None  # TSV: source phrase, target text[, TYPE[, score]]
-    transliterate: bool | None = None  # None: on where a transliterator is installed (ja: e2k)
+    transliterate: bool | None = None  # None: ja/zh, and targets without a dictionary (sources.transliterates_by_default)
+    induce: bool | None = None  # lexicon induced with the encoder; None: targets without a dictionary
     senses: str = "freq"  # freq: weight translations by target frequency; uniform
     sense_min_ratio: float = 0.05  # drop translations rarer than this × the phrase's most frequent one
     zh_script: str = "both"  # simplified | traditional | both | keep (see cslib.lexicons.script)

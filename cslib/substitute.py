@@ -96,6 +96,8 @@ class CodeSwitcher:
         self.config = config or SwitchConfig()
         self.entities = entities
         self.transliterator = transliterator
+        # names kept as written (a Latin-script target) keep their punctuation too: "( Sandusky , Ohio )"
+        self._names_kept = getattr(transliterator, "origin", "") == "kept"
         self.tgt = dictionary.tgt_lang
         self.src = dictionary.src_lang
         self._from_en = self.src == "en"  # the rules for other sources: module docstring
@@ -152,7 +154,7 @@ class CodeSwitcher:
                     return None
                 parts.append((text, self.transliterator.origin))
         origins = sorted({o for _, o in parts if o})
-        if not origins:
+        if not origins or origins == ["kept"]:  # names kept as they are switch nothing by themselves
             return None
         dot = _NAME_DOT.get(self.tgt) if typ == "PER" else None
         joiner = dot if dot and len(parts) > 1 else "" if self._char else " "
@@ -162,7 +164,8 @@ class CodeSwitcher:
                edges: set[int] | None = None) -> Iterator[tuple[str, object]]:
         """How a composed entity covers its words, left to right: ("entry", translations) for a
         typed name or dictionary phrase (longest first), ("keep", digits), ("word", w) for a word
-        only transliteration can render. Punctuation inside a name is dropped."""
+        only transliteration can render. Punctuation inside a name is dropped, unless names are kept as
+        written (Latin-script targets)."""
         if self._joined:
             yield from self._cover_joined(words, typ, general, edges)
             return
@@ -179,7 +182,7 @@ class CodeSwitcher:
             w = words[i]
             if any(c.isalpha() for c in w):
                 yield "word", w
-            elif w.isdigit():
+            elif w.isdigit() or self._names_kept:
                 yield "keep", w
             i += 1
 

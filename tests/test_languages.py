@@ -57,7 +57,7 @@ def test_muse_sizes_are_the_files_pairs(table: list[LanguageSupport], data_root:
 def test_sources_are_what_a_build_uses(table: list[LanguageSupport], data_root: Path) -> None:
     by = {r.code: r for r in table}
     kk = by["kk"]
-    assert kk.mode == "align" and [s.name for s in kk.used("words")] == ["tatoeba"]
+    assert kk.mode == "align" and [s.name for s in kk.used("words")] == ["tatoeba", "induced"]
     assert [s.name for s in kk.used("transliteration")] == ["by-sound"]  # no dictionary: names by sound
     ru = by["ru"]  # a dictionary target: by sound only with --transliterate
     assert [s.name for s in ru.entities] == ["by-sound"] and not ru.used("transliteration")
@@ -72,19 +72,20 @@ def test_sources_are_what_a_build_uses(table: list[LanguageSupport], data_root: 
     assert de.missing == ["names: no typed name source", "transliteration: none"]
 
 
-def test_a_language_without_sources_says_what_is_missing(table: list[LanguageSupport],
+def test_a_language_without_dictionary_or_parallel_text(table: list[LanguageSupport],
                                                          capsys: pytest.CaptureFixture[str], data_root: Path) -> None:
-    yo = next(r for r in table if r.code == "yo")
-    assert yo.mode is None and yo.words == [] and yo.entities == []
-    assert yo.missing[0] == "words: no MUSE en-yo, no Tatoeba English-yo pairs, no packaged dictionary"
-    my = next(r for r in table if r.code == "my")  # no word source, but names written in Burmese script
-    assert my.mode == "names" and my.words == [] and [s.name for s in my.used("transliteration")] == ["by-sound"]
-    assert my.missing[0] == "words: no MUSE en-my, no Tatoeba English-my pairs, no packaged dictionary; names only"
+    yo = next(r for r in table if r.code == "yo")  # Latin script: names kept; words induced only
+    assert yo.mode == "induce" and [s.name for s in yo.used("words")] == ["induced"]
+    assert yo.missing[0] == ("words: no MUSE en-yo, no Tatoeba English-yo pairs, no packaged dictionary; "
+                             "induced lexicon only")
+    my = next(r for r in table if r.code == "my")  # no dictionary: induced words, names in Burmese script
+    assert my.mode == "induce" and [s.name for s in my.used("words")] == ["induced"]
+    assert [s.name for s in my.used("transliteration")] == ["by-sound"]
     code, out, _ = _cli(capsys, "languages", "--lang", "yo", "my", "--data-root", str(data_root))
     assert code == 0
     lines = out.splitlines()
-    assert lines[1].startswith("my ") and " names " in lines[1] and "Burmese by rule" in lines[1]
-    assert lines[2].startswith("yo ") and "no MUSE en-yo" in lines[2] and " none " in lines[2]
+    assert lines[1].startswith("my ") and " induce " in lines[1] and "Burmese by rule" in lines[1]
+    assert lines[2].startswith("yo ") and "induced lexicon" in lines[2] and "kept as written" in lines[2]
 
 
 def test_json_parses_and_markdown_has_one_row_each(capsys: pytest.CaptureFixture[str], data_root: Path) -> None:
@@ -128,12 +129,12 @@ def test_measured_shares_are_those_of_cslib_stats(capsys: pytest.CaptureFixture[
                                  "panx_word_overlap", "panx_words_in_tatoeba", "multiword_translations")]
         assert all(0.0 <= x <= 1.0 for x in shares), shares
         assert m["rows_switched"] > 0 and m["english_word_coverage"] > 0
-    assert set(rows["kk"]["measured"]["translations"]) == {"align"}
-    assert "no MUSE dictionary for en-yo" in rows["yo"]["measured"]["error"]
+    assert set(rows["kk"]["measured"]["translations"]) == {"align", "induced"}
+    assert set(rows["yo"]["measured"]["translations"]) == {"induced"}
     assert rows["yo"]["measured"]["panx_token_chars"] > 1 and rows["yo"]["measured"]["panx_words_in_tatoeba"] is None
     # the diagnosis explains every measured target under 25% of rows, and only those
     table = [LanguageSupport.from_dict(r) for r in rows.values()]
-    low = {c for c, r in rows.items() if "error" in r["measured"] or r["measured"]["rows_switched"] < 0.25}
+    low = {c for c, r in rows.items() if r["measured"]["rows_switched"] < 0.25}
     lines = diagnose(table)
     assert {line.split(" ", 1)[0] for line in lines} == low and "yo" in low
     assert format_markdown(table).count("\n- ") == len(lines)

@@ -237,3 +237,26 @@ class SoundTransliterator:
 
     def flush(self) -> None:
         pass
+
+
+class LatinNames:
+    """Names into a Latin-script target: written as they are (Nairobi stays Nairobi), so that an
+    entity whose other words have translations is switched with its names kept ("University of
+    Nairobi" → "Chuo Kikuu of Nairobi"); origin "kept", which alone never counts as a switch."""
+
+    origin = "kept"
+
+    def __init__(self, tgt_lang: str) -> None:
+        self.tgt = tgt_lang
+
+    def word(self, word: str) -> str | None:
+        return word if any(c.isalpha() for c in word) else None
+
+    def prefetch(self, words: Iterable[str], workers: int = 1) -> int:
+        return 0
+
+    def all_cached(self, words: Iterable[str]) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass

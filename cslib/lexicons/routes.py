@@ -18,7 +18,6 @@ from ..corpora import has_muse
 from ..errors import CslibError
 from ..languages import get_language
 from ..manifests import load_manifest
-from . import transliterate
 
 DIRECTIONS = ("forward", "inverse", "pivot", "direct")
 PIVOT = "en"
@@ -58,7 +57,7 @@ def has_parallel(src: str, tgt: str) -> bool:
 
 def resolved_mode(cfg: Any) -> str:
     """`auto` → dict when there is a dictionary for the pair, else align (Tatoeba or --parallel),
-    else names (English names written in the target's script, when it can be: `transliterate`);
+    else induce (en→X with unlabeled PAN-X text of X: a lexicon induced by the encoder, `induce`);
     a pivot build is dict, align or dict+align after its legs."""
     if cfg.mode != "auto":
         return cfg.mode
@@ -69,6 +68,14 @@ def resolved_mode(cfg: Any) -> str:
         return "dict"
     if cfg.parallel or has_parallel(cfg.src, cfg.tgt):
         return "align"
-    if cfg.src == PIVOT and cfg.transliterate is not False and transliterate.available(cfg.tgt):
-        return "names"
+    if cfg.src == PIVOT and has_text(cfg.tgt):
+        return "induce"
     return "dict"  # build_dictionary says what is missing
+
+
+def has_text(lang: str) -> bool:
+    """Whether the manifests hold unlabeled text of `lang` to induce a lexicon from (PAN-X train)."""
+    try:
+        return "train" in load_manifest("panx", lang).files
+    except CslibError:
+        return False

