@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cslib.build import BuildConfig
 from cslib.corpora import has_muse
 from cslib.errors import CslibError
-from cslib.lexicons import has_dictionary, has_parallel
+from cslib.lexicons import has_dictionary, has_parallel, resolved_mode
 from ner.training.config import SelfTrainConfig, TrainConfig
 from pipelines.recipe import Recipe, RecipeError
 from pipelines.rows import ROWS
@@ -106,9 +107,10 @@ def set_field(config: Any, path: str, value: Any) -> None:
 
 
 def switch_mode(src: str, tgt: str, requested: str | None) -> str | None:
-    """The code-switching mode a target gets: the recipe's, else MUSE if it exists, else aligned Tatoeba.
+    """The code-switching mode a target gets: the recipe's, else what `cslib build` picks (MUSE if it
+    exists, else aligned Tatoeba, else for en→X a lexicon induced from X's unlabeled text).
 
-    None means no bilingual resource at all: that target is evaluated but gets no code-switched data.
+    None means no source at all: that target is evaluated but gets no code-switched data.
     """
     if requested:
         return requested
@@ -117,6 +119,8 @@ def switch_mode(src: str, tgt: str, requested: str | None) -> str | None:
         return "dict"
     if has_parallel(src, tgt):
         return "align"
+    if src == "en" and resolved_mode(BuildConfig(src=src, tgt=tgt)) == "induce":
+        return "induce"
     return None
 
 
@@ -166,7 +170,8 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
                            or recipe.codeswitch.get("mode"))
         if mode is None:
             skipped.append(tgt)
-            log.warning("%s: no MUSE dictionary and no parallel text; evaluated without code-switched data", tgt)
+            log.warning("%s: no dictionary, parallel text or unlabeled text; evaluated without code-switched data",
+                        tgt)
             continue
         cfg = recipe.build_config(tgt, mode)
         shards[tgt] = plan.add(f"codeswitch/{tgt}", "build", cfg, output=cfg.out)
