@@ -71,6 +71,7 @@ class BuildConfig:
     entity_lexicon: str | None = None  # TSV: source phrase, target text[, TYPE[, score]]
     transliterate: bool | None = None  # None: ja/zh, and targets without a dictionary (sources.transliterates_by_default)
     induce: bool | None = None  # lexicon induced with the encoder; None: targets without a dictionary
+    induce_text: str | None = None  # target-language text (one sentence a line) for the induction, beside PAN-X's
     senses: str = "freq"  # freq: weight translations by target frequency; uniform
     sense_min_ratio: float = 0.05  # drop translations rarer than this × the phrase's most frequent one
     zh_script: str = "both"  # simplified | traditional | both | keep (see cslib.lexicons.script)
@@ -104,6 +105,8 @@ class BuildConfig:
             raise CslibError(f"unknown --zh-script {self.zh_script!r} (expected one of {', '.join(ZH_SCRIPTS)})")
         if self.entity_mode == "replace" and not self.entity_lexicon:
             raise CslibError("--entity-mode replace needs --entity-lexicon FILE (target entities with their types)")
+        if self.induce_text and not Path(self.induce_text).is_file():
+            raise CslibError(f"{self.induce_text}: --induce-text file not found")
         if self.entity_lexicon:  # fail before the slow dictionary loading, not after
             read_entity_lexicon(self.entity_lexicon)
         try:

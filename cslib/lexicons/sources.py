@@ -57,6 +57,7 @@ class SourceOptions(Protocol):
     entity_mode: str
     transliterate: bool | None
     induce: bool | None
+    induce_text: str | None
     senses: str
     sense_min_ratio: float
     zh_script: str
@@ -245,7 +246,8 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
                       "encoding": cfg.encoding if file and file[1] == "custom" else None,
                       "senses": cfg.senses, "sense_min_ratio": cfg.sense_min_ratio,
                       "zh_script": cfg.zh_script if cfg.tgt == "zh" else None,
-                      "induce": cfg.induce, "induced": InduceConfig().__dict__, "small": SMALL_DICTIONARY},
+                      "induce": cfg.induce, "induced": InduceConfig().__dict__, "small": SMALL_DICTIONARY,
+                      "induce_text": file_digest(Path(cfg.induce_text))["sha256"] if cfg.induce_text else None},
                      sort_keys=True)
     return cached_dictionary(key, cfg.src, cfg.tgt, build), inputs
 
@@ -352,7 +354,8 @@ def induced_pairs(cfg: SourceOptions, required: bool) -> list[tuple[str, str]]:
     """The induced en→X pairs of a build; with too little target text, an error when --induce asked
     for them (`required`), else none (logged)."""
     try:
-        return [(e, t) for e, t, _ in induced_lexicon(cfg.src, cfg.tgt, InduceConfig(), cfg.data_root)]
+        return [(e, t) for e, t, _ in induced_lexicon(cfg.src, cfg.tgt, InduceConfig(), cfg.data_root,
+                                                      text=cfg.induce_text, encoding=cfg.encoding)]
     except CslibError as exc:
         if required:
             raise
