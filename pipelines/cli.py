@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from cslib import add_data_root, add_quiet, add_seed, parameter_defaults, run_cli
+from pipelines.benchmark import write_benchmark
 from pipelines.compare import CompareError, compare_runs
 from pipelines.plan import plan_recipe
 from pipelines.recipe import Recipe, load_recipe
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "evaluation on every target, one report. Re-running picks up where it stopped.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_run_parser, _plan_parser, _list_parser, _compare_parser):
+    for add in (_run_parser, _plan_parser, _list_parser, _compare_parser, _benchmark_parser):
         add(sub)
     return parser
 
@@ -91,6 +92,36 @@ def _compare_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--level", type=float, default=COMPARE.level, help=f"interval level (default {COMPARE.level})")
     c.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
     c.set_defaults(func=_cmd_compare)
+
+
+def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("benchmark", help="a run's results shaped like the PAN-X benchmark: one line per language, "
+                                         "grouped by script and family, with intervals and a reference column",
+                       description="For two rows of a finished run (default row 1 and row 6): F1 per language and "
+                                   "row, the difference with a paired bootstrap interval per language, per group and "
+                                   "for the benchmark's averages, each target's code-switched share, and XLM-R "
+                                   "base's reported figures as a reference. Writes benchmark.md, .json and .png in "
+                                   "the run directory.")
+    c.add_argument("run", metavar="RUN", help="a run directory (runs/NAME)")
+    c.add_argument("--first", default="zero_shot", help="the row compared against (default zero_shot, row 1)")
+    c.add_argument("--last", default="self_training", help="the row compared (default self_training, row 6)")
+    c.add_argument("--samples", type=int, default=COMPARE.samples,
+                   help=f"bootstrap resamples (default {COMPARE.samples})")
+    c.set_defaults(func=_cmd_benchmark)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    if args.samples < 1:
+        raise CompareError("--samples must be ≥ 1")
+    try:
+        path = write_benchmark(args.run, args.first, args.last, args.samples)
+    except CompareError:
+        raise
+    except (ValueError, KeyError) as exc:
+        raise CompareError(str(exc)) from None
+    print(path.read_text(encoding="utf-8").rstrip("\n"))
+    print(f"wrote {path}")
+    return 0
 
 
 def _load(args: argparse.Namespace) -> Recipe:

