@@ -21,6 +21,7 @@ from typing import Any
 from cslib import atomic_write_json, atomic_write_text, stats
 from pipelines.compare import CompareError, RunRow, compare_runs
 from pipelines.report import _pct, _signed
+from pipelines.rows import ROWS
 
 # Script and family, in the order of the table (XTREME's 40 languages less Thai, which the mirror lacks).
 GROUPS: dict[str, list[str]] = {
@@ -70,7 +71,7 @@ def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_train
     run = Path(run)
     a, b = RunRow.parse(f"{run}:{last}"), RunRow.parse(f"{run}:{first}")
     rows = sorted((p.name for p in (run / "eval").iterdir() if p.is_dir() and any(p.glob("seed-*/summary.json"))),
-                  key=lambda r: ([first, "codeswitch", "relation_contrastive", last] + [r]).index(r))
+                  key=lambda r: (ROWS[r].number if r in ROWS else 99, r))
     f1 = {row: _row_f1(run, row) for row in rows}
     langs = [lang for group in GROUPS.values() for lang in group if lang in f1[first] and lang in f1[last]]
     targets = [lang for lang in langs if lang != "en"]
