@@ -110,8 +110,11 @@ def switch_mode(src: str, tgt: str, requested: str | None) -> str | None:
     """The code-switching mode a target gets: the recipe's, else what `cslib build` picks (MUSE if it
     exists, else aligned Tatoeba, else for en→X a lexicon induced from X's unlabeled text).
 
-    None means no source at all: that target is evaluated but gets no code-switched data.
+    None means no source at all, or the recipe's `mode: none`: that target is evaluated but gets no
+    code-switched data.
     """
+    if requested == "none":
+        return None
     if requested:
         return requested
     pivot = src != "en" and tgt != "en" and has_muse("en", src) and has_muse("en", tgt)
@@ -170,8 +173,8 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
                            or recipe.codeswitch.get("mode"))
         if mode is None:
             skipped.append(tgt)
-            log.warning("%s: no dictionary, parallel text or unlabeled text; evaluated without code-switched data",
-                        tgt)
+            log.warning("%s: no code-switched data (recipe mode none, or no dictionary, parallel text or unlabeled "
+                        "text); evaluated only", tgt)
             continue
         cfg = recipe.build_config(tgt, mode)
         shards[tgt] = plan.add(f"codeswitch/{tgt}", "build", cfg, output=cfg.out)
