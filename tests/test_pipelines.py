@@ -72,6 +72,15 @@ def test_shipped_recipes_load(data_root: Path) -> None:
     assert quick.rows == DEFAULT_ROWS and [ROWS[r].number for r in quick.rows] == [1, 2, 3, 4, 5, 6]
     everything = load_recipe(Path("pipelines/panx_all.yaml"), data_root=str(data_root))
     assert len(everything.targets) >= 30 and "en" not in everything.targets
+    # the benchmark recipes: every PAN-X target code-switched; the control leaves my and yo without shards
+    xtreme = load_recipe(Path("pipelines/panx_xtreme.yaml"), data_root=str(data_root))
+    off = load_recipe(Path("pipelines/panx_xtreme_sources_off.yaml"), data_root=str(data_root))
+    assert len(xtreme.targets) == 38 and xtreme.training_seeds() == off.training_seeds() == [13, 14, 15]
+    assert xtreme.train == off.train and set(off.rows) < set(xtreme.rows) and xtreme.eval == off.eval
+    built = {s.name for s in plan_recipe(xtreme) if s.name.startswith("codeswitch/")}
+    assert built == {f"codeswitch/{t}" for t in xtreme.targets}
+    assert {s.name for s in plan_recipe(off) if s.name.startswith("codeswitch/")} == built - {"codeswitch/my",
+                                                                                               "codeswitch/yo"}
 
 
 def test_rows_differ_only_in_their_ingredient(tiny_encoder: Path, data_root: Path, tmp_path: Path) -> None:
