@@ -197,9 +197,27 @@ def available(tgt_lang: str) -> bool:
 _RUNS = re.compile(r"([A-Za-z]+|\d+)")
 
 
-class SoundTransliterator:
-    """English word → the target's script by rule (module docstring); the same calls as
-    `transliterate.Transliterator`, with nothing to prefetch."""
+class RuleWriter:
+    """What a name writer that needs no model shares: the calls of `transliterate.Transliterator`
+    that batch and cache a model's work, here with nothing to do."""
+
+    origin = ""
+
+    def word(self, word: str) -> str | None:
+        raise NotImplementedError
+
+    def prefetch(self, words: Iterable[str], workers: int = 1) -> int:
+        return 0
+
+    def all_cached(self, words: Iterable[str]) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+
+class SoundTransliterator(RuleWriter):
+    """English word → the target's script by rule (module docstring)."""
 
     origin = "translit"
 
@@ -229,17 +247,8 @@ class SoundTransliterator:
             out.append(text)
         return "".join(out) or None
 
-    def prefetch(self, words: Iterable[str], workers: int = 1) -> int:
-        return 0
 
-    def all_cached(self, words: Iterable[str]) -> bool:
-        return True
-
-    def flush(self) -> None:
-        pass
-
-
-class LatinNames:
+class LatinNames(RuleWriter):
     """Names into a Latin-script target: written as they are (Nairobi stays Nairobi), so that an
     entity whose other words have translations is switched with its names kept ("University of
     Nairobi" → "Chuo Kikuu of Nairobi"); origin "kept", which alone never counts as a switch."""
@@ -251,12 +260,3 @@ class LatinNames:
 
     def word(self, word: str) -> str | None:
         return word if any(c.isalpha() for c in word) else None
-
-    def prefetch(self, words: Iterable[str], workers: int = 1) -> int:
-        return 0
-
-    def all_cached(self, words: Iterable[str]) -> bool:
-        return True
-
-    def flush(self) -> None:
-        pass
