@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import shards
-from .corpora import load_split
+from .corpora import has_muse, load_split
 from .environment import package_versions
 from .errors import CslibError
 from .gcpause import collector_paused, loaded_frozen
@@ -72,6 +72,7 @@ class BuildConfig:
     transliterate: bool | None = None  # None: ja/zh, and targets without a dictionary (sources.transliterates_by_default)
     induce: bool | None = None  # lexicon induced with the encoder; None: targets without a dictionary
     induce_text: str | None = None  # target-language text (one sentence a line) for the induction, beside PAN-X's
+    pivot_words: str | None = None  # a related language with MUSE: its words that occur in the target's text
     senses: str = "freq"  # freq: weight translations by target frequency; uniform
     sense_min_ratio: float = 0.05  # drop translations rarer than this × the phrase's most frequent one
     zh_script: str = "both"  # simplified | traditional | both | keep (see cslib.lexicons.script)
@@ -105,6 +106,11 @@ class BuildConfig:
             raise CslibError(f"unknown --zh-script {self.zh_script!r} (expected one of {', '.join(ZH_SCRIPTS)})")
         if self.entity_mode == "replace" and not self.entity_lexicon:
             raise CslibError("--entity-mode replace needs --entity-lexicon FILE (target entities with their types)")
+        if self.pivot_words is not None:
+            get_language(self.pivot_words)
+            if self.pivot_words == self.tgt or self.src != "en" or not has_muse("en", self.pivot_words):
+                raise CslibError(f"--pivot-words {self.pivot_words}: needs an en->X build and a language other than "
+                                 f"the target with a MUSE en-{self.pivot_words} dictionary in the manifests")
         if self.induce_text and not Path(self.induce_text).is_file():
             raise CslibError(f"{self.induce_text}: --induce-text file not found")
         if self.entity_lexicon:  # fail before the slow dictionary loading, not after

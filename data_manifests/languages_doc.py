@@ -123,8 +123,11 @@ def _next_steps(rows: list[LanguageSupport]) -> list[str]:
             f"{r.measured['english_word_coverage']:.0%} of the English word tokens outside entities)" for r in low)
             + ". PAN-X has 100 train sentences of jv, my and yo, Tatoeba 205 pairs of jv and none of yo: the "
               "induced lexicon has a few hundred words to choose from. A dictionary, or more text of the language "
-              "for the induction (`cslib build --induce-text FILE`: none in the mirror), is what they lack; a pivot "
-              "through a related language with a dictionary (Indonesian for Javanese) is not built.")
+              "for the induction (`cslib build --induce-text FILE`: none in the mirror), is what they lack. For jv, "
+              "`--pivot-words id` (opt-in) adds the 297 MUSE en-id pairs whose Indonesian word occurs in jv's text "
+              "(university → universitas, member → anggota) and switches 27% of its 2,000 rows instead of 22% "
+              "(the same route for ms through id: 65% precision against MUSE en-ms, a lower bound); whether it "
+              "helps F1 is not measured. No MUSE language shares words with yo.")
     if plain:
         out.append(f"**Names for the dictionary targets**: {entity_only:.0%} of the {n} English rows are "
                    f"entity-only, and the {len(plain)} targets whose names are neither typed nor transliterated by "

@@ -4,6 +4,7 @@ for a target with too little text."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,18 @@ def test_a_text_file_adds_target_words(tmp_path: Path, data_root: Path) -> None:
     more = ind.induction_inputs("en", "yo", cfg, str(data_root), text=text)
     assert "tuntun" in more.tgt_words and "tuntun" not in plain.tgt_words
     assert more.n_target_sentences == plain.n_target_sentences + 2
+
+
+def test_words_shared_with_a_related_language(tmp_path: Path, data_root: Path) -> None:
+    from cslib import BuildConfig, CslibError, build_codeswitch, stats
+
+    def build(name: str, **kw) -> dict:
+        out = tmp_path / name
+        build_codeswitch(BuildConfig(src="en", tgt="jv", limit=300, out=str(out), data_root=str(data_root), **kw))
+        return json.loads((out / "manifest.json").read_text()) | {"stats": stats(out)}
+
+    plain, shared = build("plain"), build("shared", pivot_words="id")
+    assert "shared-words" in shared["sources"]["dictionaries"] and "shared-words" not in plain["sources"]["dictionaries"]
+    assert shared["stats"]["rows_switched_fraction"] > plain["stats"]["rows_switched_fraction"]
+    with pytest.raises(CslibError, match="--pivot-words sw: needs"):
+        BuildConfig(src="en", tgt="jv", pivot_words="sw").validate()

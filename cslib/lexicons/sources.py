@@ -34,7 +34,7 @@ from .dictionary import Dictionary, Translation, read_muse
 from .dictionary_cache import cached_dictionary
 from .dictionary_sources import available_sources, load_source, source_language
 from .entity_sources import EntityLexicon, entity_sources_for, load_entity_source, read_entity_lexicon
-from .induce import InduceConfig, induced_lexicon
+from .induce import InduceConfig, induced_lexicon, induction_inputs
 from .induce import available as induction_available
 from .names_to_english import load_names_to_english
 from .pivot import compose
@@ -58,6 +58,7 @@ class SourceOptions(Protocol):
     transliterate: bool | None
     induce: bool | None
     induce_text: str | None
+    pivot_words: str | None
     senses: str
     sense_min_ratio: float
     zh_script: str
@@ -225,6 +226,10 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
         if mode in ("align", "dict+align"):
             added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
             log.info("alignment lexicon added %d pairs", added)
+        if cfg.pivot_words:
+            pairs = shared_word_pairs(cfg)
+            log.info("words shared with %s added %d of their %d pairs", cfg.pivot_words,
+                     d.add_pairs(pairs, "shared-words"), len(pairs))
         if induce or induces(cfg, len(d)):
             pairs = induced_pairs(cfg, required=cfg.induce is True or (mode == "induce" and not names))
             log.info("induced lexicon added %d of its %d pairs", d.add_pairs(pairs, "induced"), len(pairs))
@@ -247,7 +252,8 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
                       "senses": cfg.senses, "sense_min_ratio": cfg.sense_min_ratio,
                       "zh_script": cfg.zh_script if cfg.tgt == "zh" else None,
                       "induce": cfg.induce, "induced": InduceConfig().__dict__, "small": SMALL_DICTIONARY,
-                      "induce_text": file_digest(Path(cfg.induce_text))["sha256"] if cfg.induce_text else None},
+                      "induce_text": file_digest(Path(cfg.induce_text))["sha256"] if cfg.induce_text else None,
+                      "pivot_words": cfg.pivot_words},
                      sort_keys=True)
     return cached_dictionary(key, cfg.src, cfg.tgt, build), inputs
 
@@ -349,6 +355,18 @@ def induces(cfg: SourceOptions, dictionary_size: int | None = None) -> bool:
     mode = resolved_mode(cfg)
     return mode in ("align", "induce") or (mode == "dict" and dictionary_size is not None
                                            and dictionary_size < SMALL_DICTIONARY)
+
+
+def shared_word_pairs(cfg: SourceOptions) -> list[tuple[str, str]]:
+    """en→X pairs through a related language Y (`--pivot-words Y`): MUSE en-Y pairs whose Y word occurs
+    among the words of X's unlabeled text and is not an English word (Javanese shares universitas,
+    negara, anggota with Indonesian). Precision of the same route for ms through id, against MUSE
+    en-ms: 65% of 4,004 pairs (a lower bound, as for the induced lexicon; docs/languages.md)."""
+    inp = induction_inputs(cfg.src, cfg.tgt, InduceConfig(n_target=10**9), cfg.data_root, text=cfg.induce_text,
+                           encoding=cfg.encoding)
+    words = set(inp.tgt_words) - inp.english
+    return [(e, t) for e, t in read_muse(muse_path(cfg.src, cfg.pivot_words, cfg.data_root))
+            if t.lower() in words and t.lower() != e.lower()]
 
 
 def induced_pairs(cfg: SourceOptions, required: bool) -> list[tuple[str, str]]:
