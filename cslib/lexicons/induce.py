@@ -140,12 +140,14 @@ def induce(src_words: list[str], tgt_words: list[str], src_vecs: np.ndarray, tgt
         sim = a[s:s + 1024] @ b.T
         csls = 2 * sim - np.partition(sim, -k, axis=1)[:, -k:].mean(1)[:, None] - r_b[None, :]
         score = csls - cfg.rank_weight * np.abs(src_rank[s:s + 1024, None] - tgt_rank[None, :])
-        rows = np.arange(len(sim))
-        best_j[s:s + len(sim)] = score.argmax(1)
-        best_csls[s:s + len(sim)] = csls[rows, score.argmax(1)]
-        better = score.max(0) > col_score
-        col_score[better] = score.max(0)[better]
-        col_i[better] = score.argmax(0)[better] + s
+        row_best = score.argmax(1)
+        best_j[s:s + len(sim)] = row_best
+        best_csls[s:s + len(sim)] = csls[np.arange(len(sim)), row_best]
+        col_best = score.argmax(0)
+        col_max = score[col_best, np.arange(len(words))]
+        better = col_max > col_score
+        col_score[better] = col_max[better]
+        col_i[better] = col_best[better] + s
     out = []
     for i, j in enumerate(best_j):
         if col_i[j] == i and best_csls[i] >= cfg.min_score and not _echo(src_words[i], words[j]):

@@ -230,7 +230,7 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
             pairs = shared_word_pairs(cfg)
             log.info("words shared with %s added %d of their %d pairs", cfg.pivot_words,
                      d.add_pairs(pairs, "shared-words"), len(pairs))
-        if induce or induces(cfg, len(d)):
+        if induces(cfg, len(d)):  # implies induces(cfg): the dictionary's size only adds a reason
             pairs = induced_pairs(cfg, required=cfg.induce is True or (mode == "induce" and not names))
             log.info("induced lexicon added %d of its %d pairs", d.add_pairs(pairs, "induced"), len(pairs))
         if not len(d) and not (mode == "induce" and names):
