@@ -75,16 +75,16 @@ def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_train
     f1 = {row: _row_f1(run, row) for row in rows}
     langs = [lang for group in GROUPS.values() for lang in group if lang in f1[first] and lang in f1[last]]
     targets = [lang for lang in langs if lang != "en"]
-    per_lang = compare_runs(a, b, langs, samples=samples, level=level)
     sets = {"all": langs, "targets": targets, **{g: [x for x in ls if x in langs] for g, ls in GROUPS.items()}}
+    sets = {name: members for name, members in sets.items() if members}
+    per_lang = compare_runs(a, b, langs, samples=samples, level=level,
+                            groups={f"group:{name}": members for name, members in sets.items()})
     averages = {}
     for name, members in sets.items():
-        if members:
-            intervals = compare_runs(a, b, members, samples=samples, level=level).intervals
-            ci = intervals.get("avg") or intervals[members[0]]  # a group of one: that language's
-            averages[name] = {"langs": members, **{row: sum(f1[row][x] for x in members) / len(members) for row in rows},
-                              "difference": ci.to_dict(),
-                              "reference": sum(REFERENCE[x] for x in members) / len(members) / 100}
+        ci = per_lang.intervals[f"group:{name}"]
+        averages[name] = {"langs": members, **{row: sum(f1[row][x] for x in members) / len(members) for row in rows},
+                          "difference": ci.to_dict(),
+                          "reference": sum(REFERENCE[x] for x in members) / len(members) / 100}
     return {"run": str(run), "first": first, "last": last, "rows": rows, "seeds": per_lang.seeds,
             "level": level, "samples": samples, "reference_source": REFERENCE_SOURCE,
             "languages": {lang: {"group": next(g for g, ls in GROUPS.items() if lang in ls),

@@ -125,9 +125,10 @@ def _counts(rr: RunRow, seeds: list[int], langs: list[str]) -> dict[int, dict[st
 
 
 def compare_runs(a: str | RunRow, b: str | RunRow, langs: list[str] | None = None, samples: int = 1000,
-                 seed: int = 0, level: float = 0.95) -> Comparison:
+                 seed: int = 0, level: float = 0.95, groups: dict[str, list[str]] | None = None) -> Comparison:
     """F1 of row A and row B (mean ± sd over their common seeds) and the paired bootstrap interval of
-    A − B per language and for the mean over `langs` (default: A's targets)."""
+    A − B per language, for the mean over `langs` (default: A's targets) and for the mean over each
+    of `groups` (name → languages among `langs`), all from the same counts read once."""
     ra = a if isinstance(a, RunRow) else RunRow.parse(a)
     rb = b if isinstance(b, RunRow) else RunRow.parse(b)
     sa, sb = ra.seeds(), rb.seeds()
@@ -153,7 +154,10 @@ def compare_runs(a: str | RunRow, b: str | RunRow, langs: list[str] | None = Non
         """Mean ± sd over seeds of the mean over `group` of micro F1 (one language or all)."""
         return mean_sd([float(np.mean([f1_from_counts(counts[s][lang].sum(0)) for lang in group])) for s in seeds])
 
-    groups = {lang: [lang] for lang in langs} | ({"avg": langs} if len(langs) > 1 else {})
+    unknown = sorted({lang for members in (groups or {}).values() for lang in members} - set(langs))
+    if unknown:
+        raise CompareError(f"groups name languages not compared: {', '.join(unknown)}")
+    groups = {lang: [lang] for lang in langs} | ({"avg": langs} if len(langs) > 1 else {}) | (groups or {})
     f1_a = {key: seed_f1(ca, group) for key, group in groups.items()}
     f1_b = {key: seed_f1(cb, group) for key, group in groups.items()}
     intervals = {key: paired_bootstrap(ca, cb, group, samples, seed=seed, level=level) for key, group in groups.items()}
