@@ -26,6 +26,7 @@ from . import shards
 from .corpora import has_muse, load_split
 from .environment import package_versions
 from .errors import CslibError
+from .frames import FramePrefixer, mine_frames
 from .gcpause import collector_paused, loaded_frozen
 from .languages import get_language
 from .lexicons import (
@@ -38,6 +39,7 @@ from .lexicons import (
     build_entity_lexicon,
     build_transliterator,
     dictionary_origins,
+    has_text,
     read_entity_lexicon,
     resolved_mode,
 )
@@ -73,6 +75,7 @@ class BuildConfig:
     induce: bool | None = None  # lexicon induced with the encoder; None: targets without a dictionary
     induce_text: str | None = None  # target-language text (one sentence a line) for the induction, beside PAN-X's
     pivot_words: str | None = None  # a related language with MUSE: its words that occur in the target's text
+    frames: bool | None = None  # prepend the target text's frames (cslib.frames); None: where PAN-X has its text
     senses: str = "freq"  # freq: weight translations by target frequency; uniform
     sense_min_ratio: float = 0.05  # drop translations rarer than this × the phrase's most frequent one
     zh_script: str = "both"  # simplified | traditional | both | keep (see cslib.lexicons.script)
@@ -162,6 +165,7 @@ class Switching:
     entity_info: dict  # the manifest's entity entries under "sources"
     transliterator: Transliterator | None
     inputs: list[dict]  # digests of the dictionary and lexicon files
+    frames: FramePrefixer | None = None  # NER builds: frames of the target's text (cslib.frames)
 
     def prefetch(self, sentences: Iterable[tuple[list[str], list[str]]], workers: int = 1) -> bool:
         """Transliterate, in batches and before switching, every entity word of (tokens, IOB2 tags)
@@ -190,19 +194,53 @@ class Switching:
         return True
 
 
-def prepare_switching(cfg: BuildConfig, entities: bool = True) -> Switching:
+def prepare_switching(cfg: BuildConfig, entities: bool = True, ner: bool = True) -> Switching:
     """The dictionary and switcher of a build: one place, so that every engine and task switches
     with the same sources. `entities=False` (tasks without labeled entities) skips typed names
-    and transliteration."""
+    and transliteration; `ner` (a PAN-X-style NER build) adds the target text's frames."""
     dictionary, inputs = build_dictionary(cfg)
     lexicon, info, translit = None, {}, None
     if entities:
         lexicon, info = build_entity_lexicon(cfg)
         translit = build_transliterator(cfg)
         inputs += info.pop("inputs", [])
+    frames = None
+    if entities and ner:
+        frames, frame_inputs = target_frames(cfg)
+        inputs += frame_inputs
     switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=lexicon, transliterator=translit,
-                            zh_script=cfg.zh_script)
-    return Switching(dictionary, switcher, lexicon, info, translit, inputs)
+                            zh_script=cfg.zh_script, frames=frames)
+    return Switching(dictionary, switcher, lexicon, info, translit, inputs, frames)
+
+
+# Frames are mined from the first FRAME_SENTENCES sentences of the target's PAN-X train text.
+FRAME_SENTENCES = 20_000
+
+
+def target_frames(cfg: BuildConfig) -> tuple[FramePrefixer | None, list[dict]]:
+    """The frames of the target's unlabeled PAN-X text (`cslib.frames`) and that file's digest.
+
+    `cfg.frames` None mines them where the manifests list the text and warns (building without
+    frames) when it cannot be read; True makes both an error."""
+    if cfg.frames is False:
+        return None, []
+    if not has_text(cfg.tgt):
+        if cfg.frames:
+            raise CslibError(f"--frames: the manifests hold no unlabeled {cfg.tgt} text (PAN-X train) to mine "
+                             "frames from")
+        return None, []
+    try:
+        text = [s.tokens for s in load_split("panx", cfg.tgt, "train", cfg.data_root, limit=FRAME_SENTENCES)]
+        digest = shards.file_digest(resolve_file("panx", cfg.tgt, "train", cfg.data_root))
+    except CslibError as exc:
+        if cfg.frames:
+            raise
+        log.warning("frames: %s; building without frames (--no-frames silences this)", exc)
+        return None, []
+    frames = mine_frames(text)
+    log.info("frames of %s text (%d sentences): %s", cfg.tgt, len(text),
+             ", ".join(f"{' '.join(f.tokens)!r} {f.share:.0%}" for f in frames) or "none")
+    return FramePrefixer(frames, cfg.tgt), [digest]
 
 
 def _total(values: pa.ChunkedArray | pa.Array) -> int:
@@ -278,6 +316,7 @@ def _manifest(cfg: BuildConfig, kind: str, run: ShardRun, sw: Switching, inputs:
     if task is None:
         manifest["sources"] = {**sources, **sw.entity_info,
                                "transliteration": sw.transliterator.origin if sw.transliterator else None,
+                               "frames": [f.to_dict() for f in sw.frames.frames] if sw.frames else [],
                                "rows_with_source": _prefixed(run.counts, "source:")}
         manifest["versions"] = package_versions(BUILD_PACKAGES)
     else:

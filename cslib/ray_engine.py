@@ -75,7 +75,7 @@ def _switcher(dictionary: Dictionary, switch_config: SwitchConfig, extras: dict 
     cfg = extras["config"]
     translit = build_transliterator(cfg) if extras.get("transliterate") else None
     return CodeSwitcher(dictionary, switch_config, entities=extras.get("entities"), transliterator=translit,
-                        zh_script=cfg.zh_script)
+                        zh_script=cfg.zh_script, frames=extras.get("frames"))
 
 
 def _wave(ray, table: pa.Table, todo: list[int], per: int, payload: list, n_tasks: int,

@@ -23,11 +23,15 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .iob import span_tags, spans
 from .languages import get_language
 from .lexicons import Dictionary, Translation, choose, to_traditional
 from .tokenizers import segment, word_units
+
+if TYPE_CHECKING:
+    from .frames import FramePrefixer
 
 ENTITY_MODES = ("unit", "keep", "replace")
 # Separator between the parts of a composed person name: カール・オーヴェ, 卡尔·马克思.
@@ -91,8 +95,9 @@ class CodeSwitcher:
     """
 
     def __init__(self, dictionary: Dictionary, config: SwitchConfig | None = None, entities=None,
-                 transliterator=None, zh_script: str = "keep") -> None:
+                 transliterator=None, zh_script: str = "keep", frames: FramePrefixer | None = None) -> None:
         self.dictionary = dictionary
+        self.frames = frames  # the target text's frames, drawn after switching (cslib.frames)
         self.config = config or SwitchConfig()
         self.entities = entities
         self.transliterator = transliterator
@@ -322,4 +327,4 @@ class CodeSwitcher:
         if not out.n_switched:
             out.n_translatable += sum(self._entity_translation(tokens[s.start:s.end], None, s.type, inside(s))
                                       is not None for s in undrawn)
-        return out
+        return out if self.frames is None else self.frames.apply(out, rng)

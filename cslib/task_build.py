@@ -86,7 +86,7 @@ def run_build(cfg: BuildConfig, opts: TaskOptions) -> Path:
     with collector_paused():  # long-lived, acyclic: see cslib.gcpause
         spec, table, inputs = prepare(cfg, opts)
         # typed names and transliteration serve labeled entities only
-        sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"))
+        sw = prepare_switching(cfg, spec.kind in ("codeswitch", "tagging"), ner=spec.task == "ner")
         if spec.kind in ("codeswitch", "tagging"):
             sw.prefetch(tagged_rows(table, spec), cfg.workers if opts.engine == "local" else 1)
     out = Path(cfg.out) if cfg.out else (cfg.out_dir() if spec.task == "ner" else
@@ -110,7 +110,8 @@ def _ray_shards(cfg: BuildConfig, opts: TaskOptions, table: pa.Table, per: int, 
                 out: Path, todo: list[int]) -> Iterator[tuple[int, pa.Table]]:
     """Ray's rows of each shard, in the canonical column order and types of a local build."""
     schema = output_schema(spec, table.schema)
-    extras = {"config": cfg, "entities": sw.entities, "transliterate": sw.transliterator is not None}
+    extras = {"config": cfg, "entities": sw.entities, "transliterate": sw.transliterator is not None,
+              "frames": sw.frames}
     for k, part in ray_engine.run_shards(table, todo, per, spec, sw.dictionary, cfg.switch_config(), out,
                                          opts.address, cfg.workers, extras):
         yield k, part.select(schema.names).cast(schema)

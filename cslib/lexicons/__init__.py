@@ -18,7 +18,7 @@ from .align import AlignError, align_corpus, build_alignment_lexicon
 from .dictionary import Dictionary, Translation, read_muse
 from .dictionary_sources import MissingPackageError, available_sources, load_source
 from .entity_sources import EntityLexicon, EntityTranslation, read_entity_lexicon, write_entity_lexicon
-from .routes import DIRECTIONS, direction, has_dictionary, has_parallel, resolved_mode
+from .routes import DIRECTIONS, direction, has_dictionary, has_parallel, has_text, resolved_mode
 from .script import ZH_SCRIPTS, to_simplified, to_traditional
 from .senses import SenseConfig, choose
 from .sources import (
@@ -34,6 +34,6 @@ __all__ = [
     "AlignError", "DIRECTIONS", "Dictionary", "EntityLexicon", "EntityTranslation", "MissingPackageError", "SenseConfig",
     "SourceOptions", "Translation", "Transliterator", "ZH_SCRIPTS", "align_corpus", "available_sources",
     "build_alignment_lexicon", "build_dictionary", "build_entity_lexicon", "build_transliterator", "choose",
-    "dictionary_origins", "direction", "has_dictionary", "has_parallel", "load_source", "read_entity_lexicon", "read_muse", "resolved_mode",
+    "dictionary_origins", "direction", "has_dictionary", "has_parallel", "has_text", "load_source", "read_entity_lexicon", "read_muse", "resolved_mode",
     "to_simplified", "to_traditional", "write_entity_lexicon",
 ]

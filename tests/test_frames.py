@@ -1,0 +1,82 @@
+"""Frames of the target's text (cslib.frames): mined from real PAN-X text, prepended with valid labels."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow.parquet as pq
+
+from cslib import BuildConfig, build_codeswitch, load_split
+from cslib.frames import FRAME_SOURCE, Frame, FrameConfig, FramePrefixer, mine_frames
+from cslib.substitute import Switched
+from cslib.validate import row_problem
+
+
+def _text(data_root, lang: str, n: int = 5000) -> list[list[str]]:
+    return [s.tokens for s in load_split("panx", lang, "train", data_root, limit=n)]
+
+
+def test_redirect_titles_are_frames_and_english_prose_has_none(data_root):
+    ar = mine_frames(_text(data_root, "ar"))
+    assert [f.tokens for f in ar] == [("تحويل",)]
+    assert 0.4 < ar[0].share < 0.6
+    fa = mine_frames(_text(data_root, "fa"))
+    assert {f.tokens for f in fa} == {("تغییرمسیر",), ("تغییر_مسیر",)}
+    # English opens 4% of its sentences with "He", but in long prose sentences: not a frame
+    assert mine_frames(_text(data_root, "en")) == []
+
+
+def test_a_frame_of_several_tokens_is_mined_whole(data_root):
+    zh = mine_frames(_text(data_root, "zh", 20000))  # characters: "重定向#" is four tokens
+    assert ("重", "定", "向", "#") in [f.tokens for f in zh]
+    assert all(len(f.tokens) <= FrameConfig().max_tokens for f in zh)
+
+
+def test_small_texts_yield_no_frame(data_root):
+    text = _text(data_root, "ar")
+    assert mine_frames(text[:999]) == []
+    assert mine_frames(text[:999], FrameConfig(min_sentences=500)) != []
+
+
+def _row(tokens: list[str], tags: list[str]) -> Switched:
+    return Switched(list(tokens), list(tags), ["en"] * len(tokens), list(range(len(tokens))), 0,
+                    sources=[""] * len(tokens))
+
+
+def test_prefixer_labels_frames_o_and_only_before_entities():
+    pre = FramePrefixer([Frame(("重", "定", "向"), 0.3), Frame(("#",), 0.9)], "zh")
+    assert pre.rate == FrameConfig().max_rate  # capped at half of the entity-initial rows
+    src, tags = ["Atlantic", "City", ",", "New", "Jersey"], ["B-LOC", "I-LOC", "O", "B-LOC", "I-LOC"]
+    rng = random.Random(0)
+    out = [pre.apply(_row(src, tags), rng) for _ in range(400)]
+    framed = [r for r in out if r.tokens[0] in ("重", "#")]
+    assert 150 < len(framed) < 250
+    for r in framed:
+        m = len(r.tokens) - len(src)
+        assert r.tags[:m] == ["O"] * m and r.tags[m:] == tags and r.sources[:m] == [FRAME_SOURCE] * m
+        assert r.langs[:m] == ["zh"] * m and r.n_switched == 0
+        assert row_problem(src, tags, r.tokens, r.tags, r.src_index, r.langs) is None
+    prose = _row(["He", "lives", "in", "Paris"], ["O", "O", "O", "B-LOC"])
+    assert all(pre.apply(prose, rng) is prose for _ in range(50))
+    assert FramePrefixer([], "zh").apply(_row(src, tags), rng).tokens == src
+
+
+def test_build_prepends_mined_frames_and_no_frames_leaves_rows_as_before(tmp_path, data_root):
+    base = dict(src="en", tgt="ar", data_root=str(data_root), limit=300, extra_dicts=[], entity_sources=[])
+    on = build_codeswitch(BuildConfig(**base, out=str(tmp_path / "on")))
+    off = build_codeswitch(BuildConfig(**base, out=str(tmp_path / "off"), frames=False))
+    a = pq.read_table(on / "shard-00000.parquet").to_pylist()
+    b = pq.read_table(off / "shard-00000.parquet").to_pylist()
+    n_framed = 0
+    for x, y in zip(a, b, strict=True):
+        m = sum(s == FRAME_SOURCE for s in x["cs_sources"])
+        n_framed += m > 0
+        assert x["cs_tokens"][m:] == y["cs_tokens"] and x["cs_tags"][m:] == y["cs_tags"]
+        if m:
+            assert x["cs_tokens"][:m] == ["تحويل"] and y["cs_tags"][0].startswith("B-")
+    assert n_framed > 30
+    manifest = json.loads((on / "manifest.json").read_text())
+    assert manifest["sources"]["frames"][0]["tokens"] == ["تحويل"]
+    assert manifest["sources"]["rows_with_source"][FRAME_SOURCE] == n_framed
+    assert json.loads((off / "manifest.json").read_text())["sources"]["frames"] == []
