@@ -7,7 +7,8 @@ shards, `cslib stats`) and, as a reference only, XLM-R base's zero-shot F1 as re
 (`REFERENCE`: a larger encoder, the test split, not comparable number for number). Groups and the two
 averages of the benchmark (all evaluated languages, English included, as XTREME counts; the targets)
 get the same interval over their languages. `chart` draws each target's gain against its switched
-share and its zero-shot F1.
+share and its zero-shot F1. A second table splits each language's F1 by whether a dev sentence opens with
+one of its frames (`pipelines.frame_sentences`).
 
     python -m pipelines benchmark runs/panx_xtreme_quick            # writes benchmark.md/.json/.png there
 """
@@ -20,6 +21,8 @@ from typing import Any
 
 from cslib import atomic_write_json, atomic_write_text, stats
 from pipelines.compare import CompareError, RunRow, compare_runs
+from pipelines.frame_sentences import frame_sentences
+from pipelines.frame_sentences import markdown as frames_markdown
 from pipelines.report import _pct, _signed
 from pipelines.rows import ROWS
 
@@ -66,7 +69,7 @@ def _switched(run: Path, lang: str) -> float | None:
 
 
 def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_training", samples: int = 1000,
-              level: float = 0.95) -> dict[str, Any]:
+              level: float = 0.95, data_root: str | None = None) -> dict[str, Any]:
     """The table's numbers (module docstring) for `last` against `first` of the run in `run`."""
     run = Path(run)
     a, b = RunRow.parse(f"{run}:{last}"), RunRow.parse(f"{run}:{first}")
@@ -93,7 +96,7 @@ def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_train
                                  "sentences": per_lang.sentences.get(lang),
                                  "rows_switched": None if lang == "en" else _switched(run, lang),
                                  "reference": REFERENCE[lang] / 100} for lang in langs},
-            "averages": averages}
+            "averages": averages, "frame_sentences": frame_sentences(run, targets, [first, last], data_root)}
 
 
 def markdown(table: dict[str, Any]) -> str:
@@ -125,6 +128,10 @@ def markdown(table: dict[str, Any]) -> str:
     for name, label in (("targets", "**avg, targets**"), ("all", "**avg, all (en included)**")):
         if name in table["averages"]:
             out.append(cells(label, table["averages"][name], str(len(table["averages"][name]["langs"])), ""))
+    if table.get("frame_sentences"):
+        out += ["", "F1 % on the dev sentences that open with one of the language's frames (word sequences "
+                "mined from its train text, `cslib.frames`: mostly redirect titles) and on the others, seeds pooled.",
+                "", frames_markdown(table["frame_sentences"], [table["first"], table["last"]]).rstrip("\n")]
     return "\n".join(out) + "\n"
 
 
@@ -159,10 +166,10 @@ def chart(table: dict[str, Any], path: Path) -> None:
 
 
 def write_benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_training",
-                    samples: int = 1000) -> Path:
+                    samples: int = 1000, data_root: str | None = None) -> Path:
     """benchmark.json, benchmark.md and benchmark.png in the run directory; returns the .md."""
     run = Path(run)
-    table = benchmark(run, first, last, samples)
+    table = benchmark(run, first, last, samples, data_root=data_root)
     atomic_write_json(run / "benchmark.json", table)
     atomic_write_text(run / "benchmark.md", markdown(table))
     chart(table, run / "benchmark.png")

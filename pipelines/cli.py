@@ -107,6 +107,7 @@ def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--last", default="self_training", help="the row compared (default self_training, row 6)")
     c.add_argument("--samples", type=int, default=COMPARE.samples,
                    help=f"bootstrap resamples (default {COMPARE.samples})")
+    add_data_root(c)  # the F1 on sentences that open with a frame reads the PAN-X text
     c.set_defaults(func=_cmd_benchmark)
 
 
@@ -114,7 +115,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise CompareError("--samples must be ≥ 1")
     try:
-        path = write_benchmark(args.run, args.first, args.last, args.samples)
+        path = write_benchmark(args.run, args.first, args.last, args.samples, args.data_root)
     except CompareError:
         raise
     except (ValueError, KeyError) as exc:

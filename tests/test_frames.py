@@ -80,3 +80,23 @@ def test_build_prepends_mined_frames_and_no_frames_leaves_rows_as_before(tmp_pat
     assert manifest["sources"]["frames"][0]["tokens"] == ["تحويل"]
     assert manifest["sources"]["rows_with_source"][FRAME_SOURCE] == n_framed
     assert json.loads((off / "manifest.json").read_text())["sources"]["frames"] == []
+
+
+def test_benchmark_splits_f1_by_frame_sentences(tmp_path, data_root):
+    from pipelines.frame_sentences import frame_sentences, markdown
+
+    dev = load_split("panx", "ar", "dev", data_root, limit=200)
+    framed = [s.tokens[0] == "تحويل" for s in dev]
+    assert 50 < sum(framed) < 150
+    for row, right in (("zero_shot", lambda f: True), ("self_training", lambda f: not f)):
+        path = tmp_path / "eval" / row / "seed-13" / "ar" / "sentence_counts.json"
+        path.parent.mkdir(parents=True)
+        counts = [[1 if right(f) else 0, 1, 1] for f in framed]  # one entity per sentence, found or not
+        path.write_text(json.dumps({"columns": ["tp", "predicted", "gold"], "counts": counts}))
+    table = frame_sentences(tmp_path, ["ar", "de"], ["zero_shot", "self_training"], str(data_root))
+    assert list(table) == ["ar"]  # de: not evaluated here
+    e = table["ar"]
+    assert e["frames"][0]["tokens"] == ["تحويل"] and e["share"] == sum(framed) / 200
+    assert e["zero_shot"] == {"framed": 1.0, "rest": 1.0}
+    assert e["self_training"] == {"framed": 0.0, "rest": 1.0}
+    assert "| ar | تحويل |" in markdown(table, ["zero_shot", "self_training"])

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from .. import shards
 from ..errors import CslibError
 from ..files import atomic_write_bytes
+from ..frames import FRAME_SOURCE
 from ..iob import spans
 from .report import stats
 from .rows import pick_rows
@@ -70,7 +71,9 @@ def row_html(row: dict[str, Any], colours: dict[str, str] | None = None) -> str:
     colours = colours or type_colours(types)
     src_lang, tgt = row["src_lang"], row["tgt_lang"]
     cs_sw = [lang != src_lang for lang in row["cs_langs"]]
-    replaced = {j for j, sw in zip(row["cs_src_index"], cs_sw, strict=True) if sw}
+    sources = row.get("cs_sources") or [""] * len(cs_sw)
+    replaced = {j for j, sw, source in zip(row["cs_src_index"], cs_sw, sources, strict=True)
+                if sw and source != FRAME_SOURCE}  # a frame is inserted, it replaces no source word
     src_sw = [i in replaced for i in range(len(row["src_tokens"]))]
     src = _side(row["src_tokens"], row["src_tags"], [src_lang] * len(row["src_tokens"]), src_sw, colours)
     cs = _side(row["cs_tokens"], row["cs_tags"], row["cs_langs"], cs_sw, colours)
