@@ -55,6 +55,10 @@ is switched from English labels, the way `cslib build --src en --tgt L` does it 
   tokens (first {n} sentences) that occur among the words of that dictionary's translations: low when the
   source is small, or its words are segmented or inflected differently from how PAN-X writes the language.
 - **missing**: what a language without dictionary or parallel text lacks.
+- Not in the table: a default build also puts the target text's *frames* (PAN-X's redirect keywords,
+  "تحويل", "REDIRECCIÓN", "АЙДАУ", mined from its unlabeled train text: `cslib/frames.py`) in front of
+  rows that open with an entity, tagged O; they switch no word, so the shares above do not count them.
+  The manifest of a build lists its frames (`sources.frames`); docs/cslib.md says how they are mined.
 
 The gaps: {gaps}
 {precision}"""
