@@ -26,7 +26,7 @@ from . import shards
 from .corpora import has_muse, load_split
 from .environment import package_versions
 from .errors import CslibError
-from .frames import FramePrefixer, mine_frames
+from .frames import FrameConfig, FramePrefixer, mine_frames
 from .gcpause import collector_paused, loaded_frozen
 from .languages import get_language
 from .lexicons import (
@@ -237,7 +237,7 @@ def target_frames(cfg: BuildConfig) -> tuple[FramePrefixer | None, list[dict]]:
             raise
         log.warning("frames: %s; building without frames (--no-frames silences this)", exc)
         return None, []
-    frames = mine_frames(text)
+    frames = mine_frames(text, FrameConfig.for_language(cfg.tgt))
     log.info("frames of %s text (%d sentences): %s", cfg.tgt, len(text),
              ", ".join(f"{' '.join(f.tokens)!r} {f.share:.0%}" for f in frames) or "none")
     return FramePrefixer(frames, cfg.tgt), [digest]

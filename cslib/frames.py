@@ -1,7 +1,10 @@
 """Sentence frames of the target's text, and code-switched rows that open with them.
 
-A frame is a word sequence that opens many of a text's sentences, occurs nowhere else in it, and
-opens sentences shorter than the text's typical one: a title's label rather than prose. PAN-X
+A frame is a word that opens many of a text's sentences, occurs nowhere else in it, opens sentences
+shorter than the text's typical one, and is followed by varied words: a label in front of a title,
+not prose ("He ..."), and not the head of a fixed phrase that the title is made of ("Komun di jabatan X",
+ms: "commune in the department X", which PAN-X labels whole as a place). In scripts that PAN-X writes
+one character a token, the word is the run of characters that opens those sentences ("重 定 向 #"). PAN-X
 sentences come from Wikipedia, and in most languages a large share are redirect titles
 ("تحويل X", "REDIRECCIÓN X", "АЙДАУ X"); English PAN-X has none. A model trained on English rows,
 where every title fragment opens with its entity, learns that the first word of a fragment starts
@@ -22,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from .languages import get_language
+
 Row = TypeVar("Row")  # cslib.substitute.Switched (not imported: substitute holds a prefixer)
 
 FRAME_SOURCE = "frame"  # the cs_sources value of a frame's tokens
@@ -34,8 +39,14 @@ class FrameConfig:
     min_share: float = 0.05  # of the text's sentences that open with it
     min_initial: float = 0.99  # of its occurrences that open a sentence
     min_sentences: int = 1000  # texts smaller than this are too small to tell a frame from chance
-    max_tokens: int = 8  # longest frame, in tokens (char-tokenized scripts spell words out)
+    max_tokens: int = 1  # longest frame, in tokens: one word (`for_language`: 8 characters where PAN-X splits them)
+    max_next_share: float = 0.5  # the word after a frame is this one word in fewer of its sentences
     max_rate: float = 0.5  # at most this share of entity-initial rows get a frame
+
+    @classmethod
+    def for_language(cls, lang: str) -> FrameConfig:
+        """The defaults, with frames of up to 8 tokens in a character-tokenized language."""
+        return cls(max_tokens=8) if get_language(lang).char_tokenized else cls()
 
 
 @dataclass(frozen=True)
@@ -70,11 +81,13 @@ def mine_frames(sentences: Sequence[Sequence[str]], cfg: FrameConfig | None = No
     typical = statistics.median(len(s) for s in sentences)
     opening: Counter = Counter()
     lengths: dict[tuple[str, ...], list[int]] = {}
+    after: dict[tuple[str, ...], Counter] = {}
     for s in sentences:
         for k in range(1, min(cfg.max_tokens, len(s) - 1) + 1):  # a frame is followed by something
             g = tuple(s[:k])
             opening[g] += 1
             lengths.setdefault(g, []).append(len(s))
+            after.setdefault(g, Counter())[s[k]] += 1
     frequent = {g for g, c in opening.items() if c >= cfg.min_share * n}
     anywhere = _occurrences(sentences, frequent)
     cands = {g for g in frequent
@@ -88,7 +101,8 @@ def mine_frames(sentences: Sequence[Sequence[str]], cfg: FrameConfig | None = No
             if not ext:
                 break
             g = ext[0]
-        kept.append(g)
+        if after[g].most_common(1)[0][1] < cfg.max_next_share * opening[g]:  # varied words follow it
+            kept.append(g)
     return sorted((Frame(g, opening[g] / n) for g in kept), key=lambda f: (-f.share, f.tokens))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cslib import CslibError, load_split
-from cslib.frames import mine_frames
+from cslib.frames import FrameConfig, mine_frames
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ def frame_sentences(run: str | Path, langs: Sequence[str], rows: Sequence[str],
         if len(n) != 1:
             continue  # not evaluated in every row, or on different sentences
         try:
-            frames = mine_frames([s.tokens for s in load_split("panx", lang, "train", data_root, limit=FRAME_TEXT)])
+            text = [s.tokens for s in load_split("panx", lang, "train", data_root, limit=FRAME_TEXT)]
+            frames = mine_frames(text, FrameConfig.for_language(lang))
             dev = load_split("panx", lang, "dev", data_root, limit=n.pop())
         except CslibError as exc:
             log.warning("frame sentences of %s left out: %s", lang, exc)
