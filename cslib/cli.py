@@ -102,10 +102,10 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
                    help="a related language with a MUSE en-L dictionary: add its translations whose L word occurs "
                         "in the target's unlabeled text (jv through id); off by default")
     b.add_argument("--frames", action=argparse.BooleanOptionalAction, default=None,
-                   help="prepend, tagged O, the target text's frames (word sequences that open many of its "
-                        "sentences and nothing else, e.g. PAN-X's redirect titles 'تحويل X') to rows that open "
-                        "with an entity; mined from the target's unlabeled PAN-X text, never its tags; default: on "
-                        "where the manifests list that text (see docs/results.md, 'Redirect titles')")
+                   help="prepend, tagged O, the target text's frames (words that open many of its sentences, "
+                        "nothing else, and are followed by varied words, e.g. PAN-X's redirect keyword in 'تحويل X') "
+                        "to rows that open with an entity; mined from the target's unlabeled PAN-X text, never its "
+                        "tags; default: on where the manifests list that text (docs/cslib.md, 'Frames')")
     b.add_argument("--induce-text", metavar="FILE",
                    help="target-language text, one sentence a line, to induce the lexicon from (beside PAN-X's "
                         "train text where the manifests have it): a language PAN-X lacks, or more text for a small one")
