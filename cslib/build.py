@@ -26,7 +26,7 @@ from . import shards
 from .corpora import has_muse, load_split
 from .environment import package_versions
 from .errors import CslibError
-from .frames import FrameConfig, FramePrefixer, mine_frames
+from .frames import FramePrefixer, text_frames
 from .gcpause import collector_paused, loaded_frozen
 from .languages import get_language
 from .lexicons import (
@@ -165,7 +165,11 @@ class Switching:
     entity_info: dict  # the manifest's entity entries under "sources"
     transliterator: Transliterator | None
     inputs: list[dict]  # digests of the dictionary and lexicon files
-    frames: FramePrefixer | None = None  # NER builds: frames of the target's text (cslib.frames)
+
+    @property
+    def frames(self) -> FramePrefixer | None:
+        """NER builds: the frames of the target's text the switcher prepends (cslib.frames)."""
+        return self.switcher.frames
 
     def prefetch(self, sentences: Iterable[tuple[list[str], list[str]]], workers: int = 1) -> bool:
         """Transliterate, in batches and before switching, every entity word of (tokens, IOB2 tags)
@@ -210,11 +214,7 @@ def prepare_switching(cfg: BuildConfig, entities: bool = True, ner: bool = True)
         inputs += frame_inputs
     switcher = CodeSwitcher(dictionary, cfg.switch_config(), entities=lexicon, transliterator=translit,
                             zh_script=cfg.zh_script, frames=frames)
-    return Switching(dictionary, switcher, lexicon, info, translit, inputs, frames)
-
-
-# Frames are mined from the first FRAME_SENTENCES sentences of the target's PAN-X train text.
-FRAME_SENTENCES = 20_000
+    return Switching(dictionary, switcher, lexicon, info, translit, inputs)
 
 
 def target_frames(cfg: BuildConfig) -> tuple[FramePrefixer | None, list[dict]]:
@@ -230,15 +230,14 @@ def target_frames(cfg: BuildConfig) -> tuple[FramePrefixer | None, list[dict]]:
                              "frames from")
         return None, []
     try:
-        text = [s.tokens for s in load_split("panx", cfg.tgt, "train", cfg.data_root, limit=FRAME_SENTENCES)]
+        frames = text_frames(cfg.tgt, cfg.data_root)
         digest = shards.file_digest(resolve_file("panx", cfg.tgt, "train", cfg.data_root))
     except CslibError as exc:
         if cfg.frames:
             raise
         log.warning("frames: %s; building without frames (--no-frames silences this)", exc)
         return None, []
-    frames = mine_frames(text, FrameConfig.for_language(cfg.tgt))
-    log.info("frames of %s text (%d sentences): %s", cfg.tgt, len(text),
+    log.info("frames of the %s text: %s", cfg.tgt,
              ", ".join(f"{' '.join(f.tokens)!r} {f.share:.0%}" for f in frames) or "none")
     return FramePrefixer(frames, cfg.tgt), [digest]
 

@@ -25,11 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from .corpora import load_split
 from .languages import get_language
 
 Row = TypeVar("Row")  # cslib.substitute.Switched (not imported: substitute holds a prefixer)
 
 FRAME_SOURCE = "frame"  # the cs_sources value of a frame's tokens
+FRAME_TEXT = 20_000  # frames are mined from the first sentences of the language's PAN-X train text
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class Frame:
 
     def to_dict(self) -> dict:
         return {"tokens": list(self.tokens), "share": round(self.share, 4)}
+
+    def opens(self, tokens: Sequence[str]) -> bool:
+        """Whether a sentence opens with this frame (and goes on after it)."""
+        return len(tokens) > len(self.tokens) and tuple(tokens[:len(self.tokens)]) == self.tokens
 
 
 def _occurrences(sentences: Sequence[Sequence[str]], grams: set[tuple[str, ...]]) -> Counter:
@@ -104,6 +110,13 @@ def mine_frames(sentences: Sequence[Sequence[str]], cfg: FrameConfig | None = No
         if after[g].most_common(1)[0][1] < cfg.max_next_share * opening[g]:  # varied words follow it
             kept.append(g)
     return sorted((Frame(g, opening[g] / n) for g in kept), key=lambda f: (-f.share, f.tokens))
+
+
+def text_frames(lang: str, data_root: str | None = None) -> list[Frame]:
+    """The frames of `lang`'s unlabeled PAN-X train text (its first `FRAME_TEXT` sentences): the ones a
+    default NER build into `lang` prepends. Raises CslibError when the text cannot be read."""
+    text = [s.tokens for s in load_split("panx", lang, "train", data_root, limit=FRAME_TEXT)]
+    return mine_frames(text, FrameConfig.for_language(lang))
 
 
 class FramePrefixer:

@@ -9,29 +9,31 @@ benchmark shows how much of a language's figure that one pattern decides.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cslib import CslibError, load_split
-from cslib.frames import FrameConfig, mine_frames
+from cslib.frames import text_frames
+from pipelines.report import load_counts
+from pipelines.stats import f1_from_counts
 
 log = logging.getLogger(__name__)
 
-FRAME_TEXT = 20_000  # train sentences the frames are mined from (as `cslib build` does)
 
-
-def _counts(run: Path, row: str, lang: str) -> list[list[list[int]]]:
+def _counts(run: Path, row: str, lang: str) -> list[np.ndarray]:
     """Per seed, the (tp, predicted, gold) of every evaluated sentence of `lang` in `row`."""
-    return [json.loads(p.read_text(encoding="utf-8"))["counts"]
-            for p in sorted((run / "eval" / row).glob(f"seed-*/{lang}/sentence_counts.json"))]
+    per_seed = (load_counts(seed, [lang]) for seed in sorted((run / "eval" / row).glob("seed-*")))
+    return [counts[lang] for counts in per_seed if counts is not None]
 
 
-def _f1(counts: Sequence[Sequence[int]]) -> float | None:
-    tp, pred, gold = (sum(c[i] for c in counts) for i in range(3))
-    return None if pred + gold == 0 else 2 * tp / (pred + gold)
+def _f1(counts: Sequence[np.ndarray]) -> float | None:
+    """Micro F1 of the sentences' summed counts; None when they hold no entity at all."""
+    sums = np.concatenate(counts).sum(0) if counts else np.zeros(3, dtype=np.int64)
+    return None if sums[1] + sums[2] == 0 else float(f1_from_counts(sums))
 
 
 def frame_sentences(run: str | Path, langs: Sequence[str], rows: Sequence[str],
@@ -47,21 +49,19 @@ def frame_sentences(run: str | Path, langs: Sequence[str], rows: Sequence[str],
         if len(n) != 1:
             continue  # not evaluated in every row, or on different sentences
         try:
-            text = [s.tokens for s in load_split("panx", lang, "train", data_root, limit=FRAME_TEXT)]
-            frames = mine_frames(text, FrameConfig.for_language(lang))
+            frames = text_frames(lang, data_root)
             dev = load_split("panx", lang, "dev", data_root, limit=n.pop())
         except CslibError as exc:
             log.warning("frame sentences of %s left out: %s", lang, exc)
             continue
         if not frames:
             continue
-        framed = [any(tuple(s.tokens[:len(f.tokens)]) == f.tokens and len(s.tokens) > len(f.tokens)
-                      for f in frames) for s in dev]
+        framed = [any(f.opens(s.tokens) for f in frames) for s in dev]
         entry: dict[str, Any] = {"frames": [f.to_dict() for f in frames],
                                  "share": sum(framed) / len(framed), "sentences": len(framed)}
+        mask = np.asarray(framed)
         for row, seeds in per_row.items():
-            entry[row] = {part: _f1([c[i] for c in seeds for i in range(len(c)) if framed[i] == want])
-                          for part, want in (("framed", True), ("rest", False))}
+            entry[row] = {part: _f1([c[mask == want] for c in seeds]) for part, want in (("framed", True), ("rest", False))}
         out[lang] = entry
     return out
 
