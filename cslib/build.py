@@ -75,6 +75,7 @@ class BuildConfig:
     induce: bool | None = None  # lexicon induced with the encoder; None: targets without a dictionary
     induce_text: str | None = None  # target-language text (one sentence a line) for the induction, beside PAN-X's
     pivot_words: str | None = None  # a related language with MUSE: its words that occur in the target's text
+    cldr: bool | None = None  # CLDR's names of territories, cities, languages, months; None: targets without a dictionary
     frames: bool | None = None  # prepend the target text's frames (cslib.frames); None: where PAN-X has its text
     senses: str = "freq"  # freq: weight translations by target frequency; uniform
     sense_min_ratio: float = 0.05  # drop translations rarer than this × the phrase's most frequent one

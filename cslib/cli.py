@@ -101,6 +101,10 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--pivot-words", metavar="L",
                    help="a related language with a MUSE en-L dictionary: add its translations whose L word occurs "
                         "in the target's unlabeled text (jv through id); off by default")
+    b.add_argument("--cldr", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the Unicode CLDR's names (shipped by babel) of territories, cities, languages, months "
+                        "and weekdays in the target language (Germany: Jámánì in Yoruba); default: on for en->X "
+                        "targets without a dictionary")
     b.add_argument("--frames", action=argparse.BooleanOptionalAction, default=None,
                    help="prepend, tagged O, the target text's frames (words that open many of its sentences, "
                         "nothing else, and are followed by varied words, e.g. PAN-X's redirect keyword in 'تحويل X') "

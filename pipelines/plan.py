@@ -38,11 +38,11 @@ log = logging.getLogger("pipelines")
 # config starts to give other results (a new setting whose default differs from what ran before, a
 # change of what the step writes), and the steps of that kind -- and everything downstream -- are redone.
 FINGERPRINT_VERSIONS: dict[str, int] = {
-    "build": 3,  # cslib build: a target's code-switched shards (2: frames of the target text; 3: one word)
+    "build": 4,  # cslib build: a target's code-switched shards (2: frames of the target text; 3: one word; 4: CLDR names)
     "unlabeled": 1,  # cslib unlabeled: a target's unlabeled pool
     "target_view": 1,  # cslib build --task text: a target's pool code-switched into the source language
     "mine": 1,  # ner mine-entities: a target's entity lexicon, mined by a trained model
-    "build_mined": 3,  # cslib build --entity-mode replace with the mined lexicon (or the usual shards)
+    "build_mined": 4,  # cslib build --entity-mode replace with the mined lexicon (or the usual shards)
     "train": 1,  # ner train (from scratch, or from a teacher's model)
     "self_train": 1,  # ner self-train
     "evaluate": 1,  # ner evaluate on every language's split

@@ -174,7 +174,8 @@ def test_cli_build_inspect_stats_validate(tmp_path, data_root, capsys):
 @pytest.mark.parametrize("argv,needle", [
     (["build", "--tgt", "xx"], "unknown language code 'xx'"),
     (["build", "--tgt", "yo", "--mode", "dict"], "no MUSE dictionary for en-yo"),
-    (["build", "--tgt", "yo", "--no-induce"], "with --no-induce and no transliterator: nothing to switch with"),
+    (["build", "--tgt", "yo", "--no-induce", "--no-cldr"], "nothing to switch with"),
+    (["build", "--src", "de", "--tgt", "yo", "--cldr"], "--cldr: CLDR names are read from English"),
     (["build", "--tgt", "ja", "--input", "/nonexistent.tsv"], "/nonexistent.tsv: file not found"),
     (["build", "--tgt", "ja", "--dictionary", "/nonexistent.txt", "--limit", "5"], "dictionary file not found"),
     (["inspect", "/nonexistent"], "no such shard directory"),

@@ -64,7 +64,7 @@ def _entities(tags: list[str]) -> list[str]:
 
 def test_names_only_build_for_a_language_without_words(tmp_path: Path, data_root: Path) -> None:
     cfg = BuildConfig(src="en", tgt="my", limit=200, out=str(tmp_path / "my"), data_root=str(data_root), seed=5,
-                      induce=False)
+                      induce=False, cldr=False)
     assert cfg.resolved_mode() == "induce"
     build_codeswitch(cfg)
     n_rows, problems = validate_dir(tmp_path / "my")
@@ -111,8 +111,10 @@ def test_latin_names_are_kept_and_never_a_switch_alone(tmp_path: Path, data_root
 
 
 def test_a_language_with_no_source_of_any_kind_fails_in_one_line(tmp_path: Path, data_root: Path) -> None:
-    # yo has no dictionary and no parallel text, and its names stay as they are: without induction, nothing
-    cfg = BuildConfig(src="en", tgt="yo", limit=20, out=str(tmp_path / "yo"), data_root=str(data_root), induce=False)
+    # yo has no dictionary and no parallel text, and its names stay as they are: without induction and
+    # CLDR's names, nothing
+    cfg = BuildConfig(src="en", tgt="yo", limit=20, out=str(tmp_path / "yo"), data_root=str(data_root), induce=False,
+                      cldr=False)
     with pytest.raises(CslibError, match="nothing to switch with") as err:
         build_codeswitch(cfg)
     assert "\n" not in str(err.value) and not (tmp_path / "yo" / "manifest.json").exists()

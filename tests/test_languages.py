@@ -57,7 +57,7 @@ def test_muse_sizes_are_the_files_pairs(table: list[LanguageSupport], data_root:
 def test_sources_are_what_a_build_uses(table: list[LanguageSupport], data_root: Path) -> None:
     by = {r.code: r for r in table}
     kk = by["kk"]
-    assert kk.mode == "align" and [s.name for s in kk.used("words")] == ["tatoeba", "induced"]
+    assert kk.mode == "align" and [s.name for s in kk.used("words")] == ["tatoeba", "cldr", "induced"]
     assert [s.name for s in kk.used("transliteration")] == ["by-sound"]  # no dictionary: names by sound
     ru = by["ru"]  # a dictionary target: by sound only with --transliterate
     assert [s.name for s in ru.entities] == ["by-sound"] and not ru.used("transliteration")
@@ -74,12 +74,13 @@ def test_sources_are_what_a_build_uses(table: list[LanguageSupport], data_root: 
 
 def test_a_language_without_dictionary_or_parallel_text(table: list[LanguageSupport],
                                                          capsys: pytest.CaptureFixture[str], data_root: Path) -> None:
-    yo = next(r for r in table if r.code == "yo")  # Latin script: names kept; words induced only
-    assert yo.mode == "induce" and [s.name for s in yo.used("words")] == ["induced"]
+    yo = next(r for r in table if r.code == "yo")  # Latin script: names kept; words from CLDR and induced
+    assert yo.mode == "induce" and [s.name for s in yo.used("words")] == ["cldr", "induced"]
     assert yo.missing[0] == ("words: no MUSE en-yo, no Tatoeba English-yo pairs, no packaged dictionary; "
-                             "induced lexicon only")
+                             "CLDR names and induced lexicon only")
+    assert yo.words[0].size > 500 and yo.words[0].kept > 500
     my = next(r for r in table if r.code == "my")  # no dictionary: induced words, names in Burmese script
-    assert my.mode == "induce" and [s.name for s in my.used("words")] == ["induced"]
+    assert my.mode == "induce" and [s.name for s in my.used("words")] == ["cldr", "induced"]
     assert [s.name for s in my.used("transliteration")] == ["by-sound"]
     code, out, _ = _cli(capsys, "languages", "--lang", "yo", "my", "--data-root", str(data_root))
     assert code == 0
@@ -129,8 +130,8 @@ def test_measured_shares_are_those_of_cslib_stats(capsys: pytest.CaptureFixture[
                                  "panx_word_overlap", "panx_words_in_tatoeba", "multiword_translations")]
         assert all(0.0 <= x <= 1.0 for x in shares), shares
         assert m["rows_switched"] > 0 and m["english_word_coverage"] > 0
-    assert set(rows["kk"]["measured"]["translations"]) == {"align", "induced"}
-    assert set(rows["yo"]["measured"]["translations"]) == {"induced"}
+    assert set(rows["kk"]["measured"]["translations"]) == {"align", "cldr", "induced"}
+    assert set(rows["yo"]["measured"]["translations"]) == {"cldr", "induced"}
     assert rows["yo"]["measured"]["panx_token_chars"] > 1 and rows["yo"]["measured"]["panx_words_in_tatoeba"] is None
     # the diagnosis explains every measured target under 25% of rows, and only those
     table = [LanguageSupport.from_dict(r) for r in rows.values()]

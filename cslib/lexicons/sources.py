@@ -27,7 +27,7 @@ from ..languages import get_language
 from ..readers import read_text
 from ..shards import file_digest
 from ..tokenizers import word_tokenize
-from . import transliterate
+from . import cldr, transliterate
 from .align import align_corpus
 from .align_precision import precise_lexicon
 from .dictionary import Dictionary, Translation, read_muse
@@ -59,6 +59,7 @@ class SourceOptions(Protocol):
     induce: bool | None
     induce_text: str | None
     pivot_words: str | None
+    cldr: bool | None
     senses: str
     sense_min_ratio: float
     zh_script: str
@@ -226,6 +227,9 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
         if mode in ("align", "dict+align"):
             added = sum(d.add(s, t, "align") for s, t in alignment_pairs(cfg))
             log.info("alignment lexicon added %d pairs", added)
+        if uses_cldr(cfg):
+            pairs = cldr.cldr_pairs(cfg.tgt)
+            log.info("CLDR names added %d of their %d pairs", d.add_pairs(pairs, "cldr"), len(pairs))
         if cfg.pivot_words:
             pairs = shared_word_pairs(cfg)
             log.info("words shared with %s added %d of their %d pairs", cfg.pivot_words,
@@ -241,9 +245,9 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
         d.info = {"direction": route}
         return d
 
-    if mode == "induce" and not induce and not names:
-        raise CslibError(f"--mode induce for {cfg.src}-{cfg.tgt} with --no-induce and no transliterator: "
-                         f"nothing to switch with")
+    if mode == "induce" and not induce and not names and not uses_cldr(cfg):
+        raise CslibError(f"--mode induce for {cfg.src}-{cfg.tgt} with --no-induce, no CLDR names and no "
+                         f"transliterator: nothing to switch with")
     if mode != "dict":  # an alignment lexicon: rebuilt every time
         return build(), inputs
     key = json.dumps({"src": cfg.src, "tgt": cfg.tgt, "route": route, "extra_dicts": extra_dicts,
@@ -253,7 +257,8 @@ def build_dictionary(cfg: SourceOptions) -> tuple[Dictionary, list[dict]]:
                       "zh_script": cfg.zh_script if cfg.tgt == "zh" else None,
                       "induce": cfg.induce, "induced": InduceConfig().__dict__, "small": SMALL_DICTIONARY,
                       "induce_text": file_digest(Path(cfg.induce_text))["sha256"] if cfg.induce_text else None,
-                      "pivot_words": cfg.pivot_words},
+                      "pivot_words": cfg.pivot_words,
+                      "cldr": cldr.cldr_version() if uses_cldr(cfg) else None},
                      sort_keys=True)
     return cached_dictionary(key, cfg.src, cfg.tgt, build), inputs
 
@@ -355,6 +360,22 @@ def induces(cfg: SourceOptions, dictionary_size: int | None = None) -> bool:
     mode = resolved_mode(cfg)
     return mode in ("align", "induce") or (mode == "dict" and dictionary_size is not None
                                            and dictionary_size < SMALL_DICTIONARY)
+
+
+def uses_cldr(cfg: SourceOptions) -> bool:
+    """Whether a build adds CLDR's names of territories, cities, languages, months and weekdays
+    (`cldr`): --cldr, or by default where an en→X build has no dictionary (mode align or induce:
+    its names are otherwise only transliterated or kept) and babel is installed; never by default
+    beside the user's own --dictionary or --parallel."""
+    if cfg.cldr is not None:
+        if cfg.cldr and cfg.src != PIVOT:
+            raise CslibError(f"--cldr: CLDR names are read from English; --src is {cfg.src!r}")
+        if cfg.cldr and not cldr.available():
+            raise CslibError("--cldr needs the babel package: pip install 'xner[dicts]'")
+        return cfg.cldr
+    if cfg.src != PIVOT or cfg.tgt == PIVOT or cfg.dictionary or cfg.parallel or not cldr.available():
+        return False
+    return resolved_mode(cfg) in ("align", "induce")
 
 
 def shared_word_pairs(cfg: SourceOptions) -> list[tuple[str, str]]:
