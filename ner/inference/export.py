@@ -38,6 +38,8 @@ from ner.inference.export_format import (
     HEAD_FILE,
     HF_DIR,
 )
+from ner.inference.hf_remote import MODULE_FILE, REMOTE_HEADS, remote_code_config
+from ner.inference.hf_remote_source import modelling_source
 from ner.inference.loading import load_model, resolve_model_dir
 from ner.model.ner_model import CONFIG_FILE, NerModel
 
@@ -67,6 +69,9 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
             "trained_from_encoder": model.cfg.encoder,
             "entity_types": model.entity_types, "head": model.cfg.head, "labels": list(model.head.labels),
         }
+        if model.cfg.head in REMOTE_HEADS:  # transformers loads it with trust_remote_code (ner.inference.hf_remote)
+            config.update(remote_code_config())
+            (tmp / MODULE_FILE).write_text(modelling_source(), encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         schema = {"entity_types": model.entity_types, "iob2_tags": list(model.tag_schema.tags),
                   "relation_labels": list(model.relation_schema.labels), "head": model.cfg.head,
