@@ -31,6 +31,7 @@ from ner.inference.windows import MAX_WORDS, WINDOW_OVERLAP, check_window
 from ner.model.encoder import BaseWordEncoder
 from ner.model.grid import MAX_ENTITY_WORDS
 from ner.model.heads.relation import RelationHead
+from ner.model.heads.token import TokenHead
 from ner.model.ner_model import NerInference
 
 MODEL_TYPE = "xner"
@@ -40,7 +41,7 @@ ENCODER_SUBFOLDER = "encoder"  # ner.inference.export_format.ENCODER_DIR
 HEAD_WEIGHTS = "head.safetensors"  # ner.inference.export_format.HEAD_FILE
 ENCODER_KEYS = "encoder.model."  # state-dict prefix of the encoder's weights (they live in ENCODER_SUBFOLDER)
 UNUSED_KEYS = ("pair_projector.", "sentence_projector.")  # training-only projections in HEAD_WEIGHTS
-REMOTE_HEADS = {cls.name: cls for cls in (RelationHead,)}  # heads whose code is shipped
+REMOTE_HEADS = {cls.name: cls for cls in (RelationHead, TokenHead)}  # heads whose code is shipped
 _HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "proxies")
 
 
@@ -86,7 +87,7 @@ class XnerModel(NerInference, PreTrainedModel):
         self.head = REMOTE_HEADS[cfg.head].from_config(hidden, list(config.entity_types), cfg)
         if list(self.head.labels) != list(config.labels):
             raise ValueError(f"config.json: labels {config.labels} do not match {list(self.head.labels)}")
-        self.entity_types = list(self.head.schema.entity_types)
+        self.entity_types = list(self.head.schema.entity_types)  # both heads' schemas sort the types
         self._encoder_keys = self._accepted_keys(self.encoder.forward)
         self.max_entity_words = MAX_ENTITY_WORDS
         self.post_init()

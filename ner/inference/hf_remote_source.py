@@ -32,11 +32,12 @@ SHIPPED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("cslib.languages", ("Language", "_TABLE", "LANGUAGES", "get_language")),
     ("cslib.tokenizers", ("_moses", "_joins", "_rejoin", "moses_tokenize", "char_tokenize", "tokenize")),
     ("cslib.sentences", None),
-    # the model: pair features, grid decoding, the relation head, the word encoder, the inference methods
+    # the model: pair features, grid decoding, the heads, the word encoder, the inference methods
     ("ner.model.pair_features", None),
     ("ner.model.grid", None),
-    ("ner.model.losses", ("IGNORE_INDEX", "_masked_cross_entropy", "grid_cross_entropy")),
+    ("ner.model.losses", ("IGNORE_INDEX", "_masked_cross_entropy", "grid_cross_entropy", "token_cross_entropy")),
     ("ner.model.heads.base", ("Head",)),
+    ("ner.model.heads.token", ("TagSchema", "repair_iob2", "decode_tag_probs", "TokenHead")),
     ("ner.model.heads.relation_layers", None),
     ("ner.model.heads.relation_band", None),
     ("ner.model.heads.relation", ("RelationHead",)),
