@@ -44,6 +44,11 @@ def word_tokenize(text: str, lang: str) -> list[str]:
         return [w for w in _jieba().lcut(text) if w.strip()]
     if kind == "fugashi":
         return [w.surface for w in _fugashi()(text) if w.surface.strip()]
+    return moses_tokenize(text, lang)
+
+
+def moses_tokenize(text: str, lang: str) -> list[str]:
+    """Moses' tokens of `text` (no escaping), with its cuts next to combining marks undone (`_rejoin`)."""
     return _rejoin(text, _moses(lang).tokenize(text, escape=False))
 
 
@@ -138,5 +143,9 @@ def segment(text: str, lang: str, mode: str = "auto") -> list[str]:
 
 
 def tokenize(text: str, lang: str) -> list[str]:
-    """Tokenize raw text the way PAN-X does for `lang` (characters for zh/ja)."""
-    return segment(text, lang, "auto")
+    """Tokenize raw text the way PAN-X does for `lang`: characters for zh/ja (`segment`'s 'auto'), Moses'
+    tokens elsewhere. Written out rather than through `segment`, because `ner export` ships this function
+    (with `char_tokenize`, `moses_tokenize` and the language table) to run without this toolkit."""
+    if get_language(lang).char_tokenized:
+        return char_tokenize(text)
+    return moses_tokenize(text, lang)

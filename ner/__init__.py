@@ -5,6 +5,7 @@ The package by concern (each layer imports only the ones listed before it):
 - `ner.model`: word encoder, heads (`ner.model.heads`), the word-pair grid, losses, `NerModel`;
 - `ner.data`: shard sets, pseudo-label files, records, length buckets, the seeded training order;
 - `ner.inference`: device and precision, loading, batched tagging, evaluation, prediction, export, mining;
+- `ner.integrations`: other libraries' entry points into a model (the spaCy component `xner`);
 - `ner.training`: configuration, objective, loop, checkpoints, model selection, torchrun, self-training;
 - `ner.diagnostics`: what each part of the method does to a trained model;
 - `ner.cli`: the `ner` command.

@@ -22,6 +22,7 @@ NER_LAYERS: dict[str, set[str]] = {
     "ner.model": {"ner.errors"},
     "ner.data": {"ner.errors"},
     "ner.inference": {"ner.errors", "ner.model", "ner.data"},
+    "ner.integrations": {"ner.errors", "ner.model", "ner.data", "ner.inference"},
     "ner.training": {"ner.errors", "ner.model", "ner.data", "ner.inference"},
     "ner.diagnostics": {"ner.errors", "ner.model", "ner.data", "ner.inference", "ner.training"},
     "ner.cli": {"ner.errors", "ner.model", "ner.data", "ner.inference", "ner.training", "ner.diagnostics"},

@@ -31,7 +31,7 @@ examples:
   ner evaluate --model runs/mcl --lang ja zh de --split dev
   echo "Angela Merkel visited Paris ." | ner predict --model runs/mcl --lang en --json
   ner predict --model runs/mcl --lang ja --input data/cs/en-ja --column cs_tokens --format conll --out pred.tsv
-  ner export runs/mcl --out models/mcl            # self-contained: HF encoder, safetensors head, model card
+  ner export runs/mcl --out models/mcl            # self-contained: ner predict, transformers, spaCy
   ner diagnose runs/mcl --lang ja zh               # alignment, relation space, gradients, pseudo-labels
 """
 

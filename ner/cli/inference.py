@@ -95,12 +95,26 @@ def add_mine_entities(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_mine)
 
 
+EXPORT_EXAMPLES = """serving an export DIR:
+  echo "Angela Merkel visited Paris." | ner predict --model DIR --lang en --json
+  python -c 'from transformers import pipeline; ner = pipeline("token-classification", model="DIR",
+             trust_remote_code=True); print(ner("Angela Merkel visited Paris.", lang="en"))'
+  python -c 'import spacy; nlp = spacy.blank("en"); nlp.add_pipe("xner", config={"model": "DIR"});
+             print(nlp("Angela Merkel visited Paris.").ents)'
+"""
+
+
 def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a self-contained model directory (HF encoder, safetensors head, card)",
                        description="Export a run's model: encoder/ (Hugging Face), head.safetensors, config.json, "
-                                   "tag_schema.json, README.md (training data, recipe, dev/test figures) and, for "
-                                   "the token head, token-classification/ for transformers.pipeline. `ner predict "
-                                   "--model DIR` loads it without the run directory.")
+                                   "tag_schema.json, README.md (training data, recipe, dev/test figures, how to "
+                                   "serve it) and modeling_xner.py (generated from this toolkit's code). The "
+                                   "directory serves a model three ways, each tagging as `ner predict` does: "
+                                   "`ner predict --model DIR` (and load_model in Python); transformers, with "
+                                   "trust_remote_code and no toolkit installed; spaCy, as the `xner` pipeline "
+                                   "component (pip install 'xner[spacy]'). A token-head model is also written "
+                                   "as token-classification/, a standard AutoModelForTokenClassification.",
+                       epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", metavar="RUN", help="run directory (uses RUN/model) or model directory")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--overwrite", action="store_true", help="replace an existing DIR")

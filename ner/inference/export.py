@@ -6,14 +6,18 @@ a pickled-state-dict format. An export needs none of that:
     DIR/
       encoder/                    the (fine-tuned) encoder + tokenizer, Hugging Face format
       head.safetensors            every non-encoder weight (head, projections), safetensors
-      config.json                 model config (encoder = "encoder"), entity types, labels
+      config.json                 model config (encoder = "encoder"), entity types, labels; for transformers
+                                  also model_type, auto_map and custom_pipelines (ner.inference.hf_remote)
+      modeling_xner.py            the transformers config, model and pipeline, generated from this toolkit's
+                                  code (ner.inference.hf_remote_source): `pipeline("token-classification",
+                                  model=DIR, trust_remote_code=True)` tags as `ner predict` does
       tag_schema.json             IOB2 tags, relation labels, entity types
-      README.md                   model card: training data, recipe, dev/test figures, usage
+      README.md                   model card: training data, recipe, dev/test figures, the ways to serve it
       token-classification/       (heads with a Hugging Face form: the token head) a standard AutoModelForTokenClassification
                                   directory: `transformers.pipeline("token-classification", DIR/...)`
 
-`ner.inference.loading.load_model(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`) reads it;
-the format itself (and its loader) is `ner.inference.export_format`.
+`ner.inference.loading.load_model(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`, and the
+spaCy component `xner`) reads it; the format itself (and its loader) is `ner.inference.export_format`.
 """
 
 from __future__ import annotations
@@ -38,7 +42,10 @@ from ner.inference.export_format import (
     HEAD_FILE,
     HF_DIR,
 )
+from ner.inference.hf_remote import MODULE_FILE, REMOTE_HEADS, remote_code_config
+from ner.inference.hf_remote_source import modelling_source
 from ner.inference.loading import load_model, resolve_model_dir
+from ner.inference.windows import MAX_WORDS, WINDOW_OVERLAP
 from ner.model.ner_model import CONFIG_FILE, NerModel
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,9 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
             "trained_from_encoder": model.cfg.encoder,
             "entity_types": model.entity_types, "head": model.cfg.head, "labels": list(model.head.labels),
         }
+        if model.cfg.head in REMOTE_HEADS:  # transformers loads it with trust_remote_code (ner.inference.hf_remote)
+            config.update(remote_code_config())
+            (tmp / MODULE_FILE).write_text(modelling_source(), encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         schema = {"entity_types": model.entity_types, "iob2_tags": list(model.tag_schema.tags),
                   "relation_labels": list(model.relation_schema.labels), "head": model.cfg.head,
@@ -137,34 +147,73 @@ def _figures(run: Path) -> list[str]:
     return ["| set | lang | F1 | precision | recall |", "|---|---|---|---|---|", *rows]
 
 
+def _serving(model: NerModel, name: str) -> list[str]:
+    """The model card's "Use" section: each way this export serves the model, with one example each."""
+    remote = model.cfg.head in REMOTE_HEADS
+    task = model.head.hf_task
+    ways = [("`ner predict` and Python (xner installed)", "yes"),
+            (f"transformers `pipeline(..., trust_remote_code=True)` on `{name}` (no xner needed)",
+             "yes" if remote else "no"),
+            ("spaCy pipeline component `xner` (xner installed with its `spacy` extra)", "yes"),
+            (f"standard transformers model in `{name}/{HF_DIR}` (token head only)", "yes" if task else "no")]
+    out = ["## Use", "",
+           "Every way marked *yes* tags raw text as `ner predict` does: sentences split by xner's rules, words by "
+           "Moses (characters in zh and ja), sub-words pooled and the output decoded by the same code, sentences "
+           f"longer than {MAX_WORDS} words tagged in windows overlapping by {WINDOW_OVERLAP}.", "",
+           "| way | supported |", "|---|---|", *(f"| {w} | {ok} |" for w, ok in ways), "",
+           "### `ner predict`, Python", "",
+           "```bash", f"echo \"Angela Merkel visited Paris.\" | ner predict --model {name} --lang en --json", "```", "",
+           "```python",
+           "from ner import load_model, predict_texts",
+           f"model = load_model(\"{name}\")",
+           "predict_texts(model, [\"Angela Merkel visited Paris.\"], lang=\"en\")",
+           "# [{'text': ..., 'tokens': [...], 'entities': [{'text': 'Angela Merkel', 'type': 'PER', 'start': 0, "
+           "'end': 2, 'char_start': 0, 'char_end': 13, ...}]}]",
+           "```", ""]
+    if remote:
+        out += ["### transformers", "",
+                f"`{MODULE_FILE}` (generated from xner's code) holds the model and its pipeline; it needs torch, "
+                "transformers, safetensors and sacremoses, not xner. `lang` picks the word splitter and the "
+                "sentence rules; entities come with character offsets (end-exclusive).", "",
+                "```python", "from transformers import pipeline",
+                f"ner = pipeline(\"token-classification\", model=\"{name}\", trust_remote_code=True)",
+                "ner(\"Angela Merkel visited Paris.\", lang=\"en\")",
+                "# [{'entity_group': 'PER', 'score': 0.98, 'word': 'Angela Merkel', 'start': 0, 'end': 13}, ...]",
+                "```", ""]
+    out += ["### spaCy", "",
+            "The `xner` component sets `doc.ents` (spans widened to whole spaCy tokens where the tokenizers differ; "
+            "the entity's score in `span._.xner_score`); the language is the pipeline's unless `lang` is given.", "",
+            "```python", "import spacy", "nlp = spacy.blank(\"en\")",
+            f"nlp.add_pipe(\"xner\", config={{\"model\": \"{name}\"}})",
+            "[(e.text, e.label_) for e in nlp(\"Angela Merkel visited Paris.\").ents]", "```", ""]
+    if task:
+        out += [f"### `{HF_DIR}/`", "",
+                f"The {model.head.name} head is also a standard Hugging Face model (its words are the tokenizer's, "
+                "not xner's, and it has no windows):", "",
+                "```python", "from transformers import pipeline",
+                f"ner = pipeline(\"{task}\", model=\"{name}/{HF_DIR}\", aggregation_strategy=\"first\")",
+                "ner(\"Angela Merkel visited Paris.\")", "```", ""]
+    return out
+
+
 def model_card(run: Path, model: NerModel, name: str) -> str:
-    """README.md of an export: what it is, what it was trained on and how, how well, how to use it."""
+    """README.md of an export: what it is, what it was trained on and how, how well, how to serve it."""
     recipe = (run / "config.yaml").read_text(encoding="utf-8").rstrip() if (run / "config.yaml").is_file() else "(none)"
     dev = _json(run / "dev_metrics.json") or {}
-    task = model.head.hf_task
-    hf = (f"\nThe {model.head.name} head is also a standard Hugging Face model in `{HF_DIR}/`:\n\n```python\n"
-          f"from transformers import pipeline\n"
-          f"ner = pipeline(\"{task}\", model=\"{name}/{HF_DIR}\", aggregation_strategy=\"first\")\n"
-          f"ner(\"Angela Merkel visited Paris.\")\n```\n" if task else "")
     return "\n".join([
         f"# {name}: cross-lingual NER ({model.cfg.head} head)", "",
         f"Entity types: {', '.join(model.entity_types)}. Encoder: `{model.cfg.encoder}` "
         f"(fine-tuned copy in `{ENCODER_DIR}/`), pooling `{model.cfg.pooling}`, sub-word spacing "
         f"`{model.cfg.subword_space}`. Exported from `{run}` "
         f"by `ner export` (xner).", "",
-        "## Use", "",
-        "```bash", f"echo \"Angela Merkel visited Paris .\" | ner predict --model {name} --lang en --json", "```", "",
-        "```python",
-        "from ner import load_model, predict_texts",
-        f"model = load_model(\"{name}\")",
-        "predict_texts(model, [\"Angela Merkel visited Paris .\"], lang=\"en\")",
-        "# [{'text': ..., 'tokens': [...], 'entities': [{'text': 'Angela Merkel', 'type': 'PER', 'start': 0, 'end': 2, ...}]}]",
-        "```", hf,
+        *_serving(model, name),
         "## Training data", "", *_training_data(run), "",
         "## Results", "", *_figures(run), "",
         f"Best step: {dev.get('best_step', '?')}.", "",
         "## Recipe (config.yaml of the run)", "", "```yaml", recipe, "```", "",
         "## Files", "",
         f"`config.json` (model config, labels), `tag_schema.json` (IOB2 tags, relation labels), `{HEAD_FILE}` "
-        f"(head and projection weights), `{ENCODER_DIR}/` (Hugging Face encoder + tokenizer).", "",
+        f"(head and projection weights), `{ENCODER_DIR}/` (Hugging Face encoder + tokenizer)"
+        + (f", `{MODULE_FILE}` (the transformers model and pipeline, generated)" if model.cfg.head in REMOTE_HEADS
+           else "") + ".", "",
     ])

