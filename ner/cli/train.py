@@ -14,6 +14,7 @@ from cslib import DATA_ROOT_OPTION, SEED_OPTION, conflict, format_default
 from ner.cli.options import AMP, DEVICE
 from ner.model.encoder import POOLINGS, SUBWORD_SPACES
 from ner.model.heads import HEADS
+from ner.model.losses import GRID_REDUCTIONS
 from ner.training.config import SelfTrainConfig, TrainConfig, load_self_train_config, load_train_config
 from ner.training.loop import train
 from ner.training.self_training import self_train
@@ -75,9 +76,11 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--none-anchors", "none_anchors", {"choices": ["cap", "balanced"],
                                         "help": "NONE pairs in the relation contrast: cap (--max-none-pairs per sentence) "
                                                 "or balanced (one per relation pair, capped) (default {default})"}),
-    ("--grid-loss", "grid_loss", {"choices": ["cell", "sentence"],
-                                  "help": "grid cross entropy: mean over the batch's cells, or per sentence first "
-                                          "(every sentence weighs the same) (default {default})"}),
+    ("--grid-loss", "grid_loss", {"choices": list(GRID_REDUCTIONS),
+                                  "help": "grid cross entropy: cell = mean over the batch's cells; sentence = per "
+                                          "sentence first (every sentence weighs the same); equal = every cell "
+                                          "weighs 1 / (64 x sentences in the batch), whatever the lengths "
+                                          "(default {default})"}),
     ("--contrastive-warmup", "contrastive_warmup", {"type": float, "metavar": "F",
                                                     "help": "contrastive weights ramp from 0 over this fraction (< 1) "
                                                             "or number of steps (default {default})"}),

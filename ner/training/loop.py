@@ -390,7 +390,7 @@ def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> N
                  ", ".join(sorted({p.lang for p in d.target})), w.semantic_target)
     log.info("losses: src=%s cs=%s semantic=%g relation=%g (none anchors %s, grid loss per %s, warm-up %g, "
              "aux gradient ratio %s); dev: %s", w.use_src, w.use_cs, w.semantic, w.relation,
-             t.cfg.none_anchors, "sentence" if w.per_sentence else "cell", t.cfg.contrastive_warmup,
+             t.cfg.none_anchors, w.grid_loss, t.cfg.contrastive_warmup,
              t.cfg.aux_grad_ratio, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
     (log.info if selection.zero_shot else log.warning)("%s", selection.describe())
 
