@@ -90,6 +90,13 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--grad-norm-every", "grad_norm_every", {"type": int, "metavar": "N",
                                               "help": "log each loss term's gradient norm on the encoder every N steps "
                                                       "to metrics.jsonl, 0 = never (default {default})"}),
+    ("--joined-inputs", "joined_inputs", {"type": float, "metavar": "SHARE",
+                                          "help": "make this share of the training examples joined long inputs: "
+                                                  "2..--joined-max examples joined by '.' ('。' for zh, ja), both "
+                                                  "views alike, each within one encoder row; 0 = off (default "
+                                                  "{default}); see docs/ner.md"}),
+    ("--joined-max", "joined_max", {"type": int, "metavar": "N",
+                                    "help": "most examples in one joined input (default {default})"}),
     ("--pseudo", "pseudo", {"nargs": "+", "metavar": "FILE", "help": "extra pseudo-labeled JSONL files"}),
     ("--init-from", "init_from", {"metavar": "DIR", "help": "start from the weights of this run / model directory"}),
     ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default {default})"}),
