@@ -124,7 +124,7 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
             entry[key] = gain
         rows[name] = entry
         first = first or name
-        prev = name
+        prev = prev if name in recipe.variants else name  # a row after a variant is compared with the row before
     return {"targets": targets, "seeds": seeds, "bootstrap": {"samples": recipe.eval.bootstrap,
             "level": recipe.eval.level, "resampling": "sentences within each language, shared by both rows "
             "and all seeds"}, "rows": rows}
@@ -161,7 +161,7 @@ def summarize_extra(recipe: Recipe, extra: dict[str, dict[int, dict[str, Any]]])
                                                         seed=recipe.seed, level=recipe.eval.level).to_dict()
                 entry["vs"] = gain
             rows[name] = entry
-            prev = name
+            prev = prev if name in recipe.variants else name
         out[x.name] = {"file": x.file, "lang": x.lang, "dropped_types": x.drop_types, "limit": x.limit, "rows": rows}
     return out
 
