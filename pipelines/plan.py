@@ -3,7 +3,7 @@ before anything runs.
 
 Step names say what a step makes: `codeswitch/TGT`, `unlabeled/TGT`, `target_view/TGT`,
 `unlabeled_mine/TGT`, `mine/TGT/seed-S`, `codeswitch_mined/TGT/seed-S`, `train/ROW/seed-S`,
-`eval/ROW/seed-S`, `diagnose/ROW/seed-S` and `report`. A step's config holds the names of the steps
+`eval/ROW/seed-S`, `eval_extra/ROW/seed-S`, `diagnose/ROW/seed-S` and `report`. A step's config holds the names of the steps
 whose products it takes (shards, pools, models) in the fields listed in `inputs`; the runner puts
 those products there when the step runs. Its fingerprint hashes its kind, that kind's
 `FINGERPRINT_VERSIONS` entry, its config (without the settings that do not change results) and the
@@ -30,7 +30,6 @@ from cslib.errors import CslibError
 from cslib.lexicons import has_dictionary, has_parallel, resolved_mode
 from ner.training.config import SelfTrainConfig, TrainConfig
 from pipelines.recipe import Recipe, RecipeError
-from pipelines.rows import ROWS
 
 log = logging.getLogger("pipelines")
 
@@ -46,6 +45,7 @@ FINGERPRINT_VERSIONS: dict[str, int] = {
     "train": 1,  # ner train (from scratch, or from a teacher's model)
     "self_train": 1,  # ner self-train
     "evaluate": 1,  # ner evaluate on every language's split
+    "evaluate_extra": 1,  # ner evaluate --file on the recipe's extra labeled files (eval.extra)
     "diagnose": 1,  # ner diagnose
     "report": 1,  # report.md / report.json (rewritten at every run)
 }
@@ -56,7 +56,7 @@ NOT_FINGERPRINTED = frozenset({"workers", "overwrite", "report_to"})
 # The key of a step's result that holds its product (what a config field naming that step receives).
 PRODUCTS: dict[str, str] = {"build": "dir", "unlabeled": "dir", "target_view": "dir", "mine": "lexicon",
                             "build_mined": "dir", "train": "model", "self_train": "model",
-                            "evaluate": "dir", "diagnose": "dir"}
+                            "evaluate": "dir", "evaluate_extra": "dir", "diagnose": "dir"}
 
 
 @dataclass
@@ -184,7 +184,7 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
     usual = [shards[t] for t in recipe.targets if t in shards]
 
     # 2. unlabeled target text (self-training, mining, the target view) and the target view built from it
-    specs = [ROWS[row] for row in recipe.rows]
+    specs = [recipe.spec(row) for row in recipe.rows]
     target_view = recipe.uses_target_view()
     pools: dict[str, str] = {}
     if target_view or any(spec.reads_unlabeled for spec in specs):
@@ -198,6 +198,7 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
 
     # 3. one model per row and seed, 4. its evaluation and diagnosis
     evaluations: dict[str, dict[int, str]] = {}
+    extra: dict[str, dict[int, str]] = {}
     for seed in recipe.training_seeds():
         models: dict[str, str] = {}
         for row, spec in zip(recipe.rows, specs, strict=True):
@@ -224,13 +225,19 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
                      "batch_size": ev.batch_size, "amp": ev.amp, "data_root": recipe.data_root, "out": str(eval_out)}
             evaluations.setdefault(row, {})[seed] = plan.add(f"eval/{row}/seed-{seed}", "evaluate", econf,
                                                              output=eval_out, inputs=("model",))
+            if ev.extra:
+                extra_out = out / "eval_extra" / row / f"seed-{seed}"
+                xconf = {"model": models[row], "batch_size": ev.batch_size, "amp": ev.amp, "out": str(extra_out),
+                         "sets": [{**dataclasses.asdict(x), "path": str(recipe.extra_eval_path(x))} for x in ev.extra]}
+                extra.setdefault(row, {})[seed] = plan.add(f"eval_extra/{row}/seed-{seed}", "evaluate_extra", xconf,
+                                                           output=extra_out, inputs=("model",))
             if seed in recipe.diagnose_seeds():
                 dcfg = recipe.diagnose_config(models[row], row, seed)  # a self-training run: its student
                 plan.add(f"diagnose/{row}/seed-{seed}", "diagnose", dcfg, output=dcfg.out, inputs=("run",))
 
     # 5. the report: every step's record, rewritten at every run
-    plan.add("report", "report", {"evaluations": evaluations, "skipped": skipped}, deps=list(plan.steps),
-             cached=False)
+    plan.add("report", "report", {"evaluations": evaluations, "extra": extra, "skipped": skipped},
+             deps=list(plan.steps), cached=False)
     return list(plan.steps.values())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from ner.diagnostics import DiagnoseConfig
 from ner.errors import NerError
 from ner.inference.mine_entities import MineConfig
 from ner.training.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
-from pipelines.rows import DEFAULT_ROWS, ROWS
+from pipelines.rows import DEFAULT_ROWS, ROWS, VARIANT_KEYS, Row, variant_row
 
 
 class RecipeError(UserError):
@@ -41,6 +42,19 @@ _OWNED = {
 
 
 @dataclass
+class ExtraEval:
+    """A labeled file every row and seed is also evaluated on (`eval.extra`), as `ner evaluate --file` does."""
+
+    name: str  # how the report names it (and its folder under eval_extra/ROW/seed-S/)
+    file: str  # path under the data root (e.g. conll2002/es.dev.txt)
+    lang: str  # its language
+    format: str = "auto"  # auto | panx | conll
+    encoding: str | None = None  # default utf-8 (the mirror's CoNLL-2002 files are UTF-8)
+    drop_types: list[str] = field(default_factory=list)  # gold types counted as O (MISC: PAN-X has none)
+    limit: int | None = None  # first N sentences (None = all)
+
+
+@dataclass
 class EvalSettings:
     split: str = "dev"
     limit: int | None = None  # sentences per language (None or <= 0 = the whole split)
@@ -48,6 +62,7 @@ class EvalSettings:
     amp: str = "auto"  # inference precision (ner evaluate --amp); bf16 is faster on CPUs that have it
     bootstrap: int = 1000  # paired bootstrap resamples for the confidence intervals (0 = none)
     level: float = 0.95  # confidence level of the intervals
+    extra: list[ExtraEval] = field(default_factory=list)  # labeled files evaluated besides PAN-X
 
 
 @dataclass
@@ -64,6 +79,9 @@ class Recipe:
     seeds: list[int] | None = None
     workers: int = 2  # processes for shard building
     rows: list[str] = field(default_factory=lambda: list(DEFAULT_ROWS))
+    # Rows of this recipe only: NAME -> {row: BASE, train: {TrainConfig settings}, label, teacher}
+    # (`pipelines.rows.variant_row`): BASE with other settings, listed in `rows:` by NAME.
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     codeswitch: dict[str, Any] = field(default_factory=dict)  # BuildConfig fields for every target
     codeswitch_by_lang: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-target extras
     unlabeled: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +106,21 @@ class Recipe:
     def training_seeds(self) -> list[int]:
         return list(self.seeds) if self.seeds else [self.seed]
 
+    def spec(self, row: str) -> Row:
+        """The row named `row`: one of `pipelines.rows.ROWS`, or one of this recipe's `variants`."""
+        return ROWS[row] if row in ROWS else variant_row(row, self.variants[row])
+
+    def data_root_dir(self) -> Path | None:
+        """The local mirror: `data_root`, else $CSLIB_DATA_ROOT (None: neither is set)."""
+        root = self.data_root or os.environ.get("CSLIB_DATA_ROOT")
+        return Path(root) if root else None
+
+    def extra_eval_path(self, extra: ExtraEval) -> Path:
+        root = self.data_root_dir()
+        if root is None:
+            raise RecipeError(f"{self.path}: eval.extra needs a local mirror (--data-root or $CSLIB_DATA_ROOT)")
+        return root / extra.file
+
     # --- configs for the library ------------------------------------------------------------------
 
     def build_config(self, tgt: str, mode: str) -> BuildConfig:
@@ -110,8 +143,12 @@ class Recipe:
         return any(self.train_config(row, ["-"]).semantic_target_weight > 0 for row in self.rows)
 
     def train_config(self, row: str, shards: list[str], seed: int | None = None,
-                     target_pairs: list[str] | None = None) -> TrainConfig:
-        settings = _merge(_merge(ROWS[row].defaults, self.train), ROWS[row].train_overrides)
+                     target_pairs: list[str] | None = None, extra: dict[str, Any] | None = None) -> TrainConfig:
+        """`ner train`'s config of `row`: the row's defaults, the recipe's `train:`, the row's own settings, a
+        variant's settings and `extra` (a self-training variant's, over its student's), each over the one before."""
+        spec = self.spec(row)
+        settings = _merge(_merge(_merge(spec.defaults, self.train), spec.train_overrides), spec.variant_train)
+        settings = _merge(settings, extra or {})
         cfg = from_dict(TrainConfig, settings, self.path or "recipe", prefix="train.")
         cfg.seed = self.seed if seed is None else seed
         cfg.shards = shards
@@ -153,7 +190,7 @@ class Recipe:
     def mine_teacher(self, row: str | None = None) -> str:
         """The row whose model mines the entities of `row` (default: the row with mined shards):
         `mine.teacher`, else the first of the row's `mine_with` in this recipe, else its teacher."""
-        spec = ROWS[row] if row else next(r for r in ROWS.values() if r.shards == "mined")
+        spec = self.spec(row) if row else next(r for r in ROWS.values() if r.shards == "mined")
         return self.mine.get("teacher") or next((r for r in spec.mine_with if r in self.rows), spec.teacher or "")
 
     def mined_build_config(self, tgt: str, mode: str, lexicon: str, seed: int) -> BuildConfig:
@@ -170,12 +207,12 @@ class Recipe:
         of the teacher row, or `ner train`'s from `teacher`'s model with that student's steps and
         settings, shards only (row 8, the control of row 6: row 6 minus row 8 is what the pseudo-labels
         add, row 8 minus row 5 what the extra steps add)."""
-        spec = ROWS[row]
+        spec = self.spec(row)
         if spec.method == "train":
             return self.train_config(row, shards, seed, target_pairs)
         if spec.teacher is None or spec.method not in ("self_train", "continue"):
             raise RecipeError(f"rows: {row}: method {spec.method!r} needs a teacher row")
-        student = self.train_config(spec.teacher, shards, seed, target_pairs)
+        student = self.train_config(spec.teacher, shards, seed, target_pairs, extra=spec.variant_train)
         cfg = self.self_train_config(teacher, list(unlabeled or []), student)
         cfg.out = str(self.out_dir() / "rows" / row / f"seed-{seed}")
         if spec.method == "self_train":
@@ -226,9 +263,10 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
             raise RecipeError(f"{p}: missing required key {key!r}")
     ev = data.pop("eval", None) or {}
     try:
-        recipe = Recipe(**data, eval=EvalSettings(**ev), path=str(p))
+        extra = [_extra_eval(e, k) for k, e in enumerate(ev.pop("extra", None) or [])]
+        recipe = Recipe(**data, eval=EvalSettings(**ev, extra=extra), path=str(p))
     except TypeError as exc:
-        raise RecipeError(f"{p}: eval: {exc}") from None
+        raise RecipeError(f"{p}: eval: {str(exc).split('__init__() ')[-1]}") from None
     seeds = recipe.seeds
     if seeds is not None and (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
                               or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)):
@@ -246,20 +284,84 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
             get_language(lang)
     except CslibError as exc:
         raise RecipeError(f"{p}: {exc}") from None
+    _check_variants(recipe, p)
     for row in recipe.rows:
-        if row not in ROWS:
-            raise RecipeError(f"{p}: rows: unknown row {row!r} (known: {', '.join(ROWS)})")
+        if row not in ROWS and row not in recipe.variants:
+            raise RecipeError(f"{p}: rows: unknown row {row!r} (known: {', '.join([*ROWS, *recipe.variants])})")
     for row in recipe.rows:
-        teacher = ROWS[row].teacher
+        teacher = recipe.spec(row).teacher
         if teacher is not None and teacher not in recipe.rows:
             raise RecipeError(f"{p}: rows: {row} needs {teacher} (its teacher)")
-    recipe.rows = sorted(recipe.rows, key=lambda r: ROWS[r].number)  # a row's teacher always runs first
+    recipe.rows = sorted(recipe.rows, key=lambda r: recipe.spec(r).number)  # a row's teacher always runs first
     for section, owned in _OWNED.items():
         for key in getattr(recipe, section) or {}:
             if key in owned:
                 raise RecipeError(f"{p}: {section}.{key} is set by the pipeline, not the recipe")
     _check_sections(recipe, p)
     return recipe
+
+
+def _extra_eval(entry: Any, k: int) -> ExtraEval:
+    if not isinstance(entry, dict):
+        raise TypeError(f"extra[{k}] must be a mapping (name, file, lang, format, encoding, drop_types, limit)")
+    try:
+        return ExtraEval(**entry)
+    except TypeError as exc:
+        raise TypeError(f"extra[{k}]: {str(exc).split('__init__() ')[-1]}") from None
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_.-]*\Z")
+
+
+def _check_variants(recipe: Recipe, p: Path) -> None:
+    """`variants:` names a new row each, from a known row, with known keys and a teacher before it."""
+    if not isinstance(recipe.variants, dict):
+        raise RecipeError(f"{p}: variants must be a mapping NAME: {{row: ROW, train: {{...}}, label: ..., teacher: ...}}")
+    for name, v in recipe.variants.items():
+        where = f"{p}: variants.{name}"
+        if not isinstance(name, str) or not _NAME.match(name) or name in ROWS:
+            raise RecipeError(f"{where}: a variant needs a new lowercase name (letters, digits, _ . -), not a row's")
+        if not isinstance(v, dict) or v.get("row") not in ROWS:
+            raise RecipeError(f"{where}: needs row: one of {', '.join(ROWS)}")
+        unknown = sorted(set(v) - set(VARIANT_KEYS))
+        if unknown:
+            raise RecipeError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(VARIANT_KEYS)})")
+        if not isinstance(v.get("train") or {}, dict):
+            raise RecipeError(f"{where}.train must be a mapping of ner train settings")
+        for key in v.get("train") or {}:
+            if key in _OWNED["train"]:
+                raise RecipeError(f"{where}.train.{key} is set by the pipeline, not the recipe")
+    for name, v in recipe.variants.items():
+        where = f"{p}: variants.{name}"
+        teacher = v.get("teacher")
+        if teacher is not None:
+            if ROWS[v["row"]].teacher is None:
+                raise RecipeError(f"{where}: teacher: row {v['row']} has no teacher to replace")
+            if teacher not in ROWS and teacher not in recipe.variants:
+                raise RecipeError(f"{where}: teacher: unknown row {teacher!r}")
+            if recipe.spec(teacher).number >= ROWS[v["row"]].number:
+                raise RecipeError(f"{where}: teacher {teacher!r} is not a row before {v['row']}")
+
+
+def _check_extra_eval(recipe: Recipe, p: Path) -> None:
+    """Every `eval.extra` file exists under the data root, with a known language, format and a unique name."""
+    seen: set[str] = set()
+    for k, extra in enumerate(recipe.eval.extra):
+        where = f"{p}: eval.extra[{k}]"
+        if not isinstance(extra.name, str) or not _NAME.match(extra.name) or extra.name in seen:
+            raise RecipeError(f"{where}: name {extra.name!r} must be a new lowercase name (letters, digits, _ . -)")
+        seen.add(extra.name)
+        if extra.format not in ("auto", "panx", "conll"):
+            raise RecipeError(f"{where}: format {extra.format!r} (use auto, panx or conll)")
+        if not isinstance(extra.drop_types, list) or not all(isinstance(t, str) for t in extra.drop_types):
+            raise RecipeError(f"{where}: drop_types must be a list of entity types, e.g. [MISC]")
+        try:
+            get_language(extra.lang)
+        except CslibError as exc:
+            raise RecipeError(f"{where}: {exc}") from None
+        path = recipe.extra_eval_path(extra)
+        if not path.is_file():
+            raise RecipeError(f"{where}: {extra.file}: file not found under {recipe.data_root_dir()}")
 
 
 def _check_sections(recipe: Recipe, p: Path) -> None:
@@ -280,12 +382,15 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
             recipe.build_config(lang, "dict")
         except TypeError as exc:
             raise RecipeError(f"{p}: codeswitch_by_lang.{lang}: {str(exc).split('__init__() ')[-1]}") from None
+    _check_extra_eval(recipe, p)
     try:
-        for row in recipe.rows:
+        for row in [*recipe.rows, *(v for v in recipe.variants if v not in recipe.rows)]:
             cfg = recipe.train_config(row, ["-"])
             cfg.validate()
-            if ROWS[row].method != "train":  # self-training, or its student's settings without it
-                recipe.self_train_config("-", ["-"], recipe.train_config(ROWS[row].teacher or row, ["-"])).validate()
+            spec = recipe.spec(row)
+            if spec.method != "train":  # self-training, or its student's settings without it
+                student = recipe.train_config(spec.teacher or row, ["-"], extra=spec.variant_train)
+                recipe.self_train_config("-", ["-"], student).validate()
     except NerError as exc:
         raise RecipeError(str(exc) if str(exc).startswith(str(p)) else f"{p}: {exc}") from None
     if recipe.diagnose is not None:
@@ -303,7 +408,7 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
         recipe.mine_config()
     except TypeError as exc:
         raise RecipeError(f"{p}: mine: {str(exc).split('__init__() ')[-1]}") from None
-    for row in (r for r in recipe.rows if ROWS[r].shards == "mined"):
+    for row in (r for r in recipe.rows if recipe.spec(r).shards == "mined"):
         teacher = recipe.mine_teacher(row)
-        if teacher not in recipe.rows or ROWS[teacher].number >= ROWS[row].number:
+        if teacher not in recipe.rows or recipe.spec(teacher).number >= recipe.spec(row).number:
             raise RecipeError(f"{p}: mine.teacher {teacher!r} is not one of this recipe's rows before {row}")

@@ -15,7 +15,6 @@ import yaml
 from cslib import package_versions
 from ner.inference.evaluate import length_buckets
 from pipelines.recipe import Recipe
-from pipelines.rows import ROWS
 from pipelines.stats import mean_sd, paired_bootstrap
 
 PACKAGES = ("xner", "torch", "transformers", "tokenizers", "pyarrow", "seqeval", "jieba", "fugashi", "unidic-lite",
@@ -74,9 +73,9 @@ def _stat(values: list[float]) -> dict[str, Any]:
     return {"mean": mean, "sd": sd, "per_seed": values}
 
 
-def _settings_row(row: str) -> str:
+def _settings_row(recipe: Recipe, row: str) -> str:
     """The row whose training settings `row`'s model has (a self-training student: its teacher row's)."""
-    spec = ROWS[row]
+    spec = recipe.spec(row)
     return spec.teacher if spec.method == "self_train" and spec.teacher else row
 
 
@@ -96,9 +95,10 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
         f1 = {s: per_seed[s]["languages"] for s in seeds}
         langs = [lang for lang in recipe.eval_langs() if all(lang in f1[s] for s in seeds)]
         avg = [_mean([f1[s][t] for t in targets if t in f1[s]]) for s in seeds]
-        selection = recipe.train_config(_settings_row(name), ["-"]).eval_langs
+        selection = recipe.train_config(_settings_row(recipe, name), ["-"]).eval_langs
+        spec = recipe.spec(name)
         entry: dict[str, Any] = {
-            "number": ROWS[name].number, "label": ROWS[name].label, "seeds": seeds,
+            "number": spec.number, "label": spec.label, "seeds": seeds,
             "f1": {lang: _stat([f1[s][lang] for s in seeds]) for lang in langs},
             "avg_targets": _stat(avg),
             "selection_langs": selection, "zero_shot": all(lang == recipe.src for lang in selection or []),
@@ -109,7 +109,7 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
                 entry["by_length"] = length_summary(lengths, targets)  # type: ignore[arg-type]
         row_counts = {s: load_counts(per_seed[s]["dir"], targets) for s in seeds} if "dir" in per_seed[seeds[0]] else {}
         counts[name] = None if not row_counts or any(c is None for c in row_counts.values()) else row_counts  # type: ignore[assignment]
-        baseline = ROWS[name].baseline if ROWS[name].baseline in rows else prev
+        baseline = spec.baseline if spec.baseline in rows else prev
         for key, other in (("vs_first", first), ("vs_previous", baseline)):
             if other is None:
                 continue
@@ -124,10 +124,78 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
             entry[key] = gain
         rows[name] = entry
         first = first or name
-        prev = name
+        prev = prev if name in recipe.variants else name  # a row after a variant is compared with the row before
     return {"targets": targets, "seeds": seeds, "bootstrap": {"samples": recipe.eval.bootstrap,
             "level": recipe.eval.level, "resampling": "sentences within each language, shared by both rows "
             "and all seeds"}, "rows": rows}
+
+
+def summarize_extra(recipe: Recipe, extra: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Per extra labeled set (`eval.extra`) and row: P, R, F1 and recall per length bucket as mean ± sd over
+    seeds, and the F1 difference to the row it is compared with (a variant: its base row; else the row
+    before) with a paired bootstrap interval over the set's sentences (pooled over seeds)."""
+    seeds = recipe.training_seeds()
+    out: dict[str, Any] = {}
+    for x in recipe.eval.extra:
+        rows: dict[str, Any] = {}
+        counts: dict[str, Any] = {}
+        prev = None
+        for name in recipe.rows:
+            per_seed = extra.get(name, {})
+            if any(s not in per_seed or x.name not in per_seed[s].get("sets", {}) for s in seeds):
+                continue
+            scores = {s: per_seed[s]["sets"][x.name] for s in seeds}
+            spec = recipe.spec(name)
+            entry: dict[str, Any] = {"number": spec.number, "label": spec.label,
+                                     **{k: _stat([scores[s][k] for s in seeds]) for k in ("precision", "recall", "f1")}}
+            lengths = {s: load_by_length(per_seed[s]["dir"], [x.name]) for s in seeds}
+            if all(v is not None for v in lengths.values()):
+                entry["by_length"] = length_summary(lengths, [x.name])  # type: ignore[arg-type]
+            row_counts = {s: load_counts(per_seed[s]["dir"], [x.name]) for s in seeds}
+            counts[name] = None if any(c is None for c in row_counts.values()) else row_counts
+            other = spec.baseline if spec.baseline in rows else prev
+            if other is not None:
+                gain: dict[str, Any] = {"row": other, "f1": entry["f1"]["mean"] - rows[other]["f1"]["mean"]}
+                if recipe.eval.bootstrap and counts[name] is not None and counts[other] is not None:
+                    gain["interval"] = paired_bootstrap(counts[name], counts[other], [x.name], recipe.eval.bootstrap,
+                                                        seed=recipe.seed, level=recipe.eval.level).to_dict()
+                entry["vs"] = gain
+            rows[name] = entry
+            prev = prev if name in recipe.variants else name
+        out[x.name] = {"file": x.file, "lang": x.lang, "dropped_types": x.drop_types, "limit": x.limit, "rows": rows}
+    return out
+
+
+def _extra_section(recipe: Recipe, extra: dict[str, Any]) -> list[str]:
+    """The extra labeled sets: P / R / F1, the difference to the compared row, recall per length bucket."""
+    if not any(s["rows"] for s in extra.values()):
+        return []
+    level = f"{100 * recipe.eval.level:.0f}%"
+    names = length_buckets()
+    lines = ["", "## Extra evaluation sets", "",
+             f"`ner evaluate --file` on each set (entity F1, strict IOB2, %), mean ± sd over seeds; Δ F1 against the "
+             f"row in `vs` (a variant: its base row; else the row before) with its {level} paired bootstrap interval "
+             "over the set's sentences; recall per sentence-length bucket (words)."]
+    for set_name, s in extra.items():
+        if not s["rows"]:
+            continue
+        dropped = f"; gold {', '.join(s['dropped_types'])} counted as O" if s["dropped_types"] else ""
+        limit = f", first {s['limit']} sentences" if s["limit"] else ""
+        lines += ["", f"### {set_name} (`{s['file']}`, {s['lang']}{limit}{dropped})", "",
+                  "| # | row | P | R | F1 | vs | Δ F1 [CI] | " + " | ".join(f"R {n}" for n in names) + " |",
+                  "|---:|---|---:|---:|---:|---:|---:|" + "---:|" * len(names)]
+        for r in s["rows"].values():
+            g = r.get("vs")
+            gain = ""
+            if g:
+                ci = g.get("interval")
+                gain = _signed(g["f1"]) + (f" [{_signed(ci['ci_low'])}, {_signed(ci['ci_high'])}]"
+                                           + (" *" if ci["significant"] else "") if ci else "")
+            rec = r.get("by_length", {}).get("recall", {})
+            lines.append(f"| {r['number']} | {r['label']} | {_ms(r['precision'])} | {_ms(r['recall'])} | "
+                         f"{_ms(r['f1'], bold=True)} | {s['rows'][g['row']]['number'] if g else ''} | {gain} | "
+                         + " | ".join(_ms(rec[n]) if n in rec else "-" for n in names) + " |")
+    return lines
 
 
 def _pct(x: float) -> str:
@@ -155,7 +223,7 @@ def _gain(gain: dict[str, Any] | None) -> str:
 
 
 def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], skipped: list[str],
-             total_seconds: float) -> str:
+             total_seconds: float, extra: dict[str, Any] | None = None) -> str:
     langs = recipe.eval_langs()
     rows = summary["rows"]
     seeds = summary["seeds"]
@@ -202,6 +270,7 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
     lines += _length_section(summary)
+    lines += _extra_section(recipe, extra or {})
     lines += _diagnostics_section(records, recipe)
     lines += _mined_section(records)
     if skipped:
@@ -288,7 +357,7 @@ def diagnostics_rows(records: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _relation_weight(recipe: Recipe, key: str) -> float:
     """The relation term's weight in the row of `ROW/seed-S` (self-training: its student's)."""
-    return recipe.train_config(_settings_row(key.split("/")[0]), ["-"]).effective_relation_weight()
+    return recipe.train_config(_settings_row(recipe, key.split("/")[0]), ["-"]).effective_relation_weight()
 
 
 def _diagnostics_section(records: dict[str, Any], recipe: Recipe) -> list[str]:
@@ -394,12 +463,15 @@ def chart(recipe: Recipe, summary: dict[str, Any], path: Path) -> None:
 
 
 def write_report(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]], records: dict[str, Any],
-                 skipped: list[str], total_seconds: float) -> Path:
+                 skipped: list[str], total_seconds: float,
+                 extra: dict[str, dict[int, dict[str, Any]]] | None = None) -> Path:
     out = recipe.out_dir()
     summary = summarize(recipe, results)
-    text = markdown(recipe, summary, records, skipped, total_seconds)
+    extra_summary = summarize_extra(recipe, extra or {})
+    text = markdown(recipe, summary, records, skipped, total_seconds, extra_summary)
     (out / "report.md").write_text(text, encoding="utf-8")
-    data = {**summary, "recipe": recipe_dict(recipe), "versions": versions(), "skipped_targets": skipped,
+    data = {**summary, "extra_sets": extra_summary, "recipe": recipe_dict(recipe), "versions": versions(),
+            "skipped_targets": skipped,
             "diagnostics": diagnostics_rows(records),
             "stages": {name: {"seconds": rec.seconds, "cached": rec.cached} for name, rec in records.items()}}
     (out / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")

@@ -7,12 +7,13 @@ Loss weights and temperatures come from the recipe's `train:` section, else from
 defaults, so rows 5, 6 and 8 train the library's default objective (cross entropy on both views +
 relation contrast, no semantic term). Row 4 measures the semantic term, which the defaults leave off
 because it cost F1: it is the one ablation row, compared with row 3, and row 5 is compared with row 3
-too (row 5 does not contain row 4's term).
+too (row 5 does not contain row 4's term). A recipe's `variants:` add rows of its own: a row of this table
+with other training settings (`variant_row`), e.g. row 3 with joined long inputs next to row 3 itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -39,6 +40,9 @@ class Row:
     shards: str = "codeswitch"
     # "mined" shards: the model that mines is the first of these rows in the recipe (`mine.teacher` wins).
     mine_with: tuple[str, ...] = ()
+    # A recipe's variant of a row (`variants:`, `variant_row`): its `train` settings, over every other
+    # setting of the row (for a self-training or continued row: over its student's settings).
+    variant_train: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reads_unlabeled(self) -> bool:
@@ -83,6 +87,22 @@ ROWS: dict[str, Row] = {
                      {"model": {"head": "relation"}, "use_cs": True}, baseline="relation_contrastive",
                      method="continue", teacher="relation_contrastive"),
 }
+
+#: What a recipe's `variants:` entry may set.
+VARIANT_KEYS = ("row", "label", "train", "teacher")
+
+
+def variant_row(name: str, settings: dict[str, Any]) -> Row:
+    """The row a recipe's `variants: {NAME: {row: BASE, train: {...}, label: ..., teacher: ...}}` entry makes:
+    BASE's row with the variant's training settings over its own, compared with BASE (where the recipe has it),
+    learning from `teacher` (default BASE's; e.g. a self-training variant taught by a variant of row 5).
+    Its number is BASE's; its label says what differs."""
+    base = ROWS[settings["row"]]
+    train = dict(settings.get("train") or {})
+    label = settings.get("label") or f"{base.label} [{', '.join(f'{k} {v}' for k, v in train.items()) or name}]"
+    return replace(base, label=str(label), baseline=settings["row"], teacher=settings.get("teacher", base.teacher),
+                   variant_train=train)
+
 
 # What a recipe runs when it lists no `rows:` (the paper's ablation; row 7 costs a second shard build).
 DEFAULT_ROWS: list[str] = ["zero_shot", "relation_en", "codeswitch", "semantic", "relation_contrastive",

@@ -24,8 +24,10 @@ from cslib import stats as shard_stats
 from cslib.errors import CslibError
 from ner.diagnostics import diagnose
 from ner.errors import NerError
-from ner.inference.evaluate import evaluate_langs
+from ner.inference.evaluate import evaluate, evaluate_langs
+from ner.inference.loading import load_model
 from ner.inference.mine_entities import MineConfig, mine_entities
+from ner.inference.precision import resolve_device
 from ner.training.loop import train
 from ner.training.self_training import self_train
 from pipelines.plan import PRODUCTS, Step, get_field, plan_recipe, set_field
@@ -220,6 +222,19 @@ def _evaluate(step: Step, cfg: dict[str, Any], fresh: bool, run: Run) -> dict[st
     return result
 
 
+def _evaluate_extra(step: Step, cfg: dict[str, Any], fresh: bool, run: Run) -> dict[str, Any]:
+    """The recipe's extra labeled files (`eval.extra`), each as `ner evaluate --file` into OUT/NAME/."""
+    model = load_model(cfg["model"], resolve_device("auto"))
+    sets = {}
+    for x in cfg["sets"]:
+        m = evaluate(cfg["model"], x["lang"], file=x["path"], fmt=x["format"], encoding=x["encoding"], limit=x["limit"],
+                     out=Path(cfg["out"]) / x["name"], batch_size=cfg["batch_size"], model=model, echo=False,
+                     amp=cfg["amp"], dropped_types=x["drop_types"])
+        sets[x["name"]] = {k: m[k] for k in ("f1", "precision", "recall", "n_sentences")}
+    log.info("%s: %s", step.name, " ".join(f"{k}={100 * v['f1']:.1f}" for k, v in sets.items()))
+    return {"sets": sets, "dir": cfg["out"]}
+
+
 def _diagnose(step: Step, cfg: Any, fresh: bool, run: Run) -> dict[str, Any]:
     return {"dir": cfg.out, "diagnostics": diagnose(cfg)}
 
@@ -227,14 +242,16 @@ def _diagnose(step: Step, cfg: Any, fresh: bool, run: Run) -> dict[str, Any]:
 def _report(step: Step, cfg: dict[str, Any], fresh: bool, run: Run) -> dict[str, Any]:
     results = {row: {seed: run.records[name].result for seed, name in by_seed.items()}
                for row, by_seed in cfg["evaluations"].items()}
-    path = write_report(run.recipe, results, run.records, cfg["skipped"], time.time() - run.started)
+    extra = {row: {seed: run.records[name].result for seed, name in by_seed.items()}
+             for row, by_seed in cfg.get("extra", {}).items()}
+    path = write_report(run.recipe, results, run.records, cfg["skipped"], time.time() - run.started, extra)
     return {"report": str(path)}
 
 
 EXECUTORS: dict[str, Callable[[Step, Any, bool, Run], dict[str, Any]]] = {
     "build": _build, "build_mined": _build_mined, "unlabeled": _unlabeled,
     "target_view": _target_view, "mine": _mine, "train": _train, "self_train": _self_train,
-    "evaluate": _evaluate, "diagnose": _diagnose, "report": _report,
+    "evaluate": _evaluate, "evaluate_extra": _evaluate_extra, "diagnose": _diagnose, "report": _report,
 }
 
 

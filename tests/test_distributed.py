@@ -54,10 +54,13 @@ def _loss(run: Path, shards: Path) -> float:
         return float(model.supervised_loss(out_src, src) + model.supervised_loss(out_cs, cs))
 
 
+# Joined long inputs: every rank builds the same joined pool (seeded by the training seed, not the rank).
+@pytest.mark.parametrize("options", [{}, {"joined_inputs": 0.5, "joined_max": 4, "grid_loss": "equal"}],
+                         ids=["plain", "joined"])
 def test_two_processes_match_one_at_the_same_global_batch(no_dropout_encoder: Path, data_root: Path,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, options: dict) -> None:
     shards = write_cs_shards(tmp_path / "en-ja", panx(data_root / "panx" / "train-en.tsv", 32), rows_per_shard=16)
-    common = {"max_steps": STEPS, "semantic_weight": 0.0, "relation_weight": 0.0, "amp": "off"}
+    common = {"max_steps": STEPS, "semantic_weight": 0.0, "relation_weight": 0.0, "amp": "off", **options}
     one = tiny_config(no_dropout_encoder, shards, tmp_path / "one", batch_size=8, **common)
     one.model.dropout = 0.0
     threads = torch.get_num_threads()

@@ -202,3 +202,20 @@ def test_max_entity_words_is_recorded_and_checked(run: Path, data_root: Path, tm
     assert default["max_entity_words"] == 32 and unlimited["max_entity_words"] == 0
     with pytest.raises(SystemExit):
         main([*argv, "--max-entity-words", "-2"])
+
+
+def test_evaluate_drops_types_the_model_does_not_have(run: Path, tmp_path: Path) -> None:
+    """`--drop-types MISC`: gold MISC entities count as O (CoNLL-2002 has MISC, PAN-X models do not)."""
+    from ner.inference.evaluate import drop_types
+
+    assert drop_types(["B-MISC", "I-MISC", "B-PER", "O"], ["MISC"]) == ["O", "O", "B-PER", "O"]
+    assert drop_types(["B-PER"], []) == ["B-PER"]
+    f = tmp_path / "es.dev.txt"
+    f.write_text("El O\nMundial B-MISC\nde I-MISC\nMadrid B-LOC\n\nJuan B-PER\nvino O\n", encoding="utf-8")
+    kept, dropped = tmp_path / "kept", tmp_path / "dropped"
+    base = ["evaluate", "--model", str(run), "--file", str(f), "--lang", "es", "--format", "conll"]
+    assert main([*base, "--out", str(kept)]) == 0
+    assert main([*base, "--out", str(dropped), "--drop-types", "MISC"]) == 0
+    a = json.loads((kept / "metrics.json").read_text())
+    b = json.loads((dropped / "metrics.json").read_text())
+    assert a["support"] == 3 and b["support"] == 2 and b["dropped_types"] == ["MISC"] and "MISC" not in b["per_type"]

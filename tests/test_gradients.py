@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,33 @@ def test_per_sentence_grid_loss_weighs_sentences_equally() -> None:
     gold[1, :, 2:] = -100  # sentence 1 has 2 words: 4 cells, sentence 0 has 16
     cells0 = F.cross_entropy(logits[0].reshape(-1, 3), gold[0].reshape(-1))
     cells1 = F.cross_entropy(logits[1, :2, :2].reshape(-1, 3), gold[1, :2, :2].reshape(-1))
-    assert torch.allclose(grid_cross_entropy(logits, gold, per_sentence=True), (cells0 + cells1) / 2)
+    assert torch.allclose(grid_cross_entropy(logits, gold, "sentence"), (cells0 + cells1) / 2)
     by_cell = (cells0 * 16 + cells1 * 4) / 20
     assert torch.allclose(grid_cross_entropy(logits, gold), by_cell)
     empty = torch.full_like(gold, -100)
-    assert float(grid_cross_entropy(logits, empty, per_sentence=True)) == 0.0
+    assert float(grid_cross_entropy(logits, empty, "sentence")) == 0.0
+
+
+def test_equal_grid_loss_weighs_every_cell_the_same_across_lengths() -> None:
+    """Two sentences of 2 and 3 words (4 and 9 cells) with uniform logits over 3 classes: every cell's cross
+    entropy is log 3, so `equal` is (4 + 9) log 3 / (64 x 2), `cell` log 3, `sentence` log 3."""
+    logits = torch.zeros(2, 3, 3, 3)
+    gold = torch.zeros(2, 3, 3, dtype=torch.long)
+    gold[0, 2, :] = -100
+    gold[0, :, 2] = -100
+    log3 = math.log(3)
+    assert math.isclose(float(grid_cross_entropy(logits, gold, "equal")), 13 * log3 / 128, rel_tol=1e-6)
+    assert math.isclose(float(grid_cross_entropy(logits, gold, "cell")), log3, rel_tol=1e-6)
+    # With other logits, the long sentence's cells count as much as the short one's: the sum / (64 x 2).
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 3, 3)
+    cells = F.cross_entropy(logits.reshape(-1, 3), gold.reshape(-1), ignore_index=-100, reduction="sum")
+    assert torch.allclose(grid_cross_entropy(logits, gold, "equal"), cells / 128)
+    # A padding-only row is not a sentence of the batch.
+    padded = torch.cat([gold, torch.full((1, 3, 3), -100)])
+    assert torch.allclose(grid_cross_entropy(torch.cat([logits, logits[:1]]), padded, "equal"), cells / 128)
+    with pytest.raises(ValueError, match="unknown grid reduction"):
+        grid_cross_entropy(logits, gold, "mean")
 
 
 def test_balanced_none_sampling_matches_relation_cells() -> None:

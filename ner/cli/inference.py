@@ -38,6 +38,9 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FILE_FORMATS, help=f"format of --file (default {EVALUATE.fmt})")
     p.add_argument("--encoding", metavar="CODEC", help="text encoding of --file (default utf-8; CoNLL-2002: latin-1)")
     p.add_argument("--limit", type=int, metavar="N", help="first N sentences only (0 = all)")
+    p.add_argument("--drop-types", nargs="+", metavar="TYPE", default=[],
+                   help="count gold and predicted entities of these types as O (e.g. MISC in CoNLL-2002, which "
+                        "PAN-X models do not have; default: none)")
     p.add_argument("--out", metavar="DIR", help="output directory (default RUN/eval/...)")
     add_model_run_options(p, EVALUATE)
     p.set_defaults(func=_cmd_evaluate)
@@ -123,7 +126,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     common = {"limit": args.limit, "out": args.out, "batch_size": args.batch_size, "device": args.device,
-              "amp": args.amp, "max_entity_words": args.max_entity_words}
+              "amp": args.amp, "max_entity_words": args.max_entity_words, "dropped_types": args.drop_types}
     if args.file:
         if given(args, "split"):
             raise conflict("--split", "--file", "--file is evaluated instead of a PAN-X split")

@@ -14,6 +14,7 @@ from cslib import DATA_ROOT_OPTION, SEED_OPTION, conflict, format_default
 from ner.cli.options import AMP, DEVICE
 from ner.model.encoder import POOLINGS, SUBWORD_SPACES
 from ner.model.heads import HEADS
+from ner.model.losses import GRID_REDUCTIONS
 from ner.training.config import SelfTrainConfig, TrainConfig, load_self_train_config, load_train_config
 from ner.training.loop import train
 from ner.training.self_training import self_train
@@ -75,9 +76,11 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--none-anchors", "none_anchors", {"choices": ["cap", "balanced"],
                                         "help": "NONE pairs in the relation contrast: cap (--max-none-pairs per sentence) "
                                                 "or balanced (one per relation pair, capped) (default {default})"}),
-    ("--grid-loss", "grid_loss", {"choices": ["cell", "sentence"],
-                                  "help": "grid cross entropy: mean over the batch's cells, or per sentence first "
-                                          "(every sentence weighs the same) (default {default})"}),
+    ("--grid-loss", "grid_loss", {"choices": list(GRID_REDUCTIONS),
+                                  "help": "grid cross entropy: cell = mean over the batch's cells; sentence = per "
+                                          "sentence first (every sentence weighs the same); equal = every cell "
+                                          "weighs 1 / (64 x sentences in the batch), whatever the lengths "
+                                          "(default {default})"}),
     ("--contrastive-warmup", "contrastive_warmup", {"type": float, "metavar": "F",
                                                     "help": "contrastive weights ramp from 0 over this fraction (< 1) "
                                                             "or number of steps (default {default})"}),
@@ -87,6 +90,13 @@ TRAIN_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--grad-norm-every", "grad_norm_every", {"type": int, "metavar": "N",
                                               "help": "log each loss term's gradient norm on the encoder every N steps "
                                                       "to metrics.jsonl, 0 = never (default {default})"}),
+    ("--joined-inputs", "joined_inputs", {"type": float, "metavar": "SHARE",
+                                          "help": "make this share of the training examples joined long inputs: "
+                                                  "2..--joined-max examples joined by '.' ('。' for zh, ja), both "
+                                                  "views alike, each within one encoder row; 0 = off (default "
+                                                  "{default}); see docs/ner.md"}),
+    ("--joined-max", "joined_max", {"type": int, "metavar": "N",
+                                    "help": "most examples in one joined input (default {default})"}),
     ("--pseudo", "pseudo", {"nargs": "+", "metavar": "FILE", "help": "extra pseudo-labeled JSONL files"}),
     ("--init-from", "init_from", {"metavar": "DIR", "help": "start from the weights of this run / model directory"}),
     ("--log-every", "log_every", {"type": int, "metavar": "N", "help": "metrics line every N steps (default {default})"}),

@@ -25,7 +25,7 @@ from ner.errors import NerError
 from ner.inference.loading import load_model, resolve_model_dir
 from ner.inference.precision import inference_amp, precision_name, resolve_device
 from ner.inference.tagging import predict_tags
-from ner.model.grid import MAX_ENTITY_WORDS, tags_to_entities
+from ner.model.grid import MAX_ENTITY_WORDS, entities_to_tags, tags_to_entities
 from ner.model.ner_model import NerModel
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,14 @@ def format_table(metrics: dict[str, Any], title: str = "") -> str:
     return "\n".join(lines)
 
 
+def drop_types(tags: Sequence[str], types: Sequence[str]) -> list[str]:
+    """The tags with every entity of one of `types` turned into O (valid IOB2 stays valid)."""
+    if not types or not any(t != "O" and t[2:] in types for t in tags):
+        return list(tags)
+    kept = [e for e in tags_to_entities(tags, strict=False) if e.type not in types]
+    return entities_to_tags(kept, len(tags))
+
+
 # --- evaluate ----------------------------------------------------------------------------------
 
 
@@ -136,8 +144,12 @@ def evaluate(
     amp: str = "auto",
     encoding: str | None = None,
     max_entity_words: int = MAX_ENTITY_WORDS,
+    dropped_types: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Score a model on PAN-X `split` of `lang` (via cslib.load_split) or on a labeled `file`.
+
+    `dropped_types`: gold and predicted entities of these types count as O (e.g. CoNLL-2002's MISC, a type
+    PAN-X models do not have, which would otherwise count as missed).
 
     Writes `metrics.json` (f1, precision, recall, per_type, lang, n_sentences, ..., and `by_length`: the
     same scores per sentence-length bucket, `LENGTH_BUCKETS`) and `sentence_counts.json` into `out`
@@ -164,10 +176,11 @@ def evaluate(
     amp_type = inference_amp(amp, model.device)
     tokens = [s.tokens for s in sents]
     t0 = time.perf_counter()
-    pred = predict_tags(model, tokens, batch_size, amp_type)
+    pred = [drop_types(p, dropped_types) for p in predict_tags(model, tokens, batch_size, amp_type)]
     seconds = time.perf_counter() - t0
-    metrics = entity_scores([s.tags for s in sents], pred)
-    unknown = sorted({t[2:] for s in sents for t in s.tags if t != "O"} - set(model.entity_types))
+    gold = [drop_types(s.tags, dropped_types) for s in sents]
+    metrics = entity_scores(gold, pred)
+    unknown = sorted({t[2:] for g in gold for t in g if t != "O"} - set(model.entity_types))
     if unknown:
         log.warning("gold types %s are unknown to the model (always counted as missed)", unknown)
     result = {
@@ -179,7 +192,9 @@ def evaluate(
         "max_entity_words": model.max_entity_words,  # longest span decoded (0 = any)
         "sentences_per_second": round(len(sents) / max(seconds, 1e-9), 1), **source,
     }
-    counts = sentence_counts([s.tags for s in sents], pred)
+    if dropped_types:
+        result["dropped_types"] = sorted(dropped_types)
+    counts = sentence_counts(gold, pred)
     result["by_length"] = by_length([len(t) for t in tokens], counts)
     out_dir = Path(out) if out is not None else Path(model_dir) / "eval" / name
     atomic_write_json(out_dir / "sentence_counts.json", {"columns": ["tp", "predicted", "gold"], "counts": counts},
@@ -205,6 +220,7 @@ def evaluate_langs(
     echo: bool = True,
     amp: str = "auto",
     max_entity_words: int = MAX_ENTITY_WORDS,
+    dropped_types: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Evaluate on several languages: OUT/LANG/metrics.json each, plus OUT/summary.json, OUT/table.md and
     OUT/f1.png (default OUT: RUN/eval/SPLIT). Returns the summary."""
@@ -215,6 +231,7 @@ def evaluate_langs(
         per_lang[lang] = evaluate(
             model_dir, lang, split=split, data_root=data_root, limit=limit, out=out_dir / lang,
             batch_size=batch_size, model=model, echo=echo, amp=amp, max_entity_words=max_entity_words,
+            dropped_types=dropped_types,
         )
     f1s = [m["f1"] for m in per_lang.values()]
     n_sents = sum(m["n_sentences"] for m in per_lang.values())

@@ -45,17 +45,35 @@ def _masked_cross_entropy(logits: Tensor, gold: Tensor) -> Tensor:
     return F.cross_entropy(flat_logits, flat_gold, ignore_index=IGNORE_INDEX)
 
 
-def grid_cross_entropy(logits: Tensor, gold: Tensor, per_sentence: bool = False) -> Tensor:
+#: How `grid_cross_entropy` weighs cells: over the batch's cells, per sentence, or every cell the same.
+GRID_REDUCTIONS = ("cell", "sentence", "equal")
+#: `equal`'s divisor per sentence: the cells of an 8-word grid (PAN-X's mean sentence length), so a batch of
+#: 8-word sentences weighs its cells as `cell` does.
+EQUAL_CELLS = 64
+
+
+def grid_cross_entropy(logits: Tensor, gold: Tensor, reduction: str = "cell") -> Tensor:
     """Cross entropy of grid logits ``[B, W, W, C]`` against ids ``[B, W, W]`` (-100 = padding).
 
-    Every valid cell counts, ``NONE`` included, exactly as W2NER trains. By default the mean is over
-    all cells of the batch, so a sentence weighs as its number of cells (``W^2``): one 60-character
-    Chinese row outweighs thirty 10-word German ones. ``per_sentence`` takes each sentence's mean
-    first and then the mean over sentences, so every sentence weighs the same.
+    Every valid cell counts, ``NONE`` included, exactly as W2NER trains. ``reduction``:
+
+    * ``cell`` (default): the mean over all cells of the batch, so a sentence weighs as its number of
+      cells (``W^2``) and a cell weighs 1 / (cells of its batch): one 60-character Chinese row outweighs
+      thirty 10-word German ones, and a cell of a batch of long sentences counts less than one of a
+      batch of short ones.
+    * ``sentence``: each sentence's mean first, then the mean over sentences: every sentence weighs the
+      same, so a cell of a long sentence counts less than one of a short sentence.
+    * ``equal``: the sum over cells / (``EQUAL_CELLS`` x sentences in the batch): every cell of every
+      sentence weighs the same whatever the lengths, and a batch of 8-word sentences trains as with
+      ``cell``; a batch of long inputs gives a larger loss (docs/results.md, "Long inputs").
+
+    Sentences without a valid cell do not count; an all-padding batch gives a connected 0.
     """
     if logits.shape[:-1] != gold.shape:
         raise ValueError(f"logits {tuple(logits.shape)} do not match gold {tuple(gold.shape)}")
-    if not per_sentence:
+    if reduction not in GRID_REDUCTIONS:
+        raise ValueError(f"unknown grid reduction {reduction!r} (use {', '.join(GRID_REDUCTIONS)})")
+    if reduction == "cell":
         return _masked_cross_entropy(logits, gold)
     batch = gold.shape[0]
     gold = gold.to(device=logits.device, dtype=torch.long).reshape(batch, -1)
@@ -65,6 +83,8 @@ def grid_cross_entropy(logits: Tensor, gold: Tensor, per_sentence: bool = False)
         return logits.sum() * 0.0
     cells = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), gold.reshape(-1),
                             ignore_index=IGNORE_INDEX, reduction="none").view(batch, -1)
+    if reduction == "equal":
+        return cells.sum() / (EQUAL_CELLS * int((counts > 0).sum()))
     per = cells.sum(1) / counts.clamp_min(1)
     return per[counts > 0].mean()
 

@@ -160,10 +160,11 @@ class NerModel(NerInference, nn.Module):
                   if isinstance(v, Tensor) and (self._encoder_keys is None or k in self._encoder_keys)}
         return self.encoder(**inputs)[2]
 
-    def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor], per_sentence: bool = False) -> Tensor:
-        """Cross entropy of the head; `per_sentence` weighs every sentence the same
-        (`ner.model.losses.grid_cross_entropy`) instead of by its number of positions."""
-        return self.head.loss(out.logits, batch["gold"].to(out.logits.device), per_sentence)
+    def supervised_loss(self, out: NerOutput, batch: dict[str, Tensor], reduction: str = "cell") -> Tensor:
+        """Cross entropy of the head; `reduction` weighs the grid's cells over the batch (`cell`), per sentence
+        (`sentence`) or each the same (`equal`; `ner.model.losses.grid_cross_entropy`); the token head
+        ignores it."""
+        return self.head.loss(out.logits, batch["gold"].to(out.logits.device), reduction)
 
     def label_counts(self, tags: Sequence[Sequence[str]]) -> np.ndarray:
         """How often each output class is the gold label over the positions (grid cells, words) of these

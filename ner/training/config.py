@@ -22,6 +22,7 @@ from cslib import CslibError, read_text_file
 from ner.errors import NerError
 from ner.model.config import ModelConfig
 from ner.model.heads import HEADS, head_class
+from ner.model.losses import GRID_REDUCTIONS
 from ner.training.reporting import check_report_to
 
 
@@ -84,11 +85,18 @@ class TrainConfig:
     max_none_pairs: int = 32  # NONE cells sampled per sentence for the relation contrast
     # How the terms are weighed against each other (see ner.training.gradients and docs/ner.md):
     none_anchors: str = "cap"  # cap: max_none_pairs NONE cells per sentence; balanced: one per relation cell (capped)
-    grid_loss: str = "cell"  # cell: mean over all cells of the batch; sentence: mean of per-sentence means
+    # cell: mean over all cells of the batch; sentence: mean of per-sentence means; equal: every cell weighs
+    # 1 / (64 x sentences in the batch) whatever the sentence lengths (ner.model.losses.grid_cross_entropy)
+    grid_loss: str = "cell"
     contrastive_warmup: float = 0.0  # contrastive weights ramp 0 -> full over this fraction (< 1) or number of steps
     aux_grad_ratio: float | None = None  # cap each contrastive term's encoder gradient at this x the supervised one
     grad_norm_every: int = 0  # every N steps log each term's gradient norm on the encoder (0 = never)
     limit: int | None = None  # use only the first N code-switched pairs (None or <= 0 = all)
+    # Joined long inputs (ner.data.joining): this share of the training pool is made of 2..joined_max examples
+    # joined by "." ("。" in zh / ja views), both views of a pair alike, each fitting one encoder row; 0 = off.
+    # With grid_loss: equal it trains the relation head on long inputs (docs/results.md, "Long inputs").
+    joined_inputs: float = 0.0
+    joined_max: int = 12  # most examples in one joined input (>= 2)
     log_every: int = 10
     # Tools that receive the metrics.jsonl records as well (ner.training.reporting.REPORT_TO): tensorboard.
     report_to: list[str] = field(default_factory=list)
@@ -154,8 +162,13 @@ class TrainConfig:
                            "code-switched into the source language)")
         if self.none_anchors not in ("cap", "balanced"):
             raise NerError(f"unknown none_anchors {self.none_anchors!r} (use cap or balanced)")
-        if self.grid_loss not in ("cell", "sentence"):
-            raise NerError(f"unknown grid_loss {self.grid_loss!r} (use cell or sentence)")
+        if self.grid_loss not in GRID_REDUCTIONS:
+            raise NerError(f"unknown grid_loss {self.grid_loss!r} (use {', '.join(GRID_REDUCTIONS)})")
+        if not 0.0 <= self.joined_inputs <= 1.0:
+            raise NerError(f"joined_inputs must be in [0, 1] (the share of training examples made of joined "
+                           f"inputs), got {self.joined_inputs}")
+        if self.joined_max < 2:
+            raise NerError(f"joined_max must be >= 2 (examples joined into one input), got {self.joined_max}")
         if self.contrastive_warmup < 0 or self.grad_norm_every < 0:
             raise NerError("contrastive_warmup and grad_norm_every must be >= 0")
         if self.aux_grad_ratio is not None and (self.aux_grad_ratio <= 0 or self.grad_norm_every < 1):

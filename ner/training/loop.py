@@ -41,6 +41,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ner.data.buckets import bucket_keys
+from ner.data.joining import join_examples
 from ner.data.pseudo_labels import load_pseudo
 from ner.data.records import Example, TextPair
 from ner.data.sampling import (
@@ -56,6 +57,7 @@ from ner.errors import NerError
 from ner.inference.loading import load_model_dir, resolve_model_dir
 from ner.inference.precision import amp_dtype, autocast, precision_name, resolve_device
 from ner.model.config import ModelConfig
+from ner.model.encoder import WordEncoder
 from ner.model.ner_model import NerModel
 from ner.training.checkpoint import (
     CHECKPOINT,
@@ -143,7 +145,9 @@ def _loop(cfg: TrainConfig, run: Path, resuming: bool, rank: int, world_size: in
     selection = selection_for(cfg, data.examples)
     cfg.eval_langs = selection.langs  # config.yaml records what selection used
     dev = load_dev(cfg, selection.langs)
-    trainer = build_trainer(cfg, run, data, resuming, rank, world_size)
+    model = build_model(cfg, data.entity_types)
+    data = join_training_data(data, cfg, model.encoder)
+    trainer = build_trainer(cfg, run, data, resuming, rank, world_size, model)
     if resuming:
         trainer.restore()
     report = _reporter(trainer, resuming)
@@ -179,6 +183,7 @@ class TrainingData:
     total: int  # optimizer steps of the whole run
     buckets: tuple[list[tuple[int, int]], list[int]]  # length keys and source groups (ner.data.buckets.bucket_keys)
     target: list[TextPair] = field(default_factory=list)  # the target view's pairs (a second stream)
+    n_joined: int = 0  # slots of the pool that hold a joined long input (`join_training_data`)
 
 
 def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
@@ -192,6 +197,22 @@ def load_training_data(cfg: TrainConfig, world_size: int) -> TrainingData:
     buckets = bucket_keys([(e.src_tokens, e.cs_tokens) for e in examples])
     target = load_text_pairs(cfg.target_pairs) if cfg.semantic_target_weight > 0 else []
     return TrainingData(examples, types, n_pairs, len(pseudo), repeat, per_epoch, total, buckets, target)
+
+
+def join_training_data(data: TrainingData, cfg: TrainConfig, encoder: WordEncoder) -> TrainingData:
+    """The pool with `cfg.joined_inputs` of its slots made joined long inputs (`ner.data.joining`), each within
+    one row of `encoder`; the pool's size, and with it the step budget, stays. Seeded by `cfg.seed`, so every
+    rank and every resumption builds the same pool."""
+    if cfg.joined_inputs <= 0:
+        return data
+    examples = join_examples(data.examples, cfg.joined_inputs, cfg.joined_max, cfg.seed, encoder.subword_lengths,
+                             encoder.max_subwords - 2)
+    lengths = [len(a.src_tokens) for a, b in zip(examples, data.examples, strict=True) if a is not b]
+    log.info("joined long inputs: %d of the %d training examples (2-%d examples each, within %d sub-words; source "
+             "view %.1f words on average, at most %d)", len(lengths), len(examples), cfg.joined_max,
+             encoder.max_subwords - 2, sum(lengths) / max(1, len(lengths)), max(lengths, default=0))
+    return replace(data, examples=examples, buckets=bucket_keys([(e.src_tokens, e.cs_tokens) for e in examples]),
+                   n_joined=len(lengths))
 
 
 @dataclass
@@ -314,10 +335,11 @@ class Trainer:
 
 
 def build_trainer(cfg: TrainConfig, run: Path, data: TrainingData, resuming: bool, rank: int,
-                  world_size: int) -> Trainer:
-    """Model (fresh, prior-initialised or `init_from`), objective (DDP-wrapped under torchrun), optimizer,
-    schedule and scaler, in the order that fixes the RNG stream; writes RUN/config.yaml on rank 0."""
-    model = build_model(cfg, data.entity_types)
+                  world_size: int, model: NerModel | None = None) -> Trainer:
+    """Model (fresh, prior-initialised or `init_from`; `model`: one `build_model` made), objective (DDP-wrapped
+    under torchrun), optimizer, schedule and scaler, in the order that fixes the RNG stream; writes
+    RUN/config.yaml on rank 0."""
+    model = model if model is not None else build_model(cfg, data.entity_types)
     if cfg.init_from:
         cfg.model = model.cfg  # the student inherits the teacher's architecture
     elif cfg.prior_init and not resuming:
@@ -388,9 +410,9 @@ def _log_start(t: Trainer, selection: Selection, dev: dict[str, list[Any]]) -> N
     if d.target:
         log.info("target view: %d sentence pairs (%s), weight %g", len(d.target),
                  ", ".join(sorted({p.lang for p in d.target})), w.semantic_target)
-    log.info("losses: src=%s cs=%s semantic=%g relation=%g (none anchors %s, grid loss per %s, warm-up %g, "
+    log.info("losses: src=%s cs=%s semantic=%g relation=%g (none anchors %s, grid loss %s, warm-up %g, "
              "aux gradient ratio %s); dev: %s", w.use_src, w.use_cs, w.semantic, w.relation,
-             t.cfg.none_anchors, "sentence" if w.per_sentence else "cell", t.cfg.contrastive_warmup,
+             t.cfg.none_anchors, w.grid_loss, t.cfg.contrastive_warmup,
              t.cfg.aux_grad_ratio, ", ".join(f"{k}({len(v)})" for k, v in dev.items()) or "none")
     (log.info if selection.zero_shot else log.warning)("%s", selection.describe())
 

@@ -28,14 +28,14 @@ class LossWeights:
     tau_relation: float = 0.1
     max_none_pairs: int = 32
     balanced_none: bool = False  # one NONE anchor per relation cell (ner.model.losses.sample_pairs)
-    per_sentence: bool = False  # grid cross entropy: every sentence weighs the same
+    grid_loss: str = "cell"  # how the grid cross entropy weighs cells (ner.model.losses.grid_cross_entropy)
     semantic_target: float = 0.0  # target-language view of the semantic contrast
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> LossWeights:
         return cls(cfg.use_src, cfg.use_cs, cfg.semantic_weight, cfg.effective_relation_weight(),
                    cfg.tau_semantic, cfg.tau_relation, cfg.max_none_pairs, cfg.none_anchors == "balanced",
-                   cfg.grid_loss == "sentence", cfg.semantic_target_weight)
+                   cfg.grid_loss, cfg.semantic_target_weight)
 
     @property
     def needs_cs(self) -> bool:
@@ -74,16 +74,16 @@ class MclLoss(nn.Module):
         out_src = model(src)
         n_rows = out_src.logits.shape[0]
         parts: dict[str, Tensor] = {}
-        per_sentence = w.per_sentence
+        reduction = w.grid_loss
         if w.use_src:
-            parts["ce_src"] = model.supervised_loss(out_src, src, per_sentence)
+            parts["ce_src"] = model.supervised_loss(out_src, src, reduction)
         elif n_pairs < n_rows:  # pseudo-labeled rows are always supervised
             tail = slice(n_pairs, None)
-            parts["ce_pseudo"] = model.supervised_loss(_rows(out_src, tail), {"gold": src["gold"][tail]}, per_sentence)
+            parts["ce_pseudo"] = model.supervised_loss(_rows(out_src, tail), {"gold": src["gold"][tail]}, reduction)
         if cs is not None and n_pairs > 0:
             out_cs = model(cs)
             if w.use_cs:
-                parts["ce_cs"] = model.supervised_loss(out_cs, cs, per_sentence)
+                parts["ce_cs"] = model.supervised_loss(out_cs, cs, reduction)
             head = slice(0, n_pairs)
             scale = self.aux_scale
             if w.semantic > 0 and scale.get("semantic", 1.0) > 0:

@@ -67,9 +67,9 @@ class Head(nn.Module):
         """The gold class ids one sentence's tags give (every grid cell, or every word)."""
         raise NotImplementedError
 
-    def loss(self, logits: Tensor, gold: Tensor, per_sentence: bool = False) -> Tensor:
-        """Supervised cross entropy; ``per_sentence`` weighs every sentence the same where positions
-        per sentence differ widely."""
+    def loss(self, logits: Tensor, gold: Tensor, reduction: str = "cell") -> Tensor:
+        """Supervised cross entropy; ``reduction`` (``ner.model.losses.GRID_REDUCTIONS``) says how positions
+        of sentences of different lengths are weighed, for heads whose positions per sentence differ widely."""
         raise NotImplementedError
 
     def sentence_probs(self, probs: np.ndarray, kept: slice | np.ndarray) -> np.ndarray:

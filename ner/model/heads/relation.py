@@ -69,8 +69,8 @@ class RelationHead(RelationNetwork, Head):
     def label_ids(self, tags: Sequence[str]) -> np.ndarray:
         return tags_to_grid(tags, self.schema).ravel()
 
-    def loss(self, logits: Tensor, gold: Tensor, per_sentence: bool = False) -> Tensor:
-        return grid_cross_entropy(logits, gold, per_sentence)
+    def loss(self, logits: Tensor, gold: Tensor, reduction: str = "cell") -> Tensor:
+        return grid_cross_entropy(logits, gold, reduction)
 
     def sentence_probs(self, probs: np.ndarray, kept: slice | np.ndarray) -> np.ndarray:
         return probs[kept][:, kept]

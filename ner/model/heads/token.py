@@ -146,7 +146,7 @@ class TokenHead(Head):
     def label_ids(self, tags: Sequence[str]) -> np.ndarray:
         return np.asarray(self.schema.encode(tags), dtype=np.int64)
 
-    def loss(self, logits: Tensor, gold: Tensor, per_sentence: bool = False) -> Tensor:
+    def loss(self, logits: Tensor, gold: Tensor, reduction: str = "cell") -> Tensor:
         return token_cross_entropy(logits, gold)
 
     def sentence_probs(self, probs: np.ndarray, kept: slice | np.ndarray) -> np.ndarray:
