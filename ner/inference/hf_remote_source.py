@@ -35,7 +35,8 @@ SHIPPED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     # the model: pair features, grid decoding, the heads, the word encoder, the inference methods
     ("ner.model.pair_features", None),
     ("ner.model.grid", None),
-    ("ner.model.losses", ("IGNORE_INDEX", "_masked_cross_entropy", "grid_cross_entropy", "token_cross_entropy")),
+    ("ner.model.losses", ("IGNORE_INDEX", "EQUAL_CELLS", "GRID_REDUCTIONS", "_masked_cross_entropy",
+                          "grid_cross_entropy", "token_cross_entropy")),
     ("ner.model.heads.base", ("Head",)),
     ("ner.model.heads.token", ("TagSchema", "repair_iob2", "decode_tag_probs", "TokenHead")),
     ("ner.model.heads.relation_layers", None),
