@@ -113,14 +113,15 @@ def test_shipped_long_inputs_recipe(data_root: Path) -> None:
     recipe = load_recipe(Path("pipelines/long_inputs.yaml"), data_root=str(data_root))
     evidence = load_recipe(Path("pipelines/panx_evidence.yaml"), data_root=str(data_root))
     assert recipe.targets == evidence.targets and recipe.training_seeds() == [13, 14, 15]
+    assert recipe.rows == ["zero_shot", "codeswitch", "codeswitch_long", "relation_contrastive",
+                           "relation_contrastive_long", "self_training", "self_training_long"]
     assert recipe.codeswitch == evidence.codeswitch and recipe.eval.limit == evidence.eval.limit
     fixed = {"codeswitch_long", "relation_contrastive_long", "self_training_long"}
     plan = {s.name: s.config for s in plan_recipe(recipe)}
     for row in recipe.rows:
         cfg = plan[f"train/{row}/seed-13"]
         cfg = getattr(cfg, "train", cfg)
-        assert (cfg.joined_inputs, cfg.grid_loss) == ((0.5, "equal") if row in fixed else
-                                                      (0.5, "cell") if row == "zero_shot_long" else (0.0, "cell")), row
+        assert (cfg.joined_inputs, cfg.grid_loss) == ((0.5, "equal") if row in fixed else (0.0, "cell")), row
         assert cfg.max_steps == (500 if row.startswith("self_training") else 1000)
     assert [x.file for x in recipe.eval.extra] == ["conll2002/es.dev.txt", "conll2002/nl.dev.txt"]
     assert all(x.drop_types == ["MISC"] for x in recipe.eval.extra)
