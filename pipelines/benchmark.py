@@ -8,7 +8,9 @@ shards, `cslib stats`) and, as a reference only, XLM-R base's zero-shot F1 as re
 averages of the benchmark (all evaluated languages, English included, as XTREME counts; the targets)
 get the same interval over their languages. `chart` draws each target's gain against its switched
 share and its zero-shot F1. A second table splits each language's F1 by whether a dev sentence opens with
-one of its frames (`pipelines.frame_sentences`).
+one of its frames (`pipelines.frame_sentences`). Last, every target whose difference is not significantly
+above 0 gets one line: its evidence (dev sentences, switched share, the code-switched row against the
+first, the framed sentences) and the cause found by a diagnosis where `pipelines/diagnoses.yaml` has one.
 
     python -m pipelines benchmark runs/panx_xtreme_quick            # writes benchmark.md/.json/.png there
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from cslib import atomic_write_json, atomic_write_text, stats
 from pipelines.compare import CompareError, RunRow, compare_runs
@@ -50,6 +54,11 @@ REFERENCE: dict[str, float] = {
     "nl": 80.0, "pt": 77.0, "ru": 63.1, "sw": 66.3, "ta": 56.3, "te": 49.2, "tl": 69.8, "tr": 75.4, "ur": 51.4,
     "vi": 67.7, "yo": 33.6, "zh": 25.3,
 }
+
+
+DIAGNOSES = Path(__file__).with_name("diagnoses.yaml")  # language: the cause a diagnosis found, with its source
+SMALL_DEV = 300  # fewer dev sentences: the interval is wide whatever the model does
+LOW_SWITCHED = 0.25  # a smaller switched share of rows: little code-switched signal (docs/languages.md)
 
 
 def _row_f1(run: Path, row: str) -> dict[str, float]:
@@ -88,7 +97,7 @@ def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_train
         averages[name] = {"langs": members, **{row: sum(f1[row][x] for x in members) / len(members) for row in rows},
                           "difference": ci.to_dict(),
                           "reference": sum(REFERENCE[x] for x in members) / len(members) / 100}
-    return {"run": str(run), "first": first, "last": last, "rows": rows, "seeds": per_lang.seeds,
+    table = {"run": str(run), "first": first, "last": last, "rows": rows, "seeds": per_lang.seeds,
             "level": level, "samples": samples, "reference_source": REFERENCE_SOURCE,
             "languages": {lang: {"group": next(g for g, ls in GROUPS.items() if lang in ls),
                                  **{row: f1[row][lang] for row in rows},
@@ -97,6 +106,38 @@ def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_train
                                  "rows_switched": None if lang == "en" else _switched(run, lang),
                                  "reference": REFERENCE[lang] / 100} for lang in langs},
             "averages": averages, "frame_sentences": frame_sentences(run, targets, [first, last], data_root)}
+    table["not_above"] = not_above(table)
+    return table
+
+
+def not_above(table: dict[str, Any], diagnoses: Path = DIAGNOSES) -> dict[str, dict[str, Any]]:
+    """Per target whose difference is not significantly above 0: its evidence and, where
+    `diagnoses` (YAML, language: text) has one, the cause a diagnosis found."""
+    found = yaml.safe_load(diagnoses.read_text(encoding="utf-8")) if diagnoses.is_file() else {}
+    first = table["first"]
+    middle = next((r for r in table["rows"] if r == "codeswitch"), None)
+    out: dict[str, dict[str, Any]] = {}
+    for lang, e in table["languages"].items():
+        d = e["difference"]
+        if lang == "en" or (d["significant"] and d["diff"] > 0):
+            continue
+        evidence = []
+        if e["sentences"] is not None and e["sentences"] < SMALL_DEV:
+            evidence.append(f"only {e['sentences']:,} dev sentences")
+        if e["rows_switched"] is not None and e["rows_switched"] < LOW_SWITCHED:
+            evidence.append(f"{e['rows_switched']:.0%} of its rows switched")
+        if middle is not None and middle in e:
+            evidence.append(f"{middle} − {first} {_signed(e[middle] - e[first])}")
+        framed = table.get("frame_sentences", {}).get(lang)
+        if framed:
+            a, b = framed[first], framed[table["last"]]
+            def pct(x: float | None) -> str:
+                return "-" if x is None else _pct(x)
+
+            evidence.append(f"{framed['share']:.0%} of sentences framed: {pct(a['framed'])} → {pct(b['framed'])}, "
+                            f"the rest {pct(a['rest'])} → {pct(b['rest'])}")
+        out[lang] = {"difference": d, "evidence": evidence, "cause": (found or {}).get(lang)}
+    return out
 
 
 def markdown(table: dict[str, Any]) -> str:
@@ -132,6 +173,14 @@ def markdown(table: dict[str, Any]) -> str:
         out += ["", "F1 % on the dev sentences that open with one of the language's frames (word sequences "
                 "mined from its train text, `cslib.frames`: mostly redirect titles) and on the others, seeds pooled.",
                 "", frames_markdown(table["frame_sentences"], [table["first"], table["last"]]).rstrip("\n")]
+    if table.get("not_above"):
+        out += ["", f"Targets where {table['last']} is not significantly above {table['first']}: the evidence, and the "
+                "cause where a diagnosis found one (`pipelines/diagnoses.yaml`).", ""]
+        for lang, m in table["not_above"].items():
+            d = m["difference"]
+            cause = m["cause"] or "no diagnosis yet"
+            out.append(f"- **{lang}** {_signed(d['diff'])} [{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]: "
+                       + "; ".join(m["evidence"]) + f". Cause: {cause}")
     return "\n".join(out) + "\n"
 
 

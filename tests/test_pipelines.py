@@ -313,6 +313,13 @@ def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_
         assert entry["rows_switched"] == stats(out / "data" / "cs" / f"en-{lang}")["rows_switched_fraction"]
     assert bench["averages"]["targets"]["difference"]["diff"] == pytest.approx(avg["diff"])
     assert bench["languages"]["ja"]["reference"] == pytest.approx(0.21)  # reported elsewhere, shown as is
+    # every target not significantly above the first row is listed with its evidence, and only those
+    listed = {lang for lang, e in bench["languages"].items()
+              if lang != "en" and not (e["difference"]["significant"] and e["difference"]["diff"] > 0)}
+    assert set(bench["not_above"]) == listed
+    for lang, entry in bench["not_above"].items():
+        assert f"only {bench['languages'][lang]['sentences']:,} dev sentences" in entry["evidence"]  # 10 sentences
+        assert f"- **{lang}** " in (out / "benchmark.md").read_text()
 
     # another run scored on other sentences: a one-line error, not a meaningless interval
     import shutil
@@ -473,3 +480,24 @@ def test_cli_compare_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert capsys.readouterr().err == f"pipelines: error: {tmp_path / 'none'}: not a pipelines run directory (no eval/ inside)\n"
     assert main(["compare", f"{run}:zero_shot", f"{run}:zero_shot", "--level", "1.5"]) == 2
     assert "--level between 0 and 1" in capsys.readouterr().err
+
+
+def test_benchmark_names_a_diagnosed_cause(tmp_path: Path) -> None:
+    from pipelines.benchmark import not_above
+
+    def entry(diff: float, low: float, sig: bool, sentences: int = 1000, switched: float = 0.5) -> dict:
+        return {"difference": {"diff": diff, "ci_low": low, "ci_high": diff + 0.02, "significant": sig},
+                "sentences": sentences, "rows_switched": switched, "zero_shot": 0.5, "codeswitch": 0.5 + diff}
+
+    table = {"first": "zero_shot", "last": "self_training", "rows": ["zero_shot", "codeswitch", "self_training"],
+             "languages": {"en": entry(0.01, -0.01, False), "de": entry(0.05, 0.02, True),
+                           "kk": entry(-0.09, -0.12, True), "yo": entry(0.02, -0.05, False, 100, 0.16)},
+             "frame_sentences": {"kk": {"share": 0.2, "zero_shot": {"framed": 0.45, "rest": 0.46},
+                                        "self_training": {"framed": None, "rest": 0.37}}}}
+    notes = tmp_path / "diagnoses.yaml"
+    notes.write_text("kk: a dev template labels only the inflected place name\n", encoding="utf-8")
+    got = not_above(table, notes)
+    assert list(got) == ["kk", "yo"]  # en is no target; de is significantly above
+    assert got["kk"]["cause"] == "a dev template labels only the inflected place name" and got["yo"]["cause"] is None
+    assert got["kk"]["evidence"] == ["codeswitch − zero_shot -9.0", "20% of sentences framed: 45.0 → -, the rest 46.0 → 37.0"]
+    assert got["yo"]["evidence"][:2] == ["only 100 dev sentences", "16% of its rows switched"]
