@@ -24,7 +24,7 @@ from pipelines.pseudo_quality import precision_recall
 from pipelines.recipe import Recipe
 from pipelines.report import _pct, _signed, load_counts
 from pipelines.stats import mean_sd, paired_bootstrap
-from pipelines.study import Study, settings_slug, value_slug
+from pipelines.study import Study, settings_slug
 
 SHARD_MEASURES = {"rows_switched_fraction": "rows switched", "switched_token_fraction": "tokens switched",
                   "entities_switched_overall": "entities switched"}
@@ -144,8 +144,8 @@ def summarize_study(recipe: Recipe, study: Study, results: dict[str, dict[int, d
         done = [p for p in points if not p.get("missing")]
         key = "choose" if halves else "f1"
         if done:
-            best = max(done, key=lambda p: p[key]["mean"])
-            entry["best"] = {"value": best["value"], "on": "choose" if halves else "all targets",
+            best = max(done, key=lambda p: (p[key]["mean"], p["default"]))  # a tie keeps the default
+            entry["best"] = {"value": best["value"], "on": "the choose half" if halves else "all targets",
                              "is_default": best["default"]}
             if not best["default"]:
                 chosen = best.get("vs_default_choose") if halves else best.get("vs_default")
@@ -180,8 +180,19 @@ def _ci(ci: dict[str, Any] | None) -> str:
     return f"{_signed(ci['diff'])} [{_signed(ci['ci_low'])}, {_signed(ci['ci_high'])}]" + (" *" if ci["significant"] else "")
 
 
+def show(value: Any) -> str:
+    """A value as the recipe writes it: 0.8, 1000, dict+align, null, [] ."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(show, value)) + "]"
+    return str(value)
+
+
 def _value(value: Any, default: bool) -> str:
-    return f"**{value_slug(value)}** (default)" if default else value_slug(value)
+    return f"**{show(value)}** (default)" if default else show(value)
 
 
 def _share(x: float | None) -> str:
@@ -243,8 +254,8 @@ def _verdict(entry: dict[str, Any], split: bool) -> list[str]:
     if not best:
         return ["No value has been evaluated on every seed yet."]
     if best["is_default"]:
-        return [f"Best value on {best['on']}: the default ({value_slug(best['value'])}): keep it."]
-    text = f"Best value on {best['on']}: {value_slug(best['value'])}."
+        return [f"Best value on {best['on']}: the default ({show(best['value'])}): keep it."]
+    text = f"Best value on {best['on']}: {show(best['value'])}."
     if not split:
         return [text + " No `split:` in the recipe, so it is not confirmed on held-out targets: the default stays."]
     return [text + (" Its intervals lie above 0 on both halves: **confirmed**, a candidate for the new default."
@@ -312,7 +323,7 @@ def chart(recipe: Recipe, study: Study, summary: dict[str, Any], path: Path) -> 
             if pts[k]["default"]:
                 ax.axvline(xs[k], color="grey", ls="--", lw=1)
                 ax.plot([xs[k]], [100 * pts[k]["f1"]["mean"]], "*", color="red", ms=14, zorder=5,
-                        label=f"default ({value_slug(pts[k]['value'])})")
+                        label=f"default ({show(pts[k]['value'])})")
         best = entry.get("best")
         if best and not best["is_default"]:
             k = next(i for i, p in enumerate(pts) if p["value"] == best["value"] and not p.get("missing"))
@@ -321,8 +332,11 @@ def chart(recipe: Recipe, study: Study, summary: dict[str, Any], path: Path) -> 
                         ha="center", fontsize=8)
         if log:
             ax.set_xscale("log")
-        ax.set_xticks(xs, [value_slug(v) for v in study.values], fontsize=8)
+        ax.set_xticks(xs, [show(v) for v in study.values], fontsize=8)
         ax.minorticks_off()
+        top = max([100 * pts[k]["f1"]["mean"] + 100 * pts[k]["f1"]["sd"] for k in done]
+                  + [100 * p["mean"] for k in done for p in pts[k]["groups"].values()] + [0.0])
+        ax.set_ylim(0, max(10.0, top + 8))
         ax.set_xlabel(study.label or study.setting)
         ax.set_ylabel(f"entity F1 (%), {'mean ± sd over ' + str(n_seeds) + ' seeds' if n_seeds > 1 else 'one seed'}")
         ax.set_title(f"{recipe.name}: {study.name}, row {row}", fontsize=10)
@@ -331,19 +345,22 @@ def chart(recipe: Recipe, study: Study, summary: dict[str, Any], path: Path) -> 
         if pseudo:
             bx = axes[1][col]
             with_pl = [k for k in done if pts[k].get("pseudo_labels")]
-            for key, style in (("precision", "-o"), ("recall", "--s")):
-                vals = [pts[k]["pseudo_labels"][-1]["all"][key] for k in with_pl]
-                bx.plot([xs[k] for k, v in zip(with_pl, vals, strict=True) if v is not None],
-                        [100 * v for v in vals if v is not None], style, color="black", label=f"{key} (all targets)")
+            for group, colour, lw in [("all", "black", 2.0), *((g, colours[g], 0.9) for g in summary["groups"])]:
+                for key, style in (("precision", "-o"), ("recall", "--s")):
+                    vals = [(pts[k]["pseudo_labels"][-1].get(group) or {}).get(key) for k in with_pl]
+                    bx.plot([xs[k] for k, v in zip(with_pl, vals, strict=True) if v is not None],
+                            [100 * v for v in vals if v is not None], style, color=colour, lw=lw, ms=3,
+                            label=f"{key} ({'all targets' if group == 'all' else group})")
+            bx.set_ylim(0, 100)
             if log:
                 bx.set_xscale("log")
-            bx.set_xticks(xs, [value_slug(v) for v in study.values], fontsize=8)
+            bx.set_xticks(xs, [show(v) for v in study.values], fontsize=8)
             bx.minorticks_off()
             bx.set_xlabel(study.label or study.setting)
             bx.set_ylabel("kept pseudo-labels vs gold (%), last round")
             bx.set_title("pseudo-label quality (diagnostic only)", fontsize=9)
             bx.grid(alpha=0.3)
-            bx.legend(fontsize=7)
+            bx.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
