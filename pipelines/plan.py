@@ -228,10 +228,12 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
             row_shards = own_shards[settings_slug(spec.variant_codeswitch)] if spec.variant_codeswitch else usual
             if spec.shards == "mined":
                 row_shards = _mined_shards(plan, recipe, row, seed, models, shards, modes, pools)
-            row_pools = (own_pools[settings_slug(spec.variant_unlabeled)] if spec.variant_unlabeled
-                         else [pools[t] for t in recipe.targets])
+            row_pools: list[str] = []
+            if spec.method == "self_train":
+                row_pools = (own_pools[settings_slug(spec.variant_unlabeled)] if spec.variant_unlabeled
+                             else [pools[t] for t in recipe.targets])
             cfg = recipe.model_config(row, row_shards, seed, views, teacher=models.get(spec.teacher or "", ""),
-                                      unlabeled=row_pools if spec.method == "self_train" else [])
+                                      unlabeled=row_pools)
             trained = cfg.train if isinstance(cfg, SelfTrainConfig) else cfg
             inputs = ["shards"] + (["target_pairs"] if trained.target_pairs else [])
             if isinstance(cfg, SelfTrainConfig):
