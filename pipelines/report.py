@@ -223,7 +223,8 @@ def _gain(gain: dict[str, Any] | None) -> str:
 
 
 def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], skipped: list[str],
-             total_seconds: float, extra: dict[str, Any] | None = None, studies: dict[str, Any] | None = None) -> str:
+             total_seconds: float, extra: dict[str, Any] | None = None, sections: list[str] | None = None) -> str:
+    """report.md; `sections` are lines placed after "what each row adds" (the studies')."""
     langs = recipe.eval_langs()
     rows = summary["rows"]
     seeds = summary["seeds"]
@@ -269,10 +270,7 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
         lines += ["", f"Row {last['number']} vs row {first_number}: {_gain(g)} F1 on average; "
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
-    if studies:
-        from pipelines.study_report import markdown as studies_markdown  # it imports this module
-
-        lines += studies_markdown(recipe, studies)
+    lines += sections or []
     lines += _length_section(summary)
     lines += _extra_section(recipe, extra or {})
     lines += _diagnostics_section(records, recipe)
@@ -475,14 +473,14 @@ def chart(recipe: Recipe, summary: dict[str, Any], path: Path) -> None:
 
 def write_report(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]], records: dict[str, Any],
                  skipped: list[str], total_seconds: float,
-                 extra: dict[str, dict[int, dict[str, Any]]] | None = None) -> Path:
-    from pipelines.study_report import summarize_studies, write_study_charts  # it imports this module
-
+                 extra: dict[str, dict[int, dict[str, Any]]] | None = None,
+                 studies: dict[str, Any] | None = None, sections: list[str] | None = None) -> Path:
+    """report.md, report.json, recipe.yaml and f1.png; `studies` (pipelines.study_report) go into report.json
+    and their `sections` into report.md."""
     out = recipe.out_dir()
     summary = summarize(recipe, results)
     extra_summary = summarize_extra(recipe, extra or {})
-    studies = summarize_studies(recipe, results, records)
-    text = markdown(recipe, summary, records, skipped, total_seconds, extra_summary, studies)
+    text = markdown(recipe, summary, records, skipped, total_seconds, extra_summary, sections)
     atomic_write_text(out / "report.md", text)
     data = {**summary, "extra_sets": extra_summary, "recipe": recipe_dict(recipe), "versions": versions(),
             **({"studies": studies} if studies else {}),
@@ -492,5 +490,4 @@ def write_report(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]], 
     atomic_write_text(out / "report.json", json.dumps(data, indent=2, default=str) + "\n")
     atomic_write_text(out / "recipe.yaml", yaml.safe_dump(recipe_dict(recipe), sort_keys=False))
     chart(recipe, summary, out / "f1.png")
-    write_study_charts(recipe, studies, out)
     return out / "report.md"

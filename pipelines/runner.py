@@ -34,6 +34,8 @@ from pipelines.plan import PRODUCTS, Step, get_field, plan_recipe, set_field
 from pipelines.pseudo_quality import score_rounds
 from pipelines.recipe import Recipe
 from pipelines.report import write_report
+from pipelines.study_report import markdown as studies_markdown
+from pipelines.study_report import summarize_studies, write_study_charts
 
 log = logging.getLogger("pipelines")
 
@@ -252,7 +254,10 @@ def _report(step: Step, cfg: dict[str, Any], fresh: bool, run: Run) -> dict[str,
                for row, by_seed in cfg["evaluations"].items()}
     extra = {row: {seed: run.records[name].result for seed, name in by_seed.items()}
              for row, by_seed in cfg.get("extra", {}).items()}
-    path = write_report(run.recipe, results, run.records, cfg["skipped"], time.time() - run.started, extra)
+    studies = summarize_studies(run.recipe, results, run.records)
+    path = write_report(run.recipe, results, run.records, cfg["skipped"], time.time() - run.started, extra,
+                        studies, studies_markdown(run.recipe, studies))
+    write_study_charts(run.recipe, studies, run.recipe.out_dir())
     return {"report": str(path)}
 
 
