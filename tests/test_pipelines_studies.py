@@ -139,3 +139,25 @@ def test_shipped_studies_load(data_root: Path) -> None:
         assert set(recipe.halves.choose) | set(recipe.halves.confirm) == set(recipe.targets), name
         assert "Estimated wall time" in recipe.description, name
         plan_recipe(recipe)
+
+
+def test_pseudo_labels_are_scored_against_the_pools_gold(data_root: Path, tmp_path: Path) -> None:
+    from cslib import load_split
+    from pipelines.pseudo_quality import precision_recall, score_rounds
+
+    gold = [s for s in load_split("panx", "de", "train", data_root=str(data_root), limit=40) if set(s.tags) != {"O"}][:2]
+    rows = [{"id": "a", "lang": "de", "tokens": gold[0].tokens, "tags": gold[0].tags},  # right
+            {"id": "b", "lang": "de", "tokens": gold[1].tokens, "tags": ["O"] * len(gold[1].tokens)},  # every entity missed
+            {"id": "c", "lang": "de", "tokens": ["nicht", "im", "Korpus", "xyzzy"], "tags": ["O"] * 4}]  # not found
+    rdir = tmp_path / "round-1"
+    rdir.mkdir()
+    (rdir / "pseudo.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (rdir / "pseudo_stats.json").write_text(json.dumps({"sentences": 10, "kept": 3}), encoding="utf-8")
+    scores = score_rounds(tmp_path, ["de"], str(data_root))
+    (round1,) = scores["rounds"]
+    counts = round1["languages"]["de"]
+    n0 = sum(t.startswith("B-") for t in gold[0].tags)
+    n1 = sum(t.startswith("B-") for t in gold[1].tags)
+    assert round1["round"] == 1 and round1["pool"] == 10 and round1["unknown"] == {"de": 1}
+    assert counts == {"kept": 2, "tp": n0, "predicted": n0, "gold": n0 + n1, "missed": n1}
+    assert precision_recall([counts]) == (1.0, n0 / (n0 + n1))
