@@ -30,6 +30,7 @@ from cslib.errors import CslibError
 from cslib.lexicons import has_dictionary, has_parallel, resolved_mode
 from ner.training.config import SelfTrainConfig, TrainConfig
 from pipelines.recipe import Recipe, RecipeError
+from pipelines.study import settings_slug
 
 log = logging.getLogger("pipelines")
 
@@ -47,6 +48,7 @@ FINGERPRINT_VERSIONS: dict[str, int] = {
     "evaluate": 1,  # ner evaluate on every language's split
     "evaluate_extra": 1,  # ner evaluate --file on the recipe's extra labeled files (eval.extra)
     "diagnose": 1,  # ner diagnose
+    "pseudo_quality": 1,  # a self-training run's kept pseudo-labels scored against the pool's gold (diagnostic)
     "report": 1,  # report.md / report.json (rewritten at every run)
 }
 
@@ -56,7 +58,8 @@ NOT_FINGERPRINTED = frozenset({"workers", "overwrite", "report_to"})
 # The key of a step's result that holds its product (what a config field naming that step receives).
 PRODUCTS: dict[str, str] = {"build": "dir", "unlabeled": "dir", "target_view": "dir", "mine": "lexicon",
                             "build_mined": "dir", "train": "model", "self_train": "model",
-                            "evaluate": "dir", "evaluate_extra": "dir", "diagnose": "dir"}
+                            "evaluate": "dir", "evaluate_extra": "dir", "diagnose": "dir",
+                            "pseudo_quality": "file"}
 
 
 @dataclass
@@ -182,15 +185,35 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
     if not shards:
         raise CslibError("no target has a dictionary or parallel text: nothing to code-switch")
     usual = [shards[t] for t in recipe.targets if t in shards]
+    specs = [recipe.spec(row) for row in recipe.rows]
+    # a variant's own codeswitch settings (a study's value): shards of their own, one set per distinct setting
+    own_shards: dict[str, list[str]] = {}
+    for spec in specs:
+        extra = spec.variant_codeswitch
+        if not extra or settings_slug(extra) in own_shards:
+            continue
+        slug = settings_slug(extra)
+        own_shards[slug] = []
+        for tgt in recipe.targets:
+            mode = switch_mode(recipe.src, tgt, extra.get("mode") or (recipe.codeswitch_by_lang.get(tgt, {}) or {})
+                               .get("mode") or recipe.codeswitch.get("mode"))
+            if mode is not None:
+                cfg = recipe.build_config(tgt, mode, extra)
+                own_shards[slug].append(plan.add(f"codeswitch/{tgt}/{slug}", "build", cfg, output=cfg.out))
 
     # 2. unlabeled target text (self-training, mining, the target view) and the target view built from it
-    specs = [recipe.spec(row) for row in recipe.rows]
     target_view = recipe.uses_target_view()
     pools: dict[str, str] = {}
-    if target_view or any(spec.reads_unlabeled for spec in specs):
+    if target_view or any(spec.reads_unlabeled and not spec.variant_unlabeled for spec in specs):
         for tgt in recipe.targets:
             ucfg = recipe.unlabeled_config(tgt)
             pools[tgt] = plan.add(f"unlabeled/{tgt}", "unlabeled", ucfg, output=ucfg.out)
+    own_pools: dict[str, list[str]] = {}  # a variant's own unlabeled settings (a study's value): its own pools
+    for spec in specs:
+        slug = settings_slug(spec.variant_unlabeled) if spec.variant_unlabeled else ""
+        if slug and slug not in own_pools:
+            cfgs = [recipe.unlabeled_config(tgt, spec.variant_unlabeled) for tgt in recipe.targets]
+            own_pools[slug] = [plan.add(f"unlabeled/{c.lang}/{slug}", "unlabeled", c, output=c.out) for c in cfgs]
     views = []
     for tgt in recipe.targets if target_view else []:
         vcfg = recipe.target_view_config(tgt, pools[tgt])
@@ -202,11 +225,15 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
     for seed in recipe.training_seeds():
         models: dict[str, str] = {}
         for row, spec in zip(recipe.rows, specs, strict=True):
-            row_shards = usual
+            row_shards = own_shards[settings_slug(spec.variant_codeswitch)] if spec.variant_codeswitch else usual
             if spec.shards == "mined":
                 row_shards = _mined_shards(plan, recipe, row, seed, models, shards, modes, pools)
+            row_pools: list[str] = []
+            if spec.method == "self_train":
+                row_pools = (own_pools[settings_slug(spec.variant_unlabeled)] if spec.variant_unlabeled
+                             else [pools[t] for t in recipe.targets])
             cfg = recipe.model_config(row, row_shards, seed, views, teacher=models.get(spec.teacher or "", ""),
-                                      unlabeled=[pools[t] for t in recipe.targets] if spec.method == "self_train" else [])
+                                      unlabeled=row_pools)
             trained = cfg.train if isinstance(cfg, SelfTrainConfig) else cfg
             inputs = ["shards"] + (["target_pairs"] if trained.target_pairs else [])
             if isinstance(cfg, SelfTrainConfig):
@@ -234,6 +261,12 @@ def plan_recipe(recipe: Recipe, report_to: list[str] | None = None) -> list[Step
             if seed in recipe.diagnose_seeds():
                 dcfg = recipe.diagnose_config(models[row], row, seed)  # a self-training run: its student
                 plan.add(f"diagnose/{row}/seed-{seed}", "diagnose", dcfg, output=dcfg.out, inputs=("run",))
+            if kind == "self_train" and any(row in (study.variant(r, v) for r in study.rows for v in study.values)
+                                            for study in recipe.sweeps):
+                qfile = out / "pseudo_quality" / row / f"seed-{seed}.json"
+                qconf = {"run": models[row], "dir": cfg.out, "langs": [t for t in recipe.targets if t != recipe.src],
+                         "data_root": recipe.data_root, "out": str(qfile)}
+                plan.add(f"pseudo_quality/{row}/seed-{seed}", "pseudo_quality", qconf, output=qfile, inputs=("run",))
 
     # 5. the report: every step's record, rewritten at every run
     plan.add("report", "report", {"evaluations": evaluations, "extra": extra, "skipped": skipped},

@@ -9,6 +9,7 @@ run: a typo in an ablation setting would silently change the experiment.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import re
@@ -23,11 +24,28 @@ from ner.diagnostics import DiagnoseConfig
 from ner.errors import NerError
 from ner.inference.mine_entities import MineConfig
 from ner.training.config import SelfTrainConfig, TrainConfig, from_dict, read_yaml
-from pipelines.rows import DEFAULT_ROWS, ROWS, VARIANT_KEYS, Row, variant_row
+from pipelines.rows import DEFAULT_ROWS, ROWS, VARIANT_KEYS, VARIANT_SECTIONS, Row, variant_row
+from pipelines.study import (
+    SECTIONS,
+    Split,
+    Study,
+    StudyError,
+    get_path,
+    parse_split,
+    parse_study,
+    row_takes,
+    same_value,
+    section_default,
+    settings_slug,
+)
 
 
 class RecipeError(UserError):
     """A recipe that cannot run; the message is one line naming the file and key."""
+
+
+#: Recipe fields the loader fills, never read from YAML.
+NOT_YAML = frozenset({"path", "sweeps", "halves", "generated"})
 
 
 # Keys a recipe may not set in a section because the pipeline owns them.
@@ -95,7 +113,17 @@ class Recipe:
     # `langs` defaults to ja and zh among the targets (else the first target); null turns it off.
     diagnose: dict[str, Any] | None = field(default_factory=dict)
     eval: EvalSettings = field(default_factory=EvalSettings)
+    # Settings swept over values (`pipelines.study`): [{name, setting, values, rows, default, label}, ...]; each
+    # value other than the default is a generated variant of every swept row.
+    studies: list[dict[str, Any]] = field(default_factory=list)
+    # Choose a study's best value on one half of the targets, confirm it on the other: {choose: [...], confirm: [...]}.
+    split: dict[str, list[str]] | None = None
     path: str = ""  # where it was loaded from (not a YAML key)
+    # Not YAML keys either: the parsed studies, the halves of `split`, and the variants the studies generate
+    # (NAME -> variant settings, as `variants:` entries; their names are in `rows`).
+    sweeps: list[Study] = field(default_factory=list)
+    halves: Split | None = None
+    generated: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def out_dir(self) -> Path:
         return Path(self.out or f"runs/{self.name}")
@@ -108,7 +136,17 @@ class Recipe:
 
     def spec(self, row: str) -> Row:
         """The row named `row`: one of `pipelines.rows.ROWS`, or one of this recipe's `variants`."""
-        return ROWS[row] if row in ROWS else variant_row(row, self.variants[row])
+        if row in ROWS:
+            return ROWS[row]
+        return variant_row(row, self.variants[row] if row in self.variants else self.generated[row])
+
+    def is_variant(self, row: str) -> bool:
+        """A row of this recipe only (`variants:`, or a study's value): compared with its base row."""
+        return row in self.variants or row in self.generated
+
+    def listed_rows(self) -> list[str]:
+        """The rows as the recipe lists them (without the rows its studies generate)."""
+        return [row for row in self.rows if row not in self.generated]
 
     def data_root_dir(self) -> Path | None:
         """The local mirror: `data_root`, else $CSLIB_DATA_ROOT (None: neither is set)."""
@@ -123,15 +161,21 @@ class Recipe:
 
     # --- configs for the library ------------------------------------------------------------------
 
-    def build_config(self, tgt: str, mode: str) -> BuildConfig:
-        fields = {**self.codeswitch, **self.codeswitch_by_lang.get(tgt, {})}
+    def build_config(self, tgt: str, mode: str, extra: dict[str, Any] | None = None) -> BuildConfig:
+        """`cslib build`'s config of `tgt`: the recipe's `codeswitch:`, the target's `codeswitch_by_lang:` and a
+        variant's `codeswitch` settings (`extra`: shards of their own, in data/cs-variants/SETTINGS/)."""
+        fields = {**self.codeswitch, **self.codeswitch_by_lang.get(tgt, {}), **(extra or {})}
         fields.setdefault("mode", mode)
-        return BuildConfig(src=self.src, tgt=tgt, out=str(self.out_dir() / "data" / "cs" / f"{self.src}-{tgt}"),
+        base = self.out_dir() / "data" / ("cs-variants/" + settings_slug(extra) if extra else "cs")
+        return BuildConfig(src=self.src, tgt=tgt, out=str(base / f"{self.src}-{tgt}"),
                            data_root=self.data_root, seed=self.seed, workers=self.workers, **fields)
 
-    def unlabeled_config(self, lang: str) -> UnlabeledConfig:
-        return UnlabeledConfig(lang=lang, out=str(self.out_dir() / "data" / "unlabeled" / lang),
-                               data_root=self.data_root, workers=self.workers, **self.unlabeled)
+    def unlabeled_config(self, lang: str, extra: dict[str, Any] | None = None) -> UnlabeledConfig:
+        """`cslib unlabeled`'s config: the recipe's `unlabeled:` and a variant's `unlabeled` settings (`extra`:
+        a pool of its own, in data/unlabeled-variants/SETTINGS/)."""
+        base = self.out_dir() / "data" / ("unlabeled-variants/" + settings_slug(extra) if extra else "unlabeled")
+        return UnlabeledConfig(lang=lang, out=str(base / lang), data_root=self.data_root, workers=self.workers,
+                               **{**self.unlabeled, **(extra or {})})
 
     def target_view_config(self, tgt: str, unlabeled_dir: str) -> BuildConfig:
         """The target view of `tgt`: its unlabeled pool code-switched into the source language."""
@@ -213,16 +257,17 @@ class Recipe:
         if spec.teacher is None or spec.method not in ("self_train", "continue"):
             raise RecipeError(f"rows: {row}: method {spec.method!r} needs a teacher row")
         student = self.train_config(spec.teacher, shards, seed, target_pairs, extra=spec.variant_train)
-        cfg = self.self_train_config(teacher, list(unlabeled or []), student)
+        cfg = self.self_train_config(teacher, list(unlabeled or []), student, spec.variant_self_train)
         cfg.out = str(self.out_dir() / "rows" / row / f"seed-{seed}")
         if spec.method == "self_train":
             return cfg
         return dataclasses.replace(cfg.train, init_from=teacher, pseudo=[], out=cfg.out)
 
-    def self_train_config(self, teacher: str, unlabeled: list[str], student: TrainConfig) -> SelfTrainConfig:
-        """`ner self-train`'s config: the recipe's `self_train:` settings around `student` (its nested
-        `train:` settings win over the student's); `out` is the caller's."""
-        settings = dict(self.self_train)
+    def self_train_config(self, teacher: str, unlabeled: list[str], student: TrainConfig,
+                          extra: dict[str, Any] | None = None) -> SelfTrainConfig:
+        """`ner self-train`'s config: the recipe's `self_train:` settings and a variant's (`extra`) around
+        `student` (their nested `train:` settings win over the student's); `out` is the caller's."""
+        settings = _merge(self.self_train, extra or {})
         student_overrides = settings.pop("train", {}) or {}
         cfg = from_dict(SelfTrainConfig, settings, self.path or "recipe", prefix="self_train.")
         cfg.teacher, cfg.unlabeled = teacher, unlabeled
@@ -254,7 +299,7 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
     except NerError as exc:
         raise RecipeError(str(exc).replace("config file", "recipe")) from None
     data.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in dataclasses.fields(Recipe)} - {"path"}
+    known = {f.name for f in dataclasses.fields(Recipe)} - NOT_YAML
     for key in data:
         if key not in known:
             raise RecipeError(f"{p}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -292,11 +337,12 @@ def load_recipe(path: str | os.PathLike[str], **overrides: Any) -> Recipe:
         teacher = recipe.spec(row).teacher
         if teacher is not None and teacher not in recipe.rows:
             raise RecipeError(f"{p}: rows: {row} needs {teacher} (its teacher)")
-    recipe.rows = sorted(recipe.rows, key=lambda r: recipe.spec(r).number)  # a row's teacher always runs first
     for section, owned in _OWNED.items():
         for key in getattr(recipe, section) or {}:
             if key in owned:
                 raise RecipeError(f"{p}: {section}.{key} is set by the pipeline, not the recipe")
+    _add_studies(recipe, p)
+    recipe.rows = sorted(recipe.rows, key=lambda r: recipe.spec(r).number)  # a row's teacher always runs first
     _check_sections(recipe, p)
     return recipe
 
@@ -326,11 +372,14 @@ def _check_variants(recipe: Recipe, p: Path) -> None:
         unknown = sorted(set(v) - set(VARIANT_KEYS))
         if unknown:
             raise RecipeError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(VARIANT_KEYS)})")
-        if not isinstance(v.get("train") or {}, dict):
-            raise RecipeError(f"{where}.train must be a mapping of ner train settings")
-        for key in v.get("train") or {}:
-            if key in _OWNED["train"]:
-                raise RecipeError(f"{where}.train.{key} is set by the pipeline, not the recipe")
+        for section in VARIANT_SECTIONS:
+            if not isinstance(v.get(section) or {}, dict):
+                raise RecipeError(f"{where}.{section} must be a mapping of {SECTIONS[section].__name__} settings")
+            for key in v.get(section) or {}:
+                if key in _OWNED[section]:
+                    raise RecipeError(f"{where}.{section}.{key} is set by the pipeline, not the recipe")
+                if not row_takes(ROWS[v["row"]], section, key):
+                    raise RecipeError(f"{where}.{section}.{key}: row {v['row']} does not read it")
     for name, v in recipe.variants.items():
         where = f"{p}: variants.{name}"
         teacher = v.get("teacher")
@@ -341,6 +390,95 @@ def _check_variants(recipe: Recipe, p: Path) -> None:
                 raise RecipeError(f"{where}: teacher: unknown row {teacher!r}")
             if recipe.spec(teacher).number >= ROWS[v["row"]].number:
                 raise RecipeError(f"{where}: teacher {teacher!r} is not a row before {v['row']}")
+
+
+def _effective(recipe: Recipe, row: str, section: str) -> Any:
+    """The library config whose field a `train` or `self_train` study sets in `row`: the row's `ner train`
+    config, or for a self-training / continued row its `ner self-train` config (the student's in `.train`)."""
+    spec = recipe.spec(row)
+    if spec.method == "train":
+        return recipe.train_config(row, ["-"])
+    student = recipe.train_config(spec.teacher or row, ["-"], extra=spec.variant_train)
+    cfg = recipe.self_train_config("-", ["-"], student, spec.variant_self_train)
+    return cfg.train if section == "train" else cfg
+
+
+def _study_value(recipe: Recipe, study: Study, row: str) -> Any:
+    """The value `study`'s setting has in `row` (the variant of a value, or the row itself: its default)."""
+    if study.section in ("codeswitch", "unlabeled"):
+        spec = recipe.spec(row)
+        section = spec.variant_codeswitch if study.section == "codeswitch" else spec.variant_unlabeled
+        return section_default(_merge(getattr(recipe, study.section), section), SECTIONS[study.section], study.key)
+    return get_path(_effective(recipe, row, study.section), study.key)
+
+
+def _add_studies(recipe: Recipe, p: Path) -> None:
+    """Parse `studies:` and `split:`, and add every study's values as generated variants of its rows."""
+    if not isinstance(recipe.studies, list):
+        raise RecipeError(f"{p}: studies must be a list of {{name, setting, values, rows, default, label}}")
+    try:
+        recipe.halves = parse_split(recipe.split, recipe.targets)
+        studies = [parse_study(entry, k, recipe.rows, _OWNED) for k, entry in enumerate(recipe.studies)]
+    except StudyError as exc:
+        raise RecipeError(f"{p}: {exc}") from None
+    if recipe.halves and not studies:
+        raise RecipeError(f"{p}: split needs studies (it chooses a study's value on one half of the targets)")
+    names = [s.name for s in studies]
+    for study in studies:
+        where = f"{p}: studies.{study.name}"
+        if names.count(study.name) > 1:
+            raise RecipeError(f"{where}: two studies have this name")
+        for row in study.rows:
+            if not row_takes(recipe.spec(row), study.section, study.key):
+                raise RecipeError(f"{where}: row {row} does not read {study.setting} (it changes "
+                                  + {"codeswitch": "rows that read the usual shards",
+                                     "unlabeled": "self-training rows"}.get(study.section, "self-training rows") + ")")
+        try:
+            defaults = {row: _study_value(recipe, study, row) for row in study.rows}
+        except NerError as exc:
+            raise RecipeError(f"{where}: {exc}") from None
+        default = defaults[study.rows[0]]
+        if any(not same_value(v, default) for v in defaults.values()):
+            raise RecipeError(f"{where}: its rows differ in {study.setting} ("
+                              + ", ".join(f"{r} {v!r}" for r, v in defaults.items()) + "); sweep them in two studies")
+        given = recipe.studies[names.index(study.name)].get("default", default)
+        if not same_value(given, default):
+            raise RecipeError(f"{where}: default {given!r} is not what the rows have ({study.setting} {default!r}); "
+                              f"set {study.setting} in the recipe to change it")
+        study = dataclasses.replace(study, default=default)
+        if not any(study.is_default(v) for v in study.values):
+            raise RecipeError(f"{where}: values {study.values!r} do not include the default {default!r}")
+        recipe.sweeps.append(study)
+        for value in study.values:
+            for row in study.rows:
+                name = study.variant(row, value)
+                if name == row:
+                    continue
+                if name in recipe.rows or name in recipe.generated:
+                    raise RecipeError(f"{where}: row name {name!r} is taken")
+                base = copy.deepcopy(recipe.variants.get(row) or {"row": row})
+                base[study.section] = _merge(base.get(study.section) or {}, study.overrides(value))
+                teacher = recipe.spec(row).teacher
+                if teacher in study.rows:  # the value's teacher, when the study sweeps the teacher too
+                    base["teacher"] = study.variant(teacher, value)
+                base["label"] = f"{recipe.spec(row).label}; {study.setting} {value}"
+                recipe.generated[name] = base
+                recipe.rows.append(name)
+                try:
+                    got = _study_value(recipe, study, name)
+                    if study.section == "codeswitch":
+                        recipe.build_config(recipe.targets[0], "dict", recipe.spec(name).variant_codeswitch).validate()
+                    elif study.section == "unlabeled":
+                        recipe.unlabeled_config(recipe.targets[0], recipe.spec(name).variant_unlabeled)
+                    else:
+                        cfg = _effective(recipe, name, study.section)
+                        (cfg if study.section == "self_train" or recipe.spec(name).method == "train"
+                         else _effective(recipe, name, "self_train")).validate()
+                except (TypeError, NerError, CslibError) as exc:
+                    raise RecipeError(f"{where}: value {value!r}: {str(exc).split('__init__() ')[-1]}") from None
+                if not same_value(got, value):
+                    raise RecipeError(f"{where}: value {value!r} does not reach row {row} ({study.setting} stays "
+                                      f"{got!r}: another section of the recipe sets it for that row)")
 
 
 def _check_extra_eval(recipe: Recipe, p: Path) -> None:
@@ -382,6 +520,15 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
             recipe.build_config(lang, "dict")
         except TypeError as exc:
             raise RecipeError(f"{p}: codeswitch_by_lang.{lang}: {str(exc).split('__init__() ')[-1]}") from None
+    for name in recipe.variants:
+        spec = recipe.spec(name)
+        try:
+            if spec.variant_codeswitch:
+                recipe.build_config(recipe.targets[0], "dict", spec.variant_codeswitch)
+            if spec.variant_unlabeled:
+                recipe.unlabeled_config(recipe.targets[0], spec.variant_unlabeled)
+        except TypeError as exc:
+            raise RecipeError(f"{p}: variants.{name}: {str(exc).split('__init__() ')[-1]}") from None
     _check_extra_eval(recipe, p)
     try:
         for row in [*recipe.rows, *(v for v in recipe.variants if v not in recipe.rows)]:
@@ -390,7 +537,7 @@ def _check_sections(recipe: Recipe, p: Path) -> None:
             spec = recipe.spec(row)
             if spec.method != "train":  # self-training, or its student's settings without it
                 student = recipe.train_config(spec.teacher or row, ["-"], extra=spec.variant_train)
-                recipe.self_train_config("-", ["-"], student).validate()
+                recipe.self_train_config("-", ["-"], student, spec.variant_self_train).validate()
     except NerError as exc:
         raise RecipeError(str(exc) if str(exc).startswith(str(p)) else f"{p}: {exc}") from None
     if recipe.diagnose is not None:

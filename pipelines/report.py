@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cslib import package_versions
+from cslib import atomic_write_text, package_versions
 from ner.inference.evaluate import length_buckets
-from pipelines.recipe import Recipe
+from pipelines.recipe import NOT_YAML, Recipe
 from pipelines.stats import mean_sd, paired_bootstrap
 
 PACKAGES = ("xner", "torch", "transformers", "tokenizers", "pyarrow", "seqeval", "jieba", "fugashi", "unidic-lite",
@@ -124,7 +124,7 @@ def summarize(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]]) -> 
             entry[key] = gain
         rows[name] = entry
         first = first or name
-        prev = prev if name in recipe.variants else name  # a row after a variant is compared with the row before
+        prev = prev if recipe.is_variant(name) else name  # a row after a variant is compared with the row before
     return {"targets": targets, "seeds": seeds, "bootstrap": {"samples": recipe.eval.bootstrap,
             "level": recipe.eval.level, "resampling": "sentences within each language, shared by both rows "
             "and all seeds"}, "rows": rows}
@@ -161,7 +161,7 @@ def summarize_extra(recipe: Recipe, extra: dict[str, dict[int, dict[str, Any]]])
                                                         seed=recipe.seed, level=recipe.eval.level).to_dict()
                 entry["vs"] = gain
             rows[name] = entry
-            prev = prev if name in recipe.variants else name
+            prev = prev if recipe.is_variant(name) else name
         out[x.name] = {"file": x.file, "lang": x.lang, "dropped_types": x.drop_types, "limit": x.limit, "rows": rows}
     return out
 
@@ -223,7 +223,8 @@ def _gain(gain: dict[str, Any] | None) -> str:
 
 
 def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], skipped: list[str],
-             total_seconds: float, extra: dict[str, Any] | None = None) -> str:
+             total_seconds: float, extra: dict[str, Any] | None = None, sections: list[str] | None = None) -> str:
+    """report.md; `sections` are lines placed after "what each row adds" (the studies')."""
     langs = recipe.eval_langs()
     rows = summary["rows"]
     seeds = summary["seeds"]
@@ -269,6 +270,7 @@ def markdown(recipe: Recipe, summary: dict[str, Any], records: dict[str, Any], s
         lines += ["", f"Row {last['number']} vs row {first_number}: {_gain(g)} F1 on average; "
                   f"largest gains: {', '.join(f'{t} {_signed(v)}' for v, t in gains[:3])}; "
                   f"smallest: {', '.join(f'{t} {_signed(v)}' for v, t in gains[-3:])}."]
+    lines += sections or []
     lines += _length_section(summary)
     lines += _extra_section(recipe, extra or {})
     lines += _diagnostics_section(records, recipe)
@@ -429,8 +431,15 @@ def _mined_section(records: dict[str, Any]) -> list[str]:
 
 
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as its YAML keys (the rows its studies generate are left out: the studies make them)."""
     data = dataclasses.asdict(recipe)
-    data.pop("path", None)
+    for key in NOT_YAML:
+        data.pop(key, None)
+    data["rows"] = recipe.listed_rows()
+    if not data["studies"]:
+        data.pop("studies")
+    if data["split"] is None:
+        data.pop("split")
     return data
 
 
@@ -464,17 +473,21 @@ def chart(recipe: Recipe, summary: dict[str, Any], path: Path) -> None:
 
 def write_report(recipe: Recipe, results: dict[str, dict[int, dict[str, Any]]], records: dict[str, Any],
                  skipped: list[str], total_seconds: float,
-                 extra: dict[str, dict[int, dict[str, Any]]] | None = None) -> Path:
+                 extra: dict[str, dict[int, dict[str, Any]]] | None = None,
+                 studies: dict[str, Any] | None = None, sections: list[str] | None = None) -> Path:
+    """report.md, report.json, recipe.yaml and f1.png; `studies` (pipelines.study_report) go into report.json
+    and their `sections` into report.md."""
     out = recipe.out_dir()
     summary = summarize(recipe, results)
     extra_summary = summarize_extra(recipe, extra or {})
-    text = markdown(recipe, summary, records, skipped, total_seconds, extra_summary)
-    (out / "report.md").write_text(text, encoding="utf-8")
+    text = markdown(recipe, summary, records, skipped, total_seconds, extra_summary, sections)
+    atomic_write_text(out / "report.md", text)
     data = {**summary, "extra_sets": extra_summary, "recipe": recipe_dict(recipe), "versions": versions(),
+            **({"studies": studies} if studies else {}),
             "skipped_targets": skipped,
             "diagnostics": diagnostics_rows(records),
             "stages": {name: {"seconds": rec.seconds, "cached": rec.cached} for name, rec in records.items()}}
-    (out / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe_dict(recipe), sort_keys=False), encoding="utf-8")
+    atomic_write_text(out / "report.json", json.dumps(data, indent=2, default=str) + "\n")
+    atomic_write_text(out / "recipe.yaml", yaml.safe_dump(recipe_dict(recipe), sort_keys=False))
     chart(recipe, summary, out / "f1.png")
     return out / "report.md"

@@ -43,6 +43,12 @@ class Row:
     # A recipe's variant of a row (`variants:`, `variant_row`): its `train` settings, over every other
     # setting of the row (for a self-training or continued row: over its student's settings).
     variant_train: dict[str, Any] = field(default_factory=dict)
+    # A variant's `codeswitch`, `unlabeled` and `self_train` settings, over the recipe's sections: a row with
+    # any of them reads shards / pools of its own (built once per distinct setting, shared by the rows that
+    # name the same one) or self-trains with other filter settings.
+    variant_codeswitch: dict[str, Any] = field(default_factory=dict)
+    variant_unlabeled: dict[str, Any] = field(default_factory=dict)
+    variant_self_train: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reads_unlabeled(self) -> bool:
@@ -89,7 +95,9 @@ ROWS: dict[str, Row] = {
 }
 
 #: What a recipe's `variants:` entry may set.
-VARIANT_KEYS = ("row", "label", "train", "teacher")
+VARIANT_KEYS = ("row", "label", "train", "teacher", "codeswitch", "unlabeled", "self_train")
+#: The sections a variant may set, each over the recipe's section of the same name.
+VARIANT_SECTIONS = ("train", "codeswitch", "unlabeled", "self_train")
 
 
 def variant_row(name: str, settings: dict[str, Any]) -> Row:
@@ -98,10 +106,13 @@ def variant_row(name: str, settings: dict[str, Any]) -> Row:
     learning from `teacher` (default BASE's; e.g. a self-training variant taught by a variant of row 5).
     Its number is BASE's; its label says what differs."""
     base = ROWS[settings["row"]]
-    train = dict(settings.get("train") or {})
-    label = settings.get("label") or f"{base.label} [{', '.join(f'{k} {v}' for k, v in train.items()) or name}]"
+    sections = {key: dict(settings.get(key) or {}) for key in VARIANT_SECTIONS}
+    changes = [f"{k if key == 'train' else key + '.' + k} {v}" for key in VARIANT_SECTIONS
+               for k, v in sections[key].items()]
+    label = settings.get("label") or f"{base.label} [{', '.join(changes) or name}]"
     return replace(base, label=str(label), baseline=settings["row"], teacher=settings.get("teacher", base.teacher),
-                   variant_train=train)
+                   variant_train=sections["train"], variant_codeswitch=sections["codeswitch"],
+                   variant_unlabeled=sections["unlabeled"], variant_self_train=sections["self_train"])
 
 
 # What a recipe runs when it lists no `rows:` (the paper's ablation; row 7 costs a second shard build).

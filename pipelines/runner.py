@@ -31,8 +31,11 @@ from ner.inference.precision import resolve_device
 from ner.training.loop import train
 from ner.training.self_training import self_train
 from pipelines.plan import PRODUCTS, Step, get_field, plan_recipe, set_field
+from pipelines.pseudo_quality import score_rounds
 from pipelines.recipe import Recipe
 from pipelines.report import write_report
+from pipelines.study_report import markdown as studies_markdown
+from pipelines.study_report import summarize_studies, write_study_charts
 
 log = logging.getLogger("pipelines")
 
@@ -239,19 +242,30 @@ def _diagnose(step: Step, cfg: Any, fresh: bool, run: Run) -> dict[str, Any]:
     return {"dir": cfg.out, "diagnostics": diagnose(cfg)}
 
 
+def _pseudo_quality(step: Step, cfg: dict[str, Any], fresh: bool, run: Run) -> dict[str, Any]:
+    """A self-training run's kept pseudo-labels per round against the pools' gold tags (diagnostic only)."""
+    scores = score_rounds(cfg["dir"], cfg["langs"], cfg["data_root"])
+    _write_json(Path(cfg["out"]), scores)
+    return {"file": cfg["out"], **scores}
+
+
 def _report(step: Step, cfg: dict[str, Any], fresh: bool, run: Run) -> dict[str, Any]:
     results = {row: {seed: run.records[name].result for seed, name in by_seed.items()}
                for row, by_seed in cfg["evaluations"].items()}
     extra = {row: {seed: run.records[name].result for seed, name in by_seed.items()}
              for row, by_seed in cfg.get("extra", {}).items()}
-    path = write_report(run.recipe, results, run.records, cfg["skipped"], time.time() - run.started, extra)
+    studies = summarize_studies(run.recipe, results, run.records)
+    path = write_report(run.recipe, results, run.records, cfg["skipped"], time.time() - run.started, extra,
+                        studies, studies_markdown(run.recipe, studies))
+    write_study_charts(run.recipe, studies, run.recipe.out_dir())
     return {"report": str(path)}
 
 
 EXECUTORS: dict[str, Callable[[Step, Any, bool, Run], dict[str, Any]]] = {
     "build": _build, "build_mined": _build_mined, "unlabeled": _unlabeled,
     "target_view": _target_view, "mine": _mine, "train": _train, "self_train": _self_train,
-    "evaluate": _evaluate, "evaluate_extra": _evaluate_extra, "diagnose": _diagnose, "report": _report,
+    "evaluate": _evaluate, "evaluate_extra": _evaluate_extra, "diagnose": _diagnose,
+    "pseudo_quality": _pseudo_quality, "report": _report,
 }
 
 
@@ -301,13 +315,14 @@ def describe_plan(recipe: Recipe, plan: list[Step]) -> str:
     steps = Steps(recipe.out_dir())
     status = plan_status(recipe, plan)
     counts = {s: sum(v == s for v in status.values()) for s in ("cached", "stale", "not cached")}
+    width = max([38, *(len(s.name) for s in plan)])
     lines = [f"{recipe.name}: {len(plan)} steps in {recipe.out_dir()} "
              f"({', '.join(f'{n} {s}' for s, n in counts.items())})",
-             f"{'status':<20}  {'fingerprint':<16}  {'kind':<16}  {'step':<38}  depends on"]
+             f"{'status':<20}  {'fingerprint':<16}  {'kind':<16}  {'step':<{width}}  depends on"]
     before: list[str] = []
     for step in plan:
         note = status[step.name] + (" (resumes)" if status[step.name] != "cached" and steps.resumes(step) else "")
         deps = "every step above" if before and step.deps == before else _brief(step.deps)
-        lines.append(f"{note:<20}  {step.fingerprint:<16}  {step.kind:<16}  {step.name:<38}  {deps}")
+        lines.append(f"{note:<20}  {step.fingerprint:<16}  {step.kind:<16}  {step.name:<{width}}  {deps}")
         before.append(step.name)
     return "\n".join(lines)
