@@ -192,7 +192,9 @@ def _serving(model: NerModel, name: str, onnx_files: list[str]) -> list[str]:
                 "mask and word-pooling indices of `BaseWordEncoder.collate` in, the head's logits out. `--backend "
                 "onnx` runs it with ONNX Runtime on the CPU; splitting, batching, windows and decoding are "
                 "`ner predict`'s own" + (f"; `--backend onnx-int8` runs `{ONNX_INT8_FILE}`, its dynamically "
-                                        "quantised int8 copy" if int8 else "") + ".", "",
+                                        "quantised int8 copy" if int8 else "") + ". On a CPU with native "
+                "bf16, `ner predict` without `--backend` (bf16 autocast) is faster, and the int8 graph costs F1 "
+                "(xner's docs/benchmarks.md).", "",
                 "```bash",
                 f"echo \"Angela Merkel visited Paris.\" | ner predict --model {name} --lang en --backend onnx",
                 "```", "",
