@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU wheel of exactly this version is on disk; any other spec pulls CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dicts,align,ray,hub,dev,tensorboard,spacy]'
+	$(BIN)/pip install -q -e '.[dicts,align,ray,hub,dev,tensorboard,spacy,onnx]'
 	touch $@
 
 setup: $(BIN)/.installed

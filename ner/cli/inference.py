@@ -15,6 +15,7 @@ from ner.errors import NerError
 from ner.inference.evaluate import evaluate, evaluate_langs
 from ner.inference.export import export_run
 from ner.inference.mine_entities import MineConfig, mine_entities
+from ner.inference.onnx_runtime import BACKENDS
 from ner.inference.predict import input_format
 from ner.inference.predict import run as run_predict
 
@@ -75,6 +76,10 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                         f"words and the entities merged (default {PREDICT.max_words}; 0 = never)")
     p.add_argument("--window-overlap", type=non_negative, default=PREDICT.overlap, metavar="N",
                    help=f"words shared by consecutive windows, less than --max-words (default {PREDICT.overlap})")
+    p.add_argument("--backend", choices=BACKENDS, default=PREDICT.backend,
+                   help="torch, or ONNX Runtime on the CPU with the export's model.onnx (onnx) or model.int8.onnx "
+                        "(onnx-int8), written by `ner export --onnx [--int8]` (pip install 'xner[onnx]'); "
+                        f"tagging and decoding are the same (default {PREDICT.backend})")
     add_model_run_options(p, PREDICT, amp=False)
     p.set_defaults(func=_cmd_predict)
 
@@ -104,6 +109,8 @@ EXPORT_EXAMPLES = """serving an export DIR:
              trust_remote_code=True); print(ner("Angela Merkel visited Paris.", lang="en"))'
   python -c 'import spacy; nlp = spacy.blank("en"); nlp.add_pipe("xner", config={"model": "DIR"});
              print(nlp("Angela Merkel visited Paris.").ents)'
+  ner export RUN --out DIR --onnx --int8           # + DIR/model.onnx, DIR/model.int8.onnx (pip install 'xner[onnx]')
+  echo "Angela Merkel visited Paris." | ner predict --model DIR --lang en --backend onnx
 """
 
 
@@ -116,11 +123,18 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                                    "`ner predict --model DIR` (and load_model in Python); transformers, with "
                                    "trust_remote_code and no toolkit installed; spaCy, as the `xner` pipeline "
                                    "component (pip install 'xner[spacy]'). A token-head model is also written "
-                                   "as token-classification/, a standard AutoModelForTokenClassification.",
+                                   "as token-classification/, a standard AutoModelForTokenClassification. "
+                                   "--onnx adds model.onnx, the encoder and head as one ONNX graph (sub-word ids "
+                                   "in, head logits out) that `ner predict --backend onnx` runs with ONNX Runtime "
+                                   "on the CPU; --int8 also its dynamically quantised int8 copy, model.int8.onnx.",
                        epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", metavar="RUN", help="run directory (uses RUN/model) or model directory")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
+    p.add_argument("--onnx", action="store_true",
+                   help="also write model.onnx (encoder + head; decoding stays in Python) for --backend onnx")
+    p.add_argument("--int8", action="store_true", help="with --onnx: also write model.int8.onnx (onnxruntime dynamic "
+                                                       "quantisation) for --backend onnx-int8")
     p.set_defaults(func=_cmd_export)
 
 
@@ -159,7 +173,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format or PREDICT.fmt
     run_predict(args.model, args.lang, args.input, fmt, args.out, args.input_format, args.column, args.encoding,
                 args.batch_size, args.device, max_entity_words=args.max_entity_words, keep_lines=args.keep_lines,
-                max_words=args.max_words, overlap=args.window_overlap)
+                max_words=args.max_words, overlap=args.window_overlap, backend=args.backend)
     return 0
 
 
@@ -175,5 +189,7 @@ def _cmd_mine(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    print(export_run(args.run, args.out, args.overwrite))
+    if args.int8 and not args.onnx:
+        raise NerError("--int8 quantises the ONNX graph: give --onnx too")
+    print(export_run(args.run, args.out, args.overwrite, onnx=args.onnx, int8=args.int8))
     return 0

@@ -15,6 +15,9 @@ a pickled-state-dict format. An export needs none of that:
       README.md                   model card: training data, recipe, dev/test figures, the ways to serve it
       token-classification/       (heads with a Hugging Face form: the token head) a standard AutoModelForTokenClassification
                                   directory: `transformers.pipeline("token-classification", DIR/...)`
+      model.onnx                  (--onnx) encoder + head as one ONNX graph, sub-word ids in, head logits out
+                                  (ner.inference.onnx_export), for `ner predict --backend onnx` (ONNX Runtime, CPU)
+      model.int8.onnx             (--onnx --int8) the same graph, dynamically quantised to int8
 
 `ner.inference.loading.load_model(DIR)` (and so `ner predict --model DIR`, `ner evaluate --model DIR`, and the
 spaCy component `xner`) reads it; the format itself (and its loader) is `ner.inference.export_format`.
@@ -41,23 +44,32 @@ from ner.inference.export_format import (
     EXPORT_VERSION,
     HEAD_FILE,
     HF_DIR,
+    ONNX_FILE,
+    ONNX_INT8_FILE,
 )
 from ner.inference.hf_remote import MODULE_FILE, REMOTE_HEADS, remote_code_config
 from ner.inference.hf_remote_source import modelling_source
 from ner.inference.loading import load_model, resolve_model_dir
+from ner.inference.onnx_export import OPSET, export_onnx, require_exporter
 from ner.inference.windows import MAX_WORDS, WINDOW_OVERLAP
 from ner.model.ner_model import CONFIG_FILE, NerModel
 
 log = logging.getLogger(__name__)
 
 
-def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Write the export of a run (or model) directory to `out` (atomically: temp dir + rename)."""
+def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwrite: bool = False,
+               onnx: bool = False, int8: bool = False) -> Path:
+    """Write the export of a run (or model) directory to `out` (atomically: temp dir + rename); with `onnx`
+    also `model.onnx`, with `int8` too `model.int8.onnx` (`ner.inference.onnx_export`)."""
     run_dir = Path(run)
     model_dir = resolve_model_dir(run_dir)
     out = Path(out)
     if out.exists() and not overwrite:
         raise NerError(f"{out}: already exists (use --overwrite to replace it)")
+    if int8 and not onnx:
+        raise NerError("int8 quantises the ONNX graph: export with onnx too (--onnx --int8)")
+    if onnx:
+        require_exporter()
     model = load_model(run_dir)
     meta = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     with atomic_directory(out, mode=0o755) as tmp:
@@ -84,7 +96,8 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str], overwri
         (tmp / "tag_schema.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if model.head.hf_task:
             model.head.write_hf_model(model.encoder, tmp / HF_DIR)
-        (tmp / "README.md").write_text(model_card(run_dir, model, out.name), encoding="utf-8")
+        onnx_files = [p.name for p in export_onnx(model, tmp, int8)] if onnx else []
+        (tmp / "README.md").write_text(model_card(run_dir, model, out.name, onnx_files), encoding="utf-8")
     log.info("exported %s to %s", model_dir, out)
     return out
 
@@ -147,11 +160,13 @@ def _figures(run: Path) -> list[str]:
     return ["| set | lang | F1 | precision | recall |", "|---|---|---|---|---|", *rows]
 
 
-def _serving(model: NerModel, name: str) -> list[str]:
+def _serving(model: NerModel, name: str, onnx_files: list[str]) -> list[str]:
     """The model card's "Use" section: each way this export serves the model, with one example each."""
     remote = model.cfg.head in REMOTE_HEADS
     task = model.head.hf_task
     ways = [("`ner predict` and Python (xner installed)", "yes"),
+            (f"ONNX Runtime on the CPU: `ner predict --backend onnx` (`{ONNX_FILE}`; xner installed with its "
+             "`onnx` extra)", "yes" if onnx_files else "no (export with `--onnx`)"),
             (f"transformers `pipeline(..., trust_remote_code=True)` on `{name}` (no xner needed)",
              "yes" if remote else "no"),
             ("spaCy pipeline component `xner` (xner installed with its `spacy` extra)", "yes"),
@@ -170,6 +185,24 @@ def _serving(model: NerModel, name: str) -> list[str]:
            "# [{'text': ..., 'tokens': [...], 'entities': [{'text': 'Angela Merkel', 'type': 'PER', 'start': 0, "
            "'end': 2, 'char_start': 0, 'char_end': 13, ...}]}]",
            "```", ""]
+    if onnx_files:
+        int8 = ONNX_INT8_FILE in onnx_files
+        out += ["### ONNX Runtime", "",
+                f"`{ONNX_FILE}` is the encoder and head as one ONNX graph (opset {OPSET}): the sub-word ids, attention "
+                "mask and word-pooling indices of `BaseWordEncoder.collate` in, the head's logits out. `--backend "
+                "onnx` runs it with ONNX Runtime on the CPU; splitting, batching, windows and decoding are "
+                "`ner predict`'s own" + (f"; `--backend onnx-int8` runs `{ONNX_INT8_FILE}`, its dynamically "
+                                        "quantised int8 copy" if int8 else "") + ". On a CPU with native "
+                "bf16, `ner predict` without `--backend` (bf16 autocast) is faster, and the int8 graph costs F1 "
+                "(xner's docs/benchmarks.md).", "",
+                "```bash",
+                f"echo \"Angela Merkel visited Paris.\" | ner predict --model {name} --lang en --backend onnx",
+                "```", "",
+                "```python",
+                "from ner import load_model, predict_texts",
+                f"model = load_model(\"{name}\", backend=\"onnx\")",
+                "predict_texts(model, [\"Angela Merkel visited Paris.\"], lang=\"en\")",
+                "```", ""]
     if remote:
         out += ["### transformers", "",
                 f"`{MODULE_FILE}` (generated from xner's code) holds the model and its pipeline; it needs torch, "
@@ -196,7 +229,7 @@ def _serving(model: NerModel, name: str) -> list[str]:
     return out
 
 
-def model_card(run: Path, model: NerModel, name: str) -> str:
+def model_card(run: Path, model: NerModel, name: str, onnx_files: list[str] | None = None) -> str:
     """README.md of an export: what it is, what it was trained on and how, how well, how to serve it."""
     recipe = (run / "config.yaml").read_text(encoding="utf-8").rstrip() if (run / "config.yaml").is_file() else "(none)"
     dev = _json(run / "dev_metrics.json") or {}
@@ -206,7 +239,7 @@ def model_card(run: Path, model: NerModel, name: str) -> str:
         f"(fine-tuned copy in `{ENCODER_DIR}/`), pooling `{model.cfg.pooling}`, sub-word spacing "
         f"`{model.cfg.subword_space}`. Exported from `{run}` "
         f"by `ner export` (xner).", "",
-        *_serving(model, name),
+        *_serving(model, name, onnx_files or []),
         "## Training data", "", *_training_data(run), "",
         "## Results", "", *_figures(run), "",
         f"Best step: {dev.get('best_step', '?')}.", "",
@@ -215,5 +248,7 @@ def model_card(run: Path, model: NerModel, name: str) -> str:
         f"`config.json` (model config, labels), `tag_schema.json` (IOB2 tags, relation labels), `{HEAD_FILE}` "
         f"(head and projection weights), `{ENCODER_DIR}/` (Hugging Face encoder + tokenizer)"
         + (f", `{MODULE_FILE}` (the transformers model and pipeline, generated)" if model.cfg.head in REMOTE_HEADS
-           else "") + ".", "",
+           else "")
+        + "".join(f", `{f}` (ONNX graph{', int8' if f == ONNX_INT8_FILE else ''})" for f in onnx_files or [])
+        + ".", "",
     ])

@@ -7,6 +7,8 @@ needs a loaded model.
     DIR/config.json        {"format": "xner-export", ...}: model config (encoder = "encoder"), labels
     DIR/head.safetensors   every non-encoder weight (head, projections)
     DIR/encoder/           the (fine-tuned) encoder + tokenizer, Hugging Face format
+    DIR/model.onnx         (`--onnx`) encoder + head as one ONNX graph (`ner.inference.onnx_export`)
+    DIR/model.int8.onnx    (`--onnx --int8`) the same, dynamically quantised to int8
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ EXPORT_VERSION = 1
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
 HF_DIR = "token-classification"
+ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model.int8.onnx"
 ENCODER_PREFIX = "encoder.model."  # state_dict keys of the encoder weights, which live in ENCODER_DIR
 
 

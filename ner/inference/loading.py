@@ -35,8 +35,19 @@ def load_model_dir(directory: str | os.PathLike[str], map_location: str | torch.
     return NerModel.load(directory, map_location=map_location)
 
 
-def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> NerModel:
-    """Load the model of a run, model or export directory, in eval mode, on `device`."""
+def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu", backend: str = "torch") -> NerModel:
+    """Load the model of a run, model or export directory, in eval mode, on `device`.
+
+    `backend` "onnx" / "onnx-int8": an `ner export --onnx` directory served by ONNX Runtime on the CPU
+    (`ner.inference.onnx_runtime.OnnxNerModel`, which tags, batches and decodes as a `NerModel` does)."""
+    if backend != "torch":
+        from ner.inference.onnx_runtime import BACKENDS, load_onnx_model
+
+        if backend not in BACKENDS:
+            raise NerError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
+        if torch.device(device).type != "cpu":
+            raise NerError(f"--backend {backend} runs on the CPU (ONNX Runtime), not on {device}")
+        return load_onnx_model(path, backend)  # type: ignore[return-value]  # duck-typed NerModel for inference
     mdir = resolve_model_dir(path)
     try:
         return load_model_dir(mdir, device)

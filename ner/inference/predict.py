@@ -250,15 +250,16 @@ def read_records(path: str | None, lang: str, fmt: str = "auto", column: str | N
 
 
 def tag_records(model: NerModel, records: list[Record], batch_size: int = 64, max_words: int = MAX_WORDS,
-                overlap: int = WINDOW_OVERLAP) -> list[dict[str, Any]]:
+                overlap: int = WINDOW_OVERLAP, amp: str = "auto") -> list[dict[str, Any]]:
     """Predictions for a chunk of records (text, tokens, end-exclusive entity spans, sentences, tags);
-    the sentences of all records are tagged together, in windows where longer than `max_words`."""
+    the sentences of all records are tagged together, in windows where longer than `max_words`, under
+    the autocast `amp` gives (`ner.inference.precision.amp_dtype`; "off": fp32)."""
     units, owner = [], []
     for k, rec in enumerate(records):
         for j, (a, b) in enumerate(_token_ranges(rec)):
             units.append(rec.tokens[a:b])
             owner.append((k, j, a))
-    found = predict_windowed(model, units, batch_size, amp_dtype("auto", model.device), max_words, overlap)
+    found = predict_windowed(model, units, batch_size, amp_dtype(amp, model.device), max_words, overlap)
     per_record: list[list[tuple[int, Entity]]] = [[] for _ in records]
     for (k, j, a), ents in zip(owner, found, strict=True):
         per_record[k] += [(j, Entity(e.start + a, e.last + a, e.type, e.score)) for e in ents]
@@ -292,15 +293,16 @@ def tag_records(model: NerModel, records: list[Record], batch_size: int = 64, ma
 
 def predict_texts(model: NerModel, texts: list[str], lang: str, batch_size: int = 64, *,
                   split_sentences: bool = True, max_words: int = MAX_WORDS,
-                  overlap: int = WINDOW_OVERLAP) -> list[dict[str, Any]]:
+                  overlap: int = WINDOW_OVERLAP, amp: str = "auto") -> list[dict[str, Any]]:
     """Entities for raw texts, the library form of `ner predict`: each text split into sentences
     (`cslib.split_sentences`; `split_sentences=False`: the text is one sentence), tokenized with
     `cslib.tokenize`, sentences longer than `max_words` tagged in windows overlapping by `overlap` words
-    (`max_words=0`: never); one `json` record per text."""
+    (`max_words=0`: never); one `json` record per text. `amp`: "auto" as `ner predict` (bf16 on CPUs
+    with native bf16), "off" for fp32 (`ner.inference.precision.amp_dtype`)."""
     check_window(max_words, overlap)
     recs = [document(t, lang, split_sentences) for t in texts]
     return [{k: v for k, v in r.items() if k != "tags"}
-            for r in tag_records(model, recs, batch_size, max_words, overlap)]
+            for r in tag_records(model, recs, batch_size, max_words, overlap, amp)]
 
 
 # --- outputs -----------------------------------------------------------------------------------
@@ -421,8 +423,10 @@ def run(model_dir: str, lang: str, input: str | None = None, fmt: str = "text", 
         input_format_: str = "auto", column: str | None = None, encoding: str | None = None,
         batch_size: int = 64, device: str = "auto", stdout: IO[str] | None = None,
         max_entity_words: int = MAX_ENTITY_WORDS, keep_lines: bool = False, max_words: int = MAX_WORDS,
-        overlap: int = WINDOW_OVERLAP) -> int:
-    """`ner predict`: read, tag, write; logs the throughput (sentences/s). Returns the number of records."""
+        overlap: int = WINDOW_OVERLAP, backend: str = "torch") -> int:
+    """`ner predict`: read, tag, write; logs the throughput (sentences/s). Returns the number of records.
+    `backend` "onnx" / "onnx-int8": the export's ONNX graph run by ONNX Runtime on the CPU
+    (`ner.inference.onnx_runtime`), everything else the same."""
     tokenize("check", lang)  # an unknown language fails here, before the model is loaded
     try:
         check_window(max_words, overlap)
@@ -430,7 +434,8 @@ def run(model_dir: str, lang: str, input: str | None = None, fmt: str = "text", 
         raise NerError(str(exc)) from None
     records = read_records(input, lang, input_format_, column, encoding, split=not keep_lines)
     total = _count_hint(input, input_format_)
-    model = load_model(model_dir, resolve_device(device))
+    onnx = backend != "torch"
+    model = load_model(model_dir, "cpu" if onnx and device == "auto" else resolve_device(device), backend)
     model.max_entity_words = max_entity_words
     docbin = None
     if fmt == "spacy" and out and out.endswith(".spacy"):
@@ -444,8 +449,8 @@ def run(model_dir: str, lang: str, input: str | None = None, fmt: str = "text", 
             n, n_sents, secs = predict_to(model, records, fh, fmt, batch_size, total=total, **window)
     else:
         n, n_sents, secs = predict_to(model, records, stdout or sys.stdout, fmt, batch_size, total=total, **window)
-    log.info("predicted %d sentences (%d input records) in %.2fs (%.1f sentences/s, device %s)", n_sents, n, secs,
-             n_sents / max(secs, 1e-9), model.device)
+    log.info("predicted %d sentences (%d input records) in %.2fs (%.1f sentences/s, device %s%s)", n_sents, n, secs,
+             n_sents / max(secs, 1e-9), model.device, f", {backend}" if onnx else "")
     return n
 
 
