@@ -10,7 +10,7 @@ get the same interval over their languages. `chart` draws each target's gain aga
 share and its zero-shot F1. A second table splits each language's F1 by whether a dev sentence opens with
 one of its frames (`pipelines.frame_sentences`). Last, every target whose difference is not significantly
 above 0 gets one line: its evidence (dev sentences, switched share, the code-switched row against the
-first, the framed sentences) and the cause found by a diagnosis where `pipelines/diagnoses.yaml` has one.
+first, the framed sentences) and the cause found by a diagnosis where `pipelines/findings/diagnoses.yaml` has one.
 
     python -m pipelines benchmark runs/panx_xtreme_quick            # writes benchmark.md/.json/.png there
 """
@@ -56,7 +56,7 @@ REFERENCE: dict[str, float] = {
 }
 
 
-DIAGNOSES = Path(__file__).with_name("diagnoses.yaml")  # language: the cause a diagnosis found, with its source
+DIAGNOSES = Path(__file__).parent / "findings" / "diagnoses.yaml"  # language: the cause a diagnosis found, with its source
 SMALL_DEV = 300  # fewer dev sentences: the interval is wide whatever the model does
 LOW_SWITCHED = 0.25  # a smaller switched share of rows: little code-switched signal (docs/languages.md)
 
@@ -175,7 +175,7 @@ def markdown(table: dict[str, Any]) -> str:
                 "", frames_markdown(table["frame_sentences"], [table["first"], table["last"]]).rstrip("\n")]
     if table.get("not_above"):
         out += ["", f"Targets where {table['last']} is not significantly above {table['first']}: the evidence, and the "
-                "cause where a diagnosis found one (`pipelines/diagnoses.yaml`).", ""]
+                "cause where a diagnosis found one (`pipelines/findings/diagnoses.yaml`).", ""]
         for lang, m in table["not_above"].items():
             d = m["difference"]
             cause = m["cause"] or "no diagnosis yet"

@@ -148,7 +148,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     for path in recipes():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        print(f"{path.name:20s} {(data.get('description') or '').strip().splitlines()[0]}")
+        lines = (data.get("description") or "").strip().splitlines()
+        print(f"{path.name:20s} {lines[0] if lines else ''}")
     return 0
 
 
