@@ -26,6 +26,7 @@ from tqdm import tqdm
 from . import shards
 from .errors import CslibError
 from .files import atomic_write_bytes, file_sha256
+from .fork_pool import fork_pool
 
 log = logging.getLogger(__name__)
 BUILD_STATE = ".build.json"
@@ -130,7 +131,7 @@ def local_shards(job: Callable[[int], pa.Table], todo: list[int], workers: int) 
         return
     _JOB[:] = [job]
     try:
-        with mp.get_context("fork").Pool(workers) as pool:
+        with fork_pool(workers) as pool:
             yield from pool.imap_unordered(_run_job, todo)
     finally:
         _JOB.clear()

@@ -10,7 +10,7 @@ get the same interval over their languages. `chart` draws each target's gain aga
 share and its zero-shot F1. A second table splits each language's F1 by whether a dev sentence opens with
 one of its frames (`pipelines.frame_sentences`). Last, every target whose difference is not significantly
 above 0 gets one line: its evidence (dev sentences, switched share, the code-switched row against the
-first, the framed sentences) and the cause found by a diagnosis where `pipelines/findings/diagnoses.yaml` has one.
+first, both rows' precision and recall, the framed sentences) and the cause found by a diagnosis where `pipelines/findings/diagnoses.yaml` has one.
 
     python -m pipelines benchmark runs/panx_xtreme_quick            # writes benchmark.md/.json/.png there
 """
@@ -21,13 +21,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from cslib import atomic_write_json, atomic_write_text, stats
 from pipelines.compare import CompareError, RunRow, compare_runs
 from pipelines.frame_sentences import frame_sentences
 from pipelines.frame_sentences import markdown as frames_markdown
-from pipelines.report import _pct, _signed
+from pipelines.report import _pct, _signed, load_counts
 from pipelines.rows import ROWS
 
 # Script and family, in the order of the table (XTREME's 40 languages less Thai, which the mirror lacks).
@@ -77,6 +78,17 @@ def _switched(run: Path, lang: str) -> float | None:
     return stats(path)["rows_switched_fraction"] if (path / "manifest.json").is_file() else None
 
 
+def _precision_recall(run: Path, row: str, lang: str) -> dict[str, float] | None:
+    """Micro precision and recall of `row` on `lang`, the seeds' sentence counts pooled."""
+    sums = np.zeros(3)
+    for seed in sorted((run / "eval" / row).glob("seed-*")):
+        counts = load_counts(seed, [lang])
+        if counts is not None:
+            sums += counts[lang].sum(0)
+    tp, predicted, gold = sums
+    return None if not predicted or not gold else {"precision": tp / predicted, "recall": tp / gold}
+
+
 def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_training", samples: int = 1000,
               level: float = 0.95, data_root: str | None = None) -> dict[str, Any]:
     """The table's numbers (module docstring) for `last` against `first` of the run in `run`."""
@@ -104,6 +116,7 @@ def benchmark(run: str | Path, first: str = "zero_shot", last: str = "self_train
                                  "difference": per_lang.intervals[lang].to_dict(),
                                  "sentences": per_lang.sentences.get(lang),
                                  "rows_switched": None if lang == "en" else _switched(run, lang),
+                                 "precision_recall": {row: _precision_recall(run, row, lang) for row in (first, last)},
                                  "reference": REFERENCE[lang] / 100} for lang in langs},
             "averages": averages, "frame_sentences": frame_sentences(run, targets, [first, last], data_root)}
     table["not_above"] = not_above(table)
@@ -128,6 +141,11 @@ def not_above(table: dict[str, Any], diagnoses: Path = DIAGNOSES) -> dict[str, d
             evidence.append(f"{e['rows_switched']:.0%} of its rows switched")
         if middle is not None and middle in e:
             evidence.append(f"{middle} − {first} {_signed(e[middle] - e[first])}")
+        pr = e.get("precision_recall") or {}
+        a, b = pr.get(first), pr.get(table["last"])
+        if a and b:
+            evidence.append(f"P {_pct(a['precision'])} → {_pct(b['precision'])}, R {_pct(a['recall'])} → "
+                            f"{_pct(b['recall'])}")
         framed = table.get("frame_sentences", {}).get(lang)
         if framed:
             a, b = framed[first], framed[table["last"]]

@@ -317,6 +317,10 @@ def test_two_seed_recipe_reports_mean_sd_and_intervals(tiny_encoder: Path, data_
     listed = {lang for lang, e in bench["languages"].items()
               if lang != "en" and not (e["difference"]["significant"] and e["difference"]["diff"] > 0)}
     assert set(bench["not_above"]) == listed
+    for entry in bench["languages"].values():  # pooled over seeds, for the first and the last row
+        assert set(entry["precision_recall"]) == {"zero_shot", "codeswitch"}
+        assert all(pr is None or 0 <= pr["precision"] <= 1 and 0 <= pr["recall"] <= 1
+                   for pr in entry["precision_recall"].values())
     for lang, entry in bench["not_above"].items():
         assert f"only {bench['languages'][lang]['sentences']:,} dev sentences" in entry["evidence"]  # 10 sentences
         assert f"- **{lang}** " in (out / "benchmark.md").read_text()

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..environment import package_versions
+from ..fork_pool import fork_pool
 from . import e2k_batch
 from .cache import cache_file, write_bytes
 from .dictionary_sources import MissingPackageError
@@ -105,7 +106,7 @@ class C2KCache:
         elif workers > 1:
             _MODEL[:] = [model]  # inherited by the forked workers, never pickled
             try:
-                with mp.get_context("fork").Pool(workers) as pool:
+                with fork_pool(workers) as pool:
                     for part in pool.map(_batch_part, [todo[k::workers] for k in range(workers)]):
                         self.memo.update(part)
             finally:
