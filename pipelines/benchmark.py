@@ -26,9 +26,9 @@ import yaml
 
 from cslib import atomic_write_json, atomic_write_text, stats
 from pipelines.compare import CompareError, RunRow, compare_runs
-from pipelines.frame_sentences import frame_sentences
+from pipelines.frame_sentences import frame_sentences, row_counts
 from pipelines.frame_sentences import markdown as frames_markdown
-from pipelines.report import _pct, _signed, load_counts
+from pipelines.report import _pct, _signed
 from pipelines.rows import ROWS
 
 # Script and family, in the order of the table (XTREME's 40 languages less Thai, which the mirror lacks).
@@ -80,12 +80,8 @@ def _switched(run: Path, lang: str) -> float | None:
 
 def _precision_recall(run: Path, row: str, lang: str) -> dict[str, float] | None:
     """Micro precision and recall of `row` on `lang`, the seeds' sentence counts pooled."""
-    sums = np.zeros(3)
-    for seed in sorted((run / "eval" / row).glob("seed-*")):
-        counts = load_counts(seed, [lang])
-        if counts is not None:
-            sums += counts[lang].sum(0)
-    tp, predicted, gold = sums
+    per_seed = row_counts(run, row, lang)
+    tp, predicted, gold = np.concatenate(per_seed).sum(0) if per_seed else (0, 0, 0)
     return None if not predicted or not gold else {"precision": tp / predicted, "recall": tp / gold}
 
 

@@ -24,7 +24,7 @@ from pipelines.stats import f1_from_counts
 log = logging.getLogger(__name__)
 
 
-def _counts(run: Path, row: str, lang: str) -> list[np.ndarray]:
+def row_counts(run: Path, row: str, lang: str) -> list[np.ndarray]:
     """Per seed, the (tp, predicted, gold) of every evaluated sentence of `lang` in `row`."""
     per_seed = (load_counts(seed, [lang]) for seed in sorted((run / "eval" / row).glob("seed-*")))
     return [counts[lang] for counts in per_seed if counts is not None]
@@ -44,7 +44,7 @@ def frame_sentences(run: str | Path, langs: Sequence[str], rows: Sequence[str],
     run = Path(run)
     out: dict[str, dict[str, Any]] = {}
     for lang in langs:
-        per_row = {row: _counts(run, row, lang) for row in rows}
+        per_row = {row: row_counts(run, row, lang) for row in rows}
         n = {len(c) for seeds in per_row.values() for c in seeds}
         if len(n) != 1:
             continue  # not evaluated in every row, or on different sentences
