@@ -119,3 +119,17 @@ def tiny_config(encoder: Path, shards: Path, out: Path, **kw) -> TrainConfig:
 
 def metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def export_tiny_relation_model(encoder: Path, base: Path, *flags: str) -> Path:
+    """A tiny random relation-head model (seed 0, PAN-X types) saved under `base` and exported to
+    `base/export` with `ner export` and `flags`; returns the export."""
+    import torch
+
+    from ner.cli import main
+    from ner.model.ner_model import NerModel
+
+    torch.manual_seed(0)
+    NerModel(tiny_config(encoder, base, base / "unused").model, ["LOC", "ORG", "PER"]).save(base / "model")
+    assert main(["export", str(base / "model"), "--out", str(base / "export"), *flags]) == 0
+    return base / "export"

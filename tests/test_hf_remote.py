@@ -17,7 +17,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import torch
 
 from ner.cli import main
 from ner.errors import NerError
@@ -26,7 +25,7 @@ from ner.inference.hf_remote_source import SHIPPED, modelling_source
 from ner.inference.loading import load_model
 from ner.inference.predict import predict_texts
 from ner.model.ner_model import NerModel
-from tests.helpers import tiny_config
+from tests.helpers import export_tiny_relation_model
 
 REPO = Path(__file__).resolve().parents[1]
 _LONG_EN = " ".join(["Angela Merkel met Emmanuel Macron and the United Nations in Paris , then"] * 14) + " left ."
@@ -67,12 +66,7 @@ print(json.dumps(out, ensure_ascii=False))
 @pytest.fixture(scope="module")
 def relation_export(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random relation-head model (seed 0), exported with `ner export`."""
-    base = tmp_path_factory.mktemp("relation-export")
-    cfg = tiny_config(tiny_encoder, base, base / "unused").model
-    torch.manual_seed(0)
-    NerModel(cfg, ["LOC", "ORG", "PER"]).save(base / "model")
-    assert main(["export", str(base / "model"), "--out", str(base / "export")]) == 0
-    return base / "export"
+    return export_tiny_relation_model(tiny_encoder, tmp_path_factory.mktemp("relation-export"))
 
 
 def _run_pipeline(export: Path, texts: dict[str, list[str]], options: list[dict], tmp_path: Path) -> dict:

@@ -14,14 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from ner.cli import main
 from ner.errors import NerError
 from ner.inference.loading import load_model
 from ner.inference.predict import predict_texts
-from ner.model.ner_model import NerModel
-from tests.helpers import tiny_config
+from tests.helpers import export_tiny_relation_model
 
 pytest.importorskip("onnxruntime")
 
@@ -39,12 +37,7 @@ SCORE_TOLERANCE = 2e-3
 @pytest.fixture(scope="module")
 def relation_onnx(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random relation-head model (seed 0) exported with `--onnx --int8`."""
-    base = tmp_path_factory.mktemp("relation-onnx")
-    cfg = tiny_config(tiny_encoder, base, base / "unused").model
-    torch.manual_seed(0)
-    NerModel(cfg, ["LOC", "ORG", "PER"]).save(base / "model")
-    assert main(["export", str(base / "model"), "--out", str(base / "export"), "--onnx", "--int8"]) == 0
-    return base / "export"
+    return export_tiny_relation_model(tiny_encoder, tmp_path_factory.mktemp("relation-onnx"), "--onnx", "--int8")
 
 
 @pytest.fixture(scope="module")
